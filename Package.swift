@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Optimisation flags for the C kernels: they stay -O3 even in debug builds so that
+// `swift test` (debug) runs the real model at usable speed. No -march: the fast paths
+// carry their own target attributes and are chosen at run time from CPUID.
+let cKernelFlags: [String] = ["-O3", "-fno-math-errno", "-Wall"]
+
+let package = Package(
+    name: "pipeserve",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pipeserve", targets: ["pipeserve"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "GGUF"),
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(cKernelFlags)],
+            linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]
+        ),
+        .target(name: "Kernels", dependencies: ["CKernels"]),
+        .target(name: "Tokenization", dependencies: ["GGUF"]),
+        .target(
+            name: "ModelRuntime",
+            dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "pipeserve",
+            dependencies: [
+                "GGUF", "ModelRuntime", "Tokenization",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"]),
+        .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "GGUF", "Tokenization", "Kernels"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
