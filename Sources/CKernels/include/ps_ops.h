@@ -1,2 +1,47 @@
+// Float32 operations of a transformer layer and a persistent thread pool.
+// Every function reduces in a fixed order per output element, so results do not depend on
+// batch composition or on how rows are split across threads (see DESIGN.md, "Determinism").
 #pragma once
 #include <stdint.h>
+#include <stddef.h>
+
+// y = x / sqrt(mean(x^2) + eps) * w for each of `rows` rows of n floats (y may alias x).
+void ps_rmsnorm_rows(const float *x, int64_t x_stride, const float *w, float *y, int64_t y_stride,
+                     int64_t rows, int64_t n, float eps);
+
+// Rotary embedding of `n_heads` heads of `head_dim` floats each (head h at x + h*head_dim),
+// rotating the first n_rot dims with angles pos * inv_freq[i] (i < n_rot/2). neox != 0 pairs
+// (i, i + n_rot/2) (GPT-NeoX / Gemma / Qwen2), otherwise (2i, 2i+1) (Llama).
+void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double *inv_freq, double pos, int neox);
+
+// g[i] = gelu_tanh(g[i]) * u[i];  g[i] = silu(g[i]) * u[i]
+void ps_gelu_tanh_mul(float *g, const float *u, int64_t n);
+void ps_silu_mul(float *g, const float *u, int64_t n);
+// y[i] += x[i]
+void ps_add(float *y, const float *x, int64_t n);
+// y[i] = x[i] * s
+void ps_scale(float *y, const float *x, float s, int64_t n);
+
+// Causal attention of one query token (all heads in [head_lo, head_hi)) over cached keys/values
+// at cache rows [lo, hi): out[h*hd..] = softmax(scale * q_h . k_j) . v_j. k/v rows are kv_stride
+// floats apart, kv head g at offset g*hd. Grouped heads: head h reads kv head h / (n_head/n_kv_head).
+// scratch holds at least hi - lo floats. softcap > 0 applies tanh soft-capping to the scores.
+void ps_attention_query(const float *q, const float *k, const float *v, int64_t kv_stride, int64_t lo, int64_t hi,
+                        int64_t n_head, int64_t n_kv_head, int64_t hd, float scale, float softcap,
+                        int64_t head_lo, int64_t head_hi, float *scratch, float *out);
+
+// Index of the largest element (first on ties).
+int64_t ps_argmax(const float *x, int64_t n);
+
+// A pool of worker threads that run one function on n_threads slices and return when all finish.
+typedef struct ps_pool ps_pool;
+typedef void (*ps_task_fn)(void *ctx, int index, int count);
+// cpus: optional list of n_threads CPU ids to pin each thread (index 0 = the calling thread is not
+// pinned by the pool; workers 1..n-1 are); pass NULL for no pinning.
+ps_pool *ps_pool_create(int n_threads, const int *cpus);
+void ps_pool_destroy(ps_pool *pool);
+int ps_pool_size(const ps_pool *pool);
+// Runs fn(ctx, i, n) for i in 0..<n (n = pool size) with i = 0 on the calling thread; returns after all.
+void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx);
+// Pins the calling thread to one CPU; returns 0 on success, errno otherwise.
+int ps_pin_current_thread(int cpu);

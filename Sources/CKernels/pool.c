@@ -1,0 +1,121 @@
+// Persistent worker threads: workers spin briefly on a generation counter, then sleep on a
+// condition variable, so back-to-back operations of one forward pass do not pay a wake-up.
+#define _GNU_SOURCE
+#include "ps_ops.h"
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <errno.h>
+
+struct ps_pool {
+    int n;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic uint64_t generation;
+    _Atomic int pending;
+    _Atomic int stop;
+    ps_task_fn fn;
+    void *ctx;
+    int *cpus;
+};
+
+typedef struct { ps_pool *pool; int index; } worker_arg;
+
+int ps_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    return rc;
+}
+
+static void *worker_main(void *p) {
+    worker_arg a = *(worker_arg *)p;
+    free(p);
+    ps_pool *pool = a.pool;
+    if (pool->cpus) ps_pin_current_thread(pool->cpus[a.index]);
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
+            if (++spins < 20000) {
+#if defined(__x86_64__)
+                __builtin_ia32_pause();
+#endif
+                continue;
+            }
+            pthread_mutex_lock(&pool->mu);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->cv, &pool->mu);
+            pthread_mutex_unlock(&pool->mu);
+            spins = 0;
+            if (atomic_load(&pool->stop)) return NULL;
+        }
+        if (atomic_load(&pool->stop)) return NULL;
+        seen = g;
+        pool->fn(pool->ctx, a.index, pool->n);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+    }
+}
+
+ps_pool *ps_pool_create(int n_threads, const int *cpus) {
+    if (n_threads < 1) n_threads = 1;
+    ps_pool *pool = calloc(1, sizeof(ps_pool));
+    if (!pool) return NULL;
+    pool->n = n_threads;
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->cv, NULL);
+    if (cpus) {
+        pool->cpus = malloc(sizeof(int) * n_threads);
+        for (int i = 0; i < n_threads; i++) pool->cpus[i] = cpus[i];
+    }
+    pool->threads = calloc(n_threads, sizeof(pthread_t));
+    for (int i = 1; i < n_threads; i++) {
+        worker_arg *a = malloc(sizeof(worker_arg));
+        a->pool = pool;
+        a->index = i;
+        if (pthread_create(&pool->threads[i], NULL, worker_main, a) != 0) {
+            free(a);
+            pool->n = i;  // run with the threads we got
+            break;
+        }
+    }
+    return pool;
+}
+
+int ps_pool_size(const ps_pool *pool) { return pool ? pool->n : 1; }
+
+void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx) {
+    if (!pool || pool->n == 1) { fn(ctx, 0, 1); return; }
+    pool->fn = fn;
+    pool->ctx = ctx;
+    atomic_store(&pool->pending, pool->n - 1);
+    pthread_mutex_lock(&pool->mu);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    fn(ctx, 0, pool->n);
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+void ps_pool_destroy(ps_pool *pool) {
+    if (!pool) return;
+    pthread_mutex_lock(&pool->mu);
+    atomic_store(&pool->stop, 1);
+    atomic_fetch_add(&pool->generation, 1);
+    pthread_cond_broadcast(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 1; i < pool->n; i++) pthread_join(pool->threads[i], NULL);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->cv);
+    free(pool->threads);
+    free(pool->cpus);
+    free(pool);
+}

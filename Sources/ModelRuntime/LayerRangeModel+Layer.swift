@@ -1,0 +1,142 @@
+import CKernels
+
+extension LayerRangeModel {
+    /// One transformer block on `rows` token rows of `x` (in place): pre-norm attention with the
+    /// architecture's options, then the gated FFN.
+    func runLayer(_ w: LayerWeights, style: LayerStyle, localIndex li: Int, x: UnsafeMutablePointer<Float>, rows: Int,
+                  positions: [Int], caches: [KVCache]) {
+        let h = hyperparameters
+        let e = h.embeddingLength, qd = h.qDim, kvd = h.kvDim, hd = h.headDim, f = h.feedForwardLength
+        let hn = scratch.buffer(.h, rows * e)
+        let q = scratch.buffer(.q, rows * qd)
+        let k = scratch.buffer(.k, rows * kvd)
+        let v = scratch.buffer(.v, rows * kvd)
+        let att = scratch.buffer(.att, rows * qd)
+        let o = scratch.buffer(.o, rows * e)
+
+        w.attnNorm.withUnsafeBufferPointer {
+            ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
+        }
+        w.wq.multiply(hn, batch: rows, into: q, yStride: qd, pool: pool)
+        w.wk.multiply(hn, batch: rows, into: k, yStride: kvd, pool: pool)
+        w.wv.multiply(hn, batch: rows, into: v, yStride: kvd, pool: pool)
+        if let bq = w.bq, let bk = w.bk, let bv = w.bv {
+            for r in 0..<rows {
+                bq.withUnsafeBufferPointer { ps_add(q + r * qd, $0.baseAddress!, Int64(qd)) }
+                bk.withUnsafeBufferPointer { ps_add(k + r * kvd, $0.baseAddress!, Int64(kvd)) }
+                bv.withUnsafeBufferPointer { ps_add(v + r * kvd, $0.baseAddress!, Int64(kvd)) }
+            }
+        }
+        if let qn = w.qNorm, let kn = w.kNorm {
+            qn.withUnsafeBufferPointer {
+                ps_rmsnorm_rows(q, Int64(hd), $0.baseAddress!, q, Int64(hd), Int64(rows * h.headCount), Int64(hd), h.rmsEpsilon)
+            }
+            kn.withUnsafeBufferPointer {
+                ps_rmsnorm_rows(k, Int64(hd), $0.baseAddress!, k, Int64(hd), Int64(rows * h.kvHeadCount), Int64(hd), h.rmsEpsilon)
+            }
+        }
+        let neox: Int32 = h.ropeNeox ? 1 : 0
+        style.ropeInverseFrequencies.withUnsafeBufferPointer { freqs in
+            for r in 0..<rows {
+                let pos = Double(positions[r])
+                ps_rope(q + r * qd, Int64(h.headCount), Int64(hd), Int64(h.ropeDimensions), freqs.baseAddress!, pos, neox)
+                ps_rope(k + r * kvd, Int64(h.kvHeadCount), Int64(hd), Int64(h.ropeDimensions), freqs.baseAddress!, pos, neox)
+            }
+        }
+        // Store K and V at their positions, then attend (every row sees the whole chunk's keys
+        // up to its own position, so prefill and decode compute each row identically).
+        for r in 0..<rows {
+            let c = caches[r]
+            (c.keys[li] + positions[r] * kvd).update(from: k + r * kvd, count: kvd)
+            (c.values[li] + positions[r] * kvd).update(from: v + r * kvd, count: kvd)
+        }
+        let maxSpan = positions.max().map { $0 + 1 } ?? 1
+        let scratchPerThread = style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan
+        let attScratch = scratch.buffer(.scores, scratchPerThread * pool.count)
+        var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
+                               window: style.slidingWindow, hp: h, scratch: attScratch, scratchPerThread: scratchPerThread)
+        withUnsafeMutablePointer(to: &job) { ptr in
+            if pool.count == 1 || rows * h.headCount < 2 {
+                AttentionJob.body(ptr, 0, 1)
+            } else {
+                pool.run({ ctx, i, n in AttentionJob.body(ctx!.assumingMemoryBound(to: AttentionJob.self), Int(i), Int(n)) }, ptr)
+            }
+        }
+        w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool)
+        if let pn = w.postAttnNorm {
+            pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
+        }
+        ps_add(x, o, Int64(rows * e))
+
+        // Feed-forward.
+        let g = scratch.buffer(.gate, rows * f)
+        let u = scratch.buffer(.up, rows * f)
+        w.ffnNorm.withUnsafeBufferPointer {
+            ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
+        }
+        w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool)
+        w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool)
+        switch h.activation {
+        case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(rows * f))
+        case .silu: ps_silu_mul(g, u, Int64(rows * f))
+        }
+        w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool)
+        if let pn = w.postFfnNorm {
+            pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
+        }
+        ps_add(x, o, Int64(rows * e))
+    }
+}
+
+/// Attention over (token row × head) pairs, split evenly across the pool's threads.
+private struct AttentionJob {
+    let q: UnsafeMutablePointer<Float>
+    let out: UnsafeMutablePointer<Float>
+    let rows: Int
+    let positions: [Int]
+    let caches: [KVCache]
+    let layer: Int
+    let window: Int?
+    let hp: Hyperparameters
+    let scratch: UnsafeMutablePointer<Float>
+    let scratchPerThread: Int
+
+    static func body(_ p: UnsafeMutablePointer<AttentionJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let heads = j.hp.headCount, hd = j.hp.headDim
+        let (lo, hi) = ThreadPool.share(j.rows * heads, i, n)
+        var pair = lo
+        let scratch = j.scratch + i * j.scratchPerThread
+        while pair < hi {
+            let r = pair / heads
+            let h0 = pair % heads
+            let h1 = min(heads, h0 + (hi - pair))
+            let pos = j.positions[r]
+            let first = j.window.map { max(0, pos - $0 + 1) } ?? 0
+            let cache = j.caches[r]
+            ps_attention_query(j.q + r * j.hp.qDim, cache.keys[j.layer], cache.values[j.layer], Int64(j.hp.kvDim),
+                               Int64(first), Int64(pos + 1), Int64(heads), Int64(j.hp.kvHeadCount), Int64(hd),
+                               j.hp.attentionScale, j.hp.attentionSoftcap, Int64(h0), Int64(h1), scratch, j.out + r * j.hp.qDim)
+            pair += h1 - h0
+        }
+    }
+}
+
+/// Reusable work buffers of a layer range (grown on demand, never shrunk).
+final class Scratch {
+    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, scores }
+    private var buffers: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: Slot.allCases.count)
+    private var sizes: [Int] = Array(repeating: 0, count: Slot.allCases.count)
+
+    func buffer(_ slot: Slot, _ count: Int) -> UnsafeMutablePointer<Float> {
+        let i = slot.rawValue
+        if let b = buffers[i], sizes[i] >= count { return b }
+        buffers[i]?.deallocate()
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 16))
+        buffers[i] = b
+        sizes[i] = max(count, 16)
+        return b
+    }
+
+    deinit { buffers.forEach { $0?.deallocate() } }
+}

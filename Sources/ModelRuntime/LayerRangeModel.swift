@@ -1,0 +1,186 @@
+import CKernels
+import GGUF
+import Logging
+
+/// Layers [start, end) of a model, with the KV caches of its sequences: the unit a pipeline stage
+/// runs. It embeds only when start = 0 and applies the output norm and head only when
+/// end = layerCount; the one-process `generate` path is the same object over [0, layerCount).
+///
+/// Not thread-safe: one caller drives it (a stage's forward loop); its pool runs the hot loops.
+public final class LayerRangeModel: @unchecked Sendable {
+    public let file: GGUFFile
+    public let hyperparameters: Hyperparameters
+    public let layerRange: Range<Int>
+    public let pool: ThreadPool
+    let logger: Logger
+
+    let layers: [LayerWeights]
+    let embedding: WeightMatrix?
+    let outputNorm: [Float]?
+    let head: WeightMatrix?
+    private var caches: [SequenceID: KVCache] = [:]
+    let scratch = Scratch()
+
+    public var isFirst: Bool { layerRange.lowerBound == 0 }
+    public var isLast: Bool { layerRange.upperBound == hyperparameters.layerCount }
+
+    /// Maps the model's tensors for `layers` (default all).
+    public init(file: GGUFFile, layers range: Range<Int>? = nil, threads: Int = 1, cpus: [Int]? = nil, logger: Logger) throws {
+        let h = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
+        let r = range ?? 0..<h.layerCount
+        guard r.lowerBound >= 0, r.upperBound <= h.layerCount, !r.isEmpty else {
+            throw ModelRuntimeError.invalidLayerRange(start: r.lowerBound, end: r.upperBound, layerCount: h.layerCount)
+        }
+        self.file = file
+        self.hyperparameters = h
+        self.layerRange = r
+        self.logger = logger
+        self.layers = try r.map { try LayerWeights(file: file, layer: $0, hp: h) }
+        let needsEmbedding = r.lowerBound == 0
+        let last = r.upperBound == h.layerCount
+        let embd = (needsEmbedding || (last && file.tensorInfo("output.weight") == nil))
+            ? try WeightMatrix(file: file, name: "token_embd.weight", cols: h.embeddingLength) : nil
+        if let embd, embd.rows != h.vocabularySize {
+            throw ModelRuntimeError.tensorShape(tensor: "token_embd.weight", expected: [h.embeddingLength, h.vocabularySize],
+                                                found: [embd.cols, embd.rows])
+        }
+        self.embedding = needsEmbedding ? embd : nil
+        if last {
+            outputNorm = try loadVector(file, "output_norm.weight", count: h.embeddingLength)
+            head = file.tensorInfo("output.weight") != nil
+                ? try WeightMatrix(file: file, name: "output.weight", cols: h.embeddingLength, rows: h.vocabularySize)
+                : embd  // tied output embedding
+        } else {
+            outputNorm = nil
+            head = nil
+        }
+        self.pool = ThreadPool(threads: threads, cpus: cpus)
+        logger.debug("model layers mapped", metadata: [
+            "model.architecture": "\(h.architecture.rawValue)", "stage.layers": "\(r.lowerBound)..<\(r.upperBound)",
+            "stage.threads": "\(pool.count)",
+        ])
+    }
+
+    // MARK: - Sequences
+
+    /// Number of positions cached for a sequence (0 if unknown).
+    public func cachedLength(_ s: SequenceID) -> Int { caches[s]?.length ?? 0 }
+    /// Sequences with a cache.
+    public var sequenceCount: Int { caches.count }
+    /// Bytes held by all KV caches of this range.
+    public var kvCacheBytes: Int { caches.values.reduce(0) { $0 + $1.bytes } }
+    /// Frees a sequence's KV cache; unknown ids are ignored.
+    public func free(_ s: SequenceID) { caches[s] = nil }
+    /// Frees every sequence.
+    public func reset() { caches.removeAll() }
+
+    // MARK: - Forward
+
+    /// Runs the range's layers on a batch of sequence chunks. `hidden` (tokens × n_embd) is the
+    /// previous stage's output and must be given unless this range starts at layer 0.
+    /// Validates the whole batch before touching any cache: on error nothing has changed.
+    public func forward(_ chunks: [SequenceChunk], hidden: [Float]? = nil) throws -> ForwardOutput {
+        let h = hyperparameters
+        let e = h.embeddingLength
+        guard !chunks.isEmpty else { throw ModelRuntimeError.invalidBatch("empty batch") }
+        var seen = Set<SequenceID>()
+        var total = 0
+        for c in chunks {
+            guard seen.insert(c.sequence).inserted else { throw ModelRuntimeError.invalidBatch("\(c.sequence) appears twice") }
+            guard c.count >= 1 else { throw ModelRuntimeError.invalidBatch("\(c.sequence) has an empty chunk") }
+            let cached = cachedLength(c.sequence)
+            guard c.startPosition >= 0, c.startPosition <= cached else {
+                throw ModelRuntimeError.positionGap(sequence: c.sequence.rawValue, expected: cached, got: c.startPosition)
+            }
+            guard c.startPosition + c.count <= h.contextLength else {
+                throw ModelRuntimeError.contextOverflow(sequence: c.sequence.rawValue, position: c.startPosition + c.count - 1,
+                                                        contextLength: h.contextLength)
+            }
+            if isFirst {
+                guard c.tokens.count == c.count else {
+                    throw ModelRuntimeError.invalidBatch("\(c.sequence): the first stage needs \(c.count) token ids, got \(c.tokens.count)")
+                }
+                for t in c.tokens where t < 0 || Int(t) >= h.vocabularySize {
+                    throw ModelRuntimeError.tokenOutOfRange(token: t, vocabularySize: h.vocabularySize)
+                }
+            }
+            total += c.count
+        }
+        guard total <= 1 << 16 else { throw ModelRuntimeError.invalidBatch("\(total) tokens in one batch (limit 65536)") }
+        if !isFirst {
+            guard let hidden, hidden.count == total * e else {
+                throw ModelRuntimeError.invalidBatch("expected \(total * e) hidden-state floats, got \(hidden?.count ?? 0)")
+            }
+        }
+
+        // Positions per token row, and caches sized for the new positions.
+        var positions = [Int](repeating: 0, count: total)
+        var rowCache: [KVCache] = []
+        rowCache.reserveCapacity(total)
+        var row = 0
+        for c in chunks {
+            let cache = caches[c.sequence] ?? KVCache(layerCount: layers.count, kvDim: h.kvDim)
+            caches[c.sequence] = cache
+            cache.resize(to: c.startPosition + c.count)
+            for i in 0..<c.count { positions[row] = c.startPosition + i; rowCache.append(cache); row += 1 }
+        }
+
+        let x = scratch.buffer(.x, total * e)
+        if isFirst, let embedding {
+            var r = 0
+            for c in chunks {
+                for t in c.tokens {
+                    embedding.dequantizeRow(Int(t), into: x + r * e)
+                    if h.embeddingScale != 1 { ps_scale(x + r * e, x + r * e, h.embeddingScale, Int64(e)) }
+                    r += 1
+                }
+            }
+        } else if let hidden {
+            hidden.withUnsafeBufferPointer { x.update(from: $0.baseAddress!, count: total * e) }
+        }
+
+        for (li, w) in layers.enumerated() {
+            runLayer(w, style: h.layers[layerRange.lowerBound + li], localIndex: li, x: x, rows: total,
+                     positions: positions, caches: rowCache)
+        }
+
+        var out = ForwardOutput(hidden: [], logits: [], logitRows: [], vocabularySize: h.vocabularySize)
+        guard isLast, let head, let outputNorm else {
+            out.hidden = Array(UnsafeBufferPointer(start: x, count: total * e))
+            return out
+        }
+        // Rows that need logits.
+        var rows: [Int] = []
+        row = 0
+        for (ci, c) in chunks.enumerated() {
+            for i in 0..<c.count {
+                if c.logits == .all || (c.logits == .last && i == c.count - 1) {
+                    rows.append(row)
+                    out.logitRows.append((chunk: ci, position: c.startPosition + i))
+                }
+                row += 1
+            }
+        }
+        guard !rows.isEmpty else { return out }
+        let normed = scratch.buffer(.h, rows.count * e)
+        outputNorm.withUnsafeBufferPointer { nw in
+            for (k, r) in rows.enumerated() {
+                ps_rmsnorm_rows(x + r * e, Int64(e), nw.baseAddress!, normed + k * e, Int64(e), 1, Int64(e), h.rmsEpsilon)
+            }
+        }
+        var logits = [Float](repeating: 0, count: rows.count * h.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { lp in
+            head.multiply(normed, batch: rows.count, into: lp.baseAddress!, yStride: h.vocabularySize, pool: pool)
+            if h.finalLogitSoftcap > 0 {
+                let cap = h.finalLogitSoftcap
+                for i in 0..<lp.count { lp[i] = cap * tanhf(lp[i] / cap) }
+            }
+        }
+        out.logits = logits
+        return out
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

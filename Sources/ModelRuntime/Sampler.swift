@@ -1,0 +1,102 @@
+/// Chooses tokens from logits. Pure: the result depends only on the logits, the parameters, the
+/// penalty history and the token's index in its sequence — so a generation is reproduced exactly
+/// after a crash, with a different stage count or in a different micro-batch.
+public enum Sampler {
+    /// Samples one token.
+    /// - Parameters:
+    ///   - logits: one row of raw logits.
+    ///   - history: earlier tokens of the sequence (prompt and generated), most recent last.
+    ///   - tokenIndex: index of the token being generated within the request (0 for the first).
+    public static func sample(_ logits: ArraySlice<Float>, parameters p: SamplingParameters, history: [Int32], tokenIndex: Int) -> Int32 {
+        var l = Array(logits)
+        if p.hasPenalties { applyPenalties(&l, p, history) }
+        guard p.temperature > 0 else { return argmax(l) }
+
+        // Candidates with non-negligible probability at this temperature (the rest cannot be drawn
+        // with a double-precision uniform anyway), most likely first, ties by id.
+        let invT = 1 / Double(p.temperature)
+        let maxLogit = Double(l.max() ?? 0)
+        var cand: [(id: Int32, w: Double)] = []
+        cand.reserveCapacity(256)
+        for (i, x) in l.enumerated() {
+            let w = exp((Double(x) - maxLogit) * invT)
+            if w > 1e-12 { cand.append((Int32(i), w)) }
+        }
+        cand.sort { $0.w != $1.w ? $0.w > $1.w : $0.id < $1.id }
+        if p.topK > 0, cand.count > p.topK { cand.removeLast(cand.count - p.topK) }
+        if p.minP > 0, let top = cand.first?.w {
+            let cut = top * Double(p.minP)
+            if let firstBelow = cand.firstIndex(where: { $0.w < cut }), firstBelow > 0 { cand.removeLast(cand.count - firstBelow) }
+        }
+        if p.topP < 1 {
+            let total = cand.reduce(0) { $0 + $1.w }
+            var cum = 0.0
+            for (i, c) in cand.enumerated() {
+                cum += c.w
+                if cum >= Double(p.topP) * total { cand.removeLast(cand.count - i - 1); break }
+            }
+        }
+        let total = cand.reduce(0) { $0 + $1.w }
+        let u = uniform(seed: p.seed, index: tokenIndex) * total
+        var cum = 0.0
+        for c in cand {
+            cum += c.w
+            if u < cum { return c.id }
+        }
+        return cand.last?.id ?? argmax(l)
+    }
+
+    static func applyPenalties(_ l: inout [Float], _ p: SamplingParameters, _ history: [Int32]) {
+        var counts: [Int32: Int] = [:]
+        for t in history.suffix(max(0, p.penaltyWindow)) where t >= 0 && Int(t) < l.count { counts[t, default: 0] += 1 }
+        for (t, n) in counts {
+            let i = Int(t)
+            if p.repetitionPenalty != 1 {
+                l[i] = l[i] > 0 ? l[i] / p.repetitionPenalty : l[i] * p.repetitionPenalty
+            }
+            l[i] -= Float(n) * p.frequencyPenalty + p.presencePenalty
+        }
+    }
+
+    /// Index of the largest logit (lowest id on ties).
+    public static func argmax(_ l: [Float]) -> Int32 {
+        var best = 0
+        for i in 1..<max(1, l.count) where l[i] > l[best] { best = i }
+        return Int32(best)
+    }
+
+    /// A uniform double in [0, 1) that depends only on (seed, index): SplitMix64 of a mix of both.
+    public static func uniform(seed: UInt64, index: Int) -> Double {
+        var z = seed &+ 0x9E37_79B9_7F4A_7C15 &* (UInt64(truncatingIfNeeded: index) &+ 1)
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) * 0x1.0p-53
+    }
+
+    /// Log-probabilities (log-softmax of the raw logits) of `token` and of the `top` most likely tokens.
+    public static func logprobs(_ logits: ArraySlice<Float>, token: Int32, top: Int) -> (Float, [(Int32, Float)]) {
+        let m = Double(logits.max() ?? 0)
+        var sum = 0.0
+        for x in logits { sum += exp(Double(x) - m) }
+        let lse = m + log(sum)
+        let base = logits.startIndex
+        let chosen = Float(Double(logits[base + Int(token)]) - lse)
+        guard top > 0 else { return (chosen, []) }
+        var best: [(Int32, Float)] = []
+        for (i, x) in logits.enumerated() {
+            if best.count < top || x > best[best.count - 1].1 {
+                best.append((Int32(i), x))
+                best.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+                if best.count > top { best.removeLast() }
+            }
+        }
+        return (chosen, best.map { ($0.0, Float(Double($0.1) - lse)) })
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,80 @@
+import CKernels
+import GGUF
+
+/// A weight matrix in the mapped GGUF file: `rows` rows of `cols` elements, quantized rows of
+/// `rowBytes` bytes. Multiplication reads the mapping in place (no copy of the weights).
+struct WeightMatrix: @unchecked Sendable {
+    // Sendable: points into a read-only mapping owned by a GGUFFile the model keeps alive.
+    let name: String
+    let type: Int32
+    let base: UnsafeRawPointer
+    let rows: Int
+    let cols: Int
+    let rowBytes: Int
+
+    init(file: GGUFFile, name: String, cols: Int, rows: Int? = nil) throws {
+        guard let info = file.tensorInfo(name) else { throw ModelRuntimeError.missingTensor(name) }
+        guard ps_type_supported(Int32(info.type.rawValue)) != 0 else {
+            throw ModelRuntimeError.unsupportedTensorType(tensor: name, type: info.type.name)
+        }
+        guard info.dims.count == 2, info.dims[0] == cols, rows == nil || info.dims[1] == rows else {
+            throw ModelRuntimeError.tensorShape(tensor: name, expected: [cols, rows ?? -1], found: info.dims)
+        }
+        self.name = name
+        self.type = Int32(info.type.rawValue)
+        self.base = file.tensorData(info).baseAddress!
+        self.rows = info.dims[1]
+        self.cols = cols
+        self.rowBytes = info.rowBytes
+    }
+
+    /// Dequantizes row `r` into `out` (`cols` floats).
+    func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        ps_dequantize_row(type, base + r * rowBytes, out, Int64(cols))
+    }
+
+    /// y[b][r] = W[r] · x[b] for b < nb; x rows `cols` floats apart, y rows `yStride` apart.
+    /// Output rows are split across the pool's threads (never one dot product across threads).
+    func multiply(_ x: UnsafePointer<Float>, batch nb: Int, into y: UnsafeMutablePointer<Float>, yStride: Int, pool: ThreadPool) {
+        var job = MatmulJob(w: self, x: x, nb: nb, y: y, yStride: yStride)
+        withUnsafeMutablePointer(to: &job) { ptr in
+            if pool.count == 1 || rows < 64 {
+                MatmulJob.body(ptr, 0, 1)
+            } else {
+                pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr)
+            }
+        }
+    }
+}
+
+private struct MatmulJob {
+    let w: WeightMatrix
+    let x: UnsafePointer<Float>
+    let nb: Int
+    let y: UnsafeMutablePointer<Float>
+    let yStride: Int
+
+    static func body(_ p: UnsafeMutablePointer<MatmulJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        // Split on 16-row boundaries so each thread's rows stay cache-line aligned in y.
+        let groups = (j.w.rows + 15) / 16
+        let (g0, g1) = ThreadPool.share(groups, i, n)
+        let r0 = g0 * 16, r1 = min(j.w.rows, g1 * 16)
+        guard r0 < r1 else { return }
+        ps_matmul(j.w.type, j.w.base, j.w.rowBytes, Int64(j.w.cols), j.x, Int64(j.w.cols), Int64(j.nb),
+                  j.y, Int64(j.yStride), Int64(r0), Int64(r1))
+    }
+}
+
+/// Reads a 1-D tensor (norm weights, biases) as floats, whatever its stored type.
+func loadVector(_ file: GGUFFile, _ name: String, count: Int) throws -> [Float] {
+    guard let info = file.tensorInfo(name) else { throw ModelRuntimeError.missingTensor(name) }
+    guard info.elementCount == count else { throw ModelRuntimeError.tensorShape(tensor: name, expected: [count], found: info.dims) }
+    guard ps_type_supported(Int32(info.type.rawValue)) != 0 else {
+        throw ModelRuntimeError.unsupportedTensorType(tensor: name, type: info.type.name)
+    }
+    var out = [Float](repeating: 0, count: count)
+    let data = file.tensorData(info)
+    out.withUnsafeMutableBufferPointer { ps_dequantize_row(Int32(info.type.rawValue), data.baseAddress!, $0.baseAddress!, Int64(count)) }
+    return out
+}

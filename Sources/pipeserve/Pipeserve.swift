@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `pipeserve` command: subcommands for running, inspecting and measuring models.
+@main
+struct Pipeserve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeserve",
+        abstract: "Pipeline-parallel LLM serving for CPUs (GGUF models).",
+        version: "0.1.0",
+        subcommands: [Generate.self, Inspect.self, SynthModel.self]
+    )
+}

@@ -1,0 +1,79 @@
+import Foundation
+import GGUF
+import Testing
+import Tokenization
+@testable import ModelRuntime
+
+/// The real Gemma 3 270M Q4_K_M against llama.cpp b11434 on the same file
+/// (Fixtures/llamacpp-gemma3-270m.json, made by scripts/make-llamacpp-fixtures).
+@Suite(.enabled(if: TestModels.realModelPath != nil, "demo model not fetched: run scripts/fetch-model or scripts/test"))
+struct GemmaAgainstLlamaCppTests {
+    struct Fixture: Decodable {
+        struct Prompt: Decodable {
+            let name: String
+            let text: String
+            let parse_special: Bool
+            let prompt_tokens: [Int32]
+            let top10: [[Double]]
+            let greedy: [Int32]
+            let agreed_prefix: Int
+        }
+        let prompts: [Prompt]
+    }
+
+    func fixture() throws -> Fixture {
+        let url = try #require(fixtureURL("llamacpp-gemma3-270m.json"))
+        return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    }
+
+    func open() throws -> GGUFFile { try GGUFFile(path: try #require(TestModels.realModelPath)) }
+
+    @Test func tokenizationIsIdentical() throws {
+        let f = try fixture()
+        #expect(f.prompts.count >= 10)
+        let tokenizer = try Tokenizer(gguf: try open())
+        for p in f.prompts {
+            let ids = tokenizer.encode(p.text, addSpecial: true, parseSpecial: p.parse_special)
+            #expect(ids == p.prompt_tokens, "prompt \(p.name)")
+        }
+    }
+
+    @Test func logitsAndGreedyContinuationAgree() throws {
+        let f = try fixture()
+        let model = try LayerRangeModel(file: try open(), threads: 2, logger: testLogger)
+        let generator = Generator(model: model)
+        for (i, p) in f.prompts.enumerated() {
+            let r = try generator.generate(prompt: p.prompt_tokens, maxTokens: 32, sampling: .greedy, sequence: SequenceID(UInt64(i)))
+            let top1 = Int32(p.top10[0][0])
+            #expect(Sampler.argmax(r.promptLogits) == top1, "prompt \(p.name): top-1")
+            var worst = 0.0
+            for pair in p.top10 {
+                worst = max(worst, abs(Double(r.promptLogits[Int(pair[0])]) - pair[1]))
+            }
+            #expect(worst <= 1.5, "prompt \(p.name): top-10 logits differ from llama.cpp by up to \(worst)")
+            let n = p.agreed_prefix
+            #expect(Array(r.tokens.prefix(n)) == Array(p.greedy.prefix(n)),
+                    "prompt \(p.name): greedy ids differ on the prefix of \(n) tokens where llama.cpp settings agree")
+        }
+    }
+
+    @Test func twoStageSplitGivesIdenticalLogits() throws {
+        let file = try open()
+        let full = try LayerRangeModel(file: file, logger: testLogger)
+        let n = full.hyperparameters.layerCount
+        let a = try LayerRangeModel(file: file, layers: 0..<(n / 2), logger: testLogger)
+        let b = try LayerRangeModel(file: file, layers: (n / 2)..<n, logger: testLogger)
+        let chunk = SequenceChunk(sequence: SequenceID(1), startPosition: 0, tokens: [2, 818, 5279, 529, 7001, 563])
+        let reference = try full.forward([chunk]).logits
+        let split = try b.forward([chunk], hidden: try a.forward([chunk]).hidden).logits
+        #expect(reference == split)
+        #expect(Sampler.argmax(reference) == 506)
+    }
+}
+
+@Test func pipeserveModelVariableIsHonoured() throws {
+    // scripts/test sets PIPESERVE_MODEL: the real-model suite must then run, not skip.
+    if let p = ProcessInfo.processInfo.environment["PIPESERVE_MODEL"] {
+        #expect(FileManager.default.fileExists(atPath: p), "PIPESERVE_MODEL=\(p) does not exist")
+    }
+}
