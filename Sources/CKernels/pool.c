@@ -1,5 +1,8 @@
-// Persistent worker threads: workers spin briefly on a generation counter, then sleep on a
-// condition variable, so back-to-back operations of one forward pass do not pay a wake-up.
+// Persistent worker threads sharing chunks of work through an atomic counter. The caller takes
+// chunks too, so when a worker is descheduled (a busy or oversubscribed machine) the caller simply
+// does more of the work instead of waiting a scheduler quantum for it. Which thread computes a
+// chunk never changes its result: each chunk writes its own outputs with a fixed reduction order.
+// Workers spin briefly on the generation counter, then sleep on a condition variable.
 #define _GNU_SOURCE
 #include "ps_ops.h"
 #include <pthread.h>
@@ -14,8 +17,11 @@ struct ps_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     _Atomic uint64_t generation;
-    _Atomic int pending;
+    _Atomic int next;     // next chunk to take
+    _Atomic int done;     // chunks finished
+    _Atomic int active;   // workers inside a run
     _Atomic int stop;
+    int n_chunks;
     ps_task_fn fn;
     void *ctx;
     int *cpus;
@@ -23,12 +29,27 @@ struct ps_pool {
 
 typedef struct { ps_pool *pool; int index; } worker_arg;
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+}
+
 int ps_pin_current_thread(int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-    return rc;
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void take_chunks(ps_pool *pool) {
+    const int n = pool->n_chunks;
+    for (;;) {
+        int i = atomic_fetch_add_explicit(&pool->next, 1, memory_order_acq_rel);
+        if (i >= n) return;
+        pool->fn(pool->ctx, i, n);
+        atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel);
+    }
 }
 
 static void *worker_main(void *p) {
@@ -41,23 +62,20 @@ static void *worker_main(void *p) {
         uint64_t g;
         int spins = 0;
         while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
-            if (++spins < 20000) {
-#if defined(__x86_64__)
-                __builtin_ia32_pause();
-#endif
-                continue;
-            }
+            if (++spins < 20000) { cpu_relax(); continue; }
             pthread_mutex_lock(&pool->mu);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->cv, &pool->mu);
             pthread_mutex_unlock(&pool->mu);
             spins = 0;
-            if (atomic_load(&pool->stop)) return NULL;
         }
         if (atomic_load(&pool->stop)) return NULL;
         seen = g;
-        pool->fn(pool->ctx, a.index, pool->n);
-        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+        atomic_fetch_add_explicit(&pool->active, 1, memory_order_acq_rel);
+        // Only join the run we woke for: a late worker must not take chunks of a newer run with
+        // the older run's function (the caller waits for active == 0 before starting another).
+        if (atomic_load_explicit(&pool->generation, memory_order_acquire) == g) take_chunks(pool);
+        atomic_fetch_sub_explicit(&pool->active, 1, memory_order_acq_rel);
     }
 }
 
@@ -71,6 +89,7 @@ ps_pool *ps_pool_create(int n_threads, const int *cpus) {
     if (cpus) {
         pool->cpus = malloc(sizeof(int) * n_threads);
         for (int i = 0; i < n_threads; i++) pool->cpus[i] = cpus[i];
+        ps_pin_current_thread(cpus[0]);
     }
     pool->threads = calloc(n_threads, sizeof(pthread_t));
     for (int i = 1; i < n_threads; i++) {
@@ -88,21 +107,24 @@ ps_pool *ps_pool_create(int n_threads, const int *cpus) {
 
 int ps_pool_size(const ps_pool *pool) { return pool ? pool->n : 1; }
 
-void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx) {
-    if (!pool || pool->n == 1) { fn(ctx, 0, 1); return; }
+void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx, int n_chunks) {
+    if (n_chunks <= 0) return;
+    if (!pool || pool->n == 1 || n_chunks == 1) {
+        for (int i = 0; i < n_chunks; i++) fn(ctx, i, n_chunks);
+        return;
+    }
     pool->fn = fn;
     pool->ctx = ctx;
-    atomic_store(&pool->pending, pool->n - 1);
+    pool->n_chunks = n_chunks;
+    atomic_store(&pool->done, 0);
+    atomic_store(&pool->next, 0);
     pthread_mutex_lock(&pool->mu);
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
     pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
-    fn(ctx, 0, pool->n);
-    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) {
-#if defined(__x86_64__)
-        __builtin_ia32_pause();
-#endif
-    }
+    take_chunks(pool);
+    while (atomic_load_explicit(&pool->done, memory_order_acquire) < n_chunks) cpu_relax();
+    while (atomic_load_explicit(&pool->active, memory_order_acquire) > 0) cpu_relax();
 }
 
 void ps_pool_destroy(ps_pool *pool) {

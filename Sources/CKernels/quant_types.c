@@ -4,6 +4,7 @@
 #include "ps_quant.h"
 
 #include <string.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 
 #pragma clang fp contract(off)
@@ -82,7 +83,12 @@ uint16_t ps_f32_to_bf16(float f) {
 
 // ---- ISA selection ----------------------------------------------------------------------------
 
+// The process-wide level is the detected one, lowered by the PIPESERVE_ISA environment variable
+// (portable | avx2 | avx512) so a binary can be checked on its slower paths. ps_isa_set overrides
+// it for the calling thread only: tests that switch levels cannot disturb kernels running on
+// other threads (swift test runs all suites in one process).
 static _Atomic int ps_isa_level = -1;
+static _Thread_local int ps_isa_thread_level = -1;
 
 int ps_isa_detected(void) {
 #if defined(__x86_64__)
@@ -96,20 +102,32 @@ int ps_isa_detected(void) {
     return PS_ISA_PORTABLE;
 }
 
-int ps_isa_current(void) {
+static int ps_isa_process_level(void) {
     int l = atomic_load_explicit(&ps_isa_level, memory_order_relaxed);
     if (l < 0) {
         l = ps_isa_detected();
+        const char *env = getenv("PIPESERVE_ISA");
+        if (env) {
+            int want = l;
+            if (strcmp(env, "portable") == 0) want = PS_ISA_PORTABLE;
+            else if (strcmp(env, "avx2") == 0) want = PS_ISA_AVX2;
+            else if (strcmp(env, "avx512") == 0) want = PS_ISA_AVX512;
+            if (want < l) l = want;
+        }
         atomic_store_explicit(&ps_isa_level, l, memory_order_relaxed);
     }
     return l;
+}
+
+int ps_isa_current(void) {
+    return ps_isa_thread_level >= 0 ? ps_isa_thread_level : ps_isa_process_level();
 }
 
 int ps_isa_set(int level) {
     const int det = ps_isa_detected();
     int l = level < 0 ? 0 : level;
     if (l > det) l = det;
-    atomic_store_explicit(&ps_isa_level, l, memory_order_relaxed);
+    ps_isa_thread_level = l;
     return l;
 }
 

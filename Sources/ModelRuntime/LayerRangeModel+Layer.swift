@@ -52,15 +52,13 @@ extension LayerRangeModel {
         }
         let maxSpan = positions.max().map { $0 + 1 } ?? 1
         let scratchPerThread = style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan
-        let attScratch = scratch.buffer(.scores, scratchPerThread * pool.count)
+        let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: rows * h.headCount, minItems: 1)
+        let attScratch = scratch.buffer(.scores, scratchPerThread * chunks)  // one score row per chunk
         var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
                                window: style.slidingWindow, hp: h, scratch: attScratch, scratchPerThread: scratchPerThread)
         withUnsafeMutablePointer(to: &job) { ptr in
-            if pool.count == 1 || rows * h.headCount < 2 {
-                AttentionJob.body(ptr, 0, 1)
-            } else {
-                pool.run({ ctx, i, n in AttentionJob.body(ctx!.assumingMemoryBound(to: AttentionJob.self), Int(i), Int(n)) }, ptr)
-            }
+            pool.run({ ctx, i, n in AttentionJob.body(ctx!.assumingMemoryBound(to: AttentionJob.self), Int(i), Int(n)) }, ptr,
+                     chunks: chunks)
         }
         w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool)
         if let pn = w.postAttnNorm {
@@ -88,7 +86,7 @@ extension LayerRangeModel {
     }
 }
 
-/// Attention over (token row × head) pairs, split evenly across the pool's threads.
+/// Attention over (token row × head) pairs, split into chunks that the pool's threads take.
 private struct AttentionJob {
     let q: UnsafeMutablePointer<Float>
     let out: UnsafeMutablePointer<Float>

@@ -25,12 +25,19 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { ps_pool_destroy(pool) }
 
-    /// Runs `fn(ctx, i, n)` on every thread and returns when all are done.
-    func run(_ fn: ps_task_fn, _ ctx: UnsafeMutableRawPointer) {
-        ps_pool_run(pool, fn, ctx)
+    /// Runs `fn(ctx, i, chunks)` for every chunk i on whichever threads take it (the caller too)
+    /// and returns when all are done. A chunk's result must not depend on the thread that runs it.
+    func run(_ fn: ps_task_fn, _ ctx: UnsafeMutableRawPointer, chunks: Int) {
+        ps_pool_run(pool, fn, ctx, Int32(chunks))
     }
 
-    /// The half-open share `[lo, hi)` of `total` items for worker `index` of `count`.
+    /// A chunk count for `items` work items: several chunks per thread so a descheduled thread's
+    /// share is picked up by the others, and at least `minItems` items per chunk.
+    func chunkCount(items: Int, minItems: Int) -> Int {
+        max(1, min(items / max(1, minItems), 8 * count))
+    }
+
+    /// The half-open share `[lo, hi)` of `total` items for chunk `index` of `count`.
     @inline(__always)
     static func share(_ total: Int, _ index: Int, _ count: Int) -> (Int, Int) {
         (total * index / count, total * (index + 1) / count)

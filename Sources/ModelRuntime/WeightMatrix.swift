@@ -38,11 +38,9 @@ struct WeightMatrix: @unchecked Sendable {
     func multiply(_ x: UnsafePointer<Float>, batch nb: Int, into y: UnsafeMutablePointer<Float>, yStride: Int, pool: ThreadPool) {
         var job = MatmulJob(w: self, x: x, nb: nb, y: y, yStride: yStride)
         withUnsafeMutablePointer(to: &job) { ptr in
-            if pool.count == 1 || rows < 64 {
-                MatmulJob.body(ptr, 0, 1)
-            } else {
-                pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr)
-            }
+            let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: (rows + 15) / 16, minItems: 4)
+            pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr,
+                     chunks: chunks)
         }
     }
 }
@@ -56,7 +54,7 @@ private struct MatmulJob {
 
     static func body(_ p: UnsafeMutablePointer<MatmulJob>, _ i: Int, _ n: Int) {
         let j = p.pointee
-        // Split on 16-row boundaries so each thread's rows stay cache-line aligned in y.
+        // Split on 16-row boundaries so each chunk's rows stay cache-line aligned in y.
         let groups = (j.w.rows + 15) / 16
         let (g0, g1) = ThreadPool.share(groups, i, n)
         let r0 = g0 * 16, r1 = min(j.w.rows, g1 * 16)

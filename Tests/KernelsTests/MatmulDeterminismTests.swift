@@ -28,6 +28,12 @@ extension KernelISASuites {
                         #expect(bad == nil, "\(format) k=\(k) \(level): nb=1 vs nb=7, b=\(b): first differing row \(bad ?? -1)")
                     }
 
+                    // A small batch (the kernels' register path) of the first three rows.
+                    var three = [Float](repeating: .nan, count: 3 * rows)
+                    try matmul(format, w, k: k, x: x, xStride: k, batch: 3, yStride: rows, rows: 0..<rows, into: &three)
+                    let badThree = firstBitwiseMismatch(three, Array(full[0..<(3 * rows)]))
+                    #expect(badThree == nil, "\(format) k=\(k) \(level): nb=3 vs nb=7 differs at \(badThree ?? -1)")
+
                     // Row splits as a thread pool would make them, including odd starts.
                     var split = [Float](repeating: .nan, count: batch * rows)
                     for range in [0..<1, 1..<4, 4..<5, 5..<9] {

@@ -33,15 +33,17 @@ void ps_attention_query(const float *q, const float *k, const float *v, int64_t 
 // Index of the largest element (first on ties).
 int64_t ps_argmax(const float *x, int64_t n);
 
-// A pool of worker threads that run one function on n_threads slices and return when all finish.
+// A pool of worker threads sharing chunks of one operation; returns when all chunks are done.
 typedef struct ps_pool ps_pool;
+// Computes chunk `index` of `count`.
 typedef void (*ps_task_fn)(void *ctx, int index, int count);
-// cpus: optional list of n_threads CPU ids to pin each thread (index 0 = the calling thread is not
-// pinned by the pool; workers 1..n-1 are); pass NULL for no pinning.
+// cpus: optional list of n_threads CPU ids: the creating thread is pinned to cpus[0] and worker i
+// to cpus[i]; pass NULL for no pinning.
 ps_pool *ps_pool_create(int n_threads, const int *cpus);
 void ps_pool_destroy(ps_pool *pool);
 int ps_pool_size(const ps_pool *pool);
-// Runs fn(ctx, i, n) for i in 0..<n (n = pool size) with i = 0 on the calling thread; returns after all.
-void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx);
+// Runs fn(ctx, i, n_chunks) for every i in 0..<n_chunks on whichever threads take them (the caller
+// takes chunks too); returns when all are done. Not reentrant.
+void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx, int n_chunks);
 // Pins the calling thread to one CPU; returns 0 on success, errno otherwise.
 int ps_pin_current_thread(int cpu);

@@ -40,7 +40,10 @@ void    ps_dequantize_row(int type, const void *src, float *dst, int64_t n);
 /// W rows are w_row_bytes apart (= k / block_elems * block_bytes); k is a multiple of the block
 /// size. Each (r, b) value is reduced in an order that depends only on k and the ISA level, so it
 /// is bitwise identical whatever nb, r0/r1 and the position of b in the batch are.
-/// Uses only the stack; no threads (callers split [r0, r1) across threads).
+/// Uses only the stack (about 40 KiB); no threads (callers split [r0, r1) across threads).
+/// Batches of up to 4 rows keep dequantized weights in registers (decode); larger batches
+/// dequantize 2048-element chunks of two weight rows once into the stack and reuse them for
+/// every activation row.
 void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
                   const float *x, int64_t x_stride, int64_t nb,
                   float *y, int64_t y_stride, int64_t r0, int64_t r1);
@@ -49,9 +52,11 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
 enum { PS_ISA_PORTABLE = 0, PS_ISA_AVX2 = 1, PS_ISA_AVX512 = 2 };
 /// Highest level this CPU supports (from CPUID).
 int ps_isa_detected(void);
-/// Selects a level, clamped to [0, detected]; returns the level now in use.
+/// Selects a level for the calling thread only, clamped to [0, detected]; returns the level now in
+/// use. Other threads keep the process level: the detected one, lowered by PIPESERVE_ISA
+/// (portable | avx2 | avx512) when that environment variable is set.
 int ps_isa_set(int level);
-/// Level in use (the detected one unless ps_isa_set changed it).
+/// Level in use on the calling thread.
 int ps_isa_current(void);
 
 /// IEEE binary16 <-> binary32, round-to-nearest-even; subnormals, infinities and NaNs kept.

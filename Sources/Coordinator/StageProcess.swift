@@ -1,0 +1,99 @@
+import Foundation
+import Logging
+
+/// One spawned stage process: its command line, its READY line, its exit.
+public final class StageProcess: @unchecked Sendable {
+    // Sendable: mutable state is guarded by `lock`; Process callbacks run on Foundation's threads.
+    public let index: Int
+    public let process: Process
+    private let lock = NSLock()
+    private var readyLine: String?
+    private var exitStatus: Int32?
+    private var lastErrorLines: [String] = []
+    private let readyCondition = NSCondition()
+    private let logger: Logger
+
+    /// Spawns `executable stage …arguments`. The stage's stderr is relayed to ours line by line
+    /// (prefixed with its index); its stdout carries the READY line.
+    public init(index: Int, executable: String, arguments: [String], logger: Logger) throws {
+        self.index = index
+        self.logger = logger
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        self.process = p
+        out.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let data = h.availableData
+            guard let self, !data.isEmpty else { h.readabilityHandler = nil; return }
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("READY") {
+                self.readyCondition.lock()
+                self.readyLine = String(line)
+                self.readyCondition.broadcast()
+                self.readyCondition.unlock()
+            }
+        }
+        err.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let data = h.availableData
+            guard let self, !data.isEmpty else { h.readabilityHandler = nil; return }
+            let text = String(decoding: data, as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                FileHandle.standardError.write(Data("[stage \(index)] \(line)\n".utf8))
+                self.lock.lock()
+                self.lastErrorLines.append(String(line))
+                if self.lastErrorLines.count > 5 { self.lastErrorLines.removeFirst() }
+                self.lock.unlock()
+            }
+        }
+        p.terminationHandler = { [weak self] proc in
+            guard let self else { return }
+            self.readyCondition.lock()
+            self.exitStatus = proc.terminationStatus
+            self.readyCondition.broadcast()
+            self.readyCondition.unlock()
+        }
+        try p.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// The exit status once the process has exited.
+    public var exited: Int32? {
+        readyCondition.lock(); defer { readyCondition.unlock() }
+        return exitStatus
+    }
+
+    /// Last lines the stage wrote to stderr (for error messages).
+    public var recentErrors: String {
+        lock.lock(); defer { lock.unlock() }
+        return lastErrorLines.joined(separator: " | ")
+    }
+
+    public enum WaitResult: Sendable { case ready(String), exited(Int32), timedOut }
+
+    /// Waits until the stage prints READY, exits, or the deadline passes.
+    public func waitReady(until deadline: Date) -> WaitResult {
+        readyCondition.lock(); defer { readyCondition.unlock() }
+        while true {
+            if let r = readyLine { return .ready(r) }
+            if let s = exitStatus { return .exited(s) }
+            if !readyCondition.wait(until: deadline) { return readyLine.map { .ready($0) } ?? .timedOut }
+        }
+    }
+
+    /// Sends a signal (SIGTERM by default).
+    public func signal(_ sig: Int32 = SIGTERM) {
+        if process.isRunning { kill(process.processIdentifier, sig) }
+    }
+
+    /// Waits for exit up to `seconds`, then kills.
+    public func stop(graceSeconds: Double = 2) {
+        let deadline = Date().addingTimeInterval(graceSeconds)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
