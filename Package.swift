@@ -25,14 +25,24 @@ let package = Package(
         ),
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Tokenization", dependencies: ["GGUF"]),
+        .target(name: "CSystem", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
+        .target(name: "WireProtocol"),
         .target(
             name: "ModelRuntime",
             dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(
+            name: "StageWorker",
+            dependencies: ["ModelRuntime", "WireProtocol", "CSystem", "GGUF", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Coordinator",
+            dependencies: ["WireProtocol", "GGUF", "Tokenization", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "GGUF", "ModelRuntime", "Tokenization",
+                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -42,6 +52,9 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"]),
         .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "GGUF", "Tokenization", "Kernels"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),
     ],
     swiftLanguageModes: [.v6]

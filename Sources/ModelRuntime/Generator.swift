@@ -21,6 +21,8 @@ public struct Generator {
         /// Forward passes made after the prompt (one per generated token but the first).
         public var decodeSteps: Int
         public var stoppedBy: StopReason
+        /// Log-probability of each generated token (filled when `logprobs` is true).
+        public var logprobs: [Float] = []
     }
 
     public enum StopReason: String, Sendable { case endOfGeneration = "stop", length }
@@ -28,7 +30,8 @@ public struct Generator {
     /// Generates up to `maxTokens` tokens after `prompt`. `stopTokens` end generation (the stop token
     /// is included in `tokens`). `onToken` sees each token as it is produced; returning false stops.
     public func generate(prompt: [Int32], maxTokens: Int, sampling: SamplingParameters, stopTokens: Set<Int32> = [],
-                         sequence: SequenceID = SequenceID(0), onToken: (Int32) -> Bool = { _ in true }) throws -> Result {
+                         sequence: SequenceID = SequenceID(0), logprobs: Bool = false,
+                         onToken: (Int32) -> Bool = { _ in true }) throws -> Result {
         guard !prompt.isEmpty else { throw ModelRuntimeError.invalidBatch("empty prompt") }
         guard maxTokens >= 1 else { throw ModelRuntimeError.invalidBatch("max tokens must be ≥ 1, got \(maxTokens)") }
         let context = model.hyperparameters.contextLength
@@ -58,6 +61,7 @@ public struct Generator {
         while true {
             let token = Sampler.sample(current[...], parameters: sampling, history: history, tokenIndex: result.tokens.count)
             result.tokens.append(token)
+            if logprobs { result.logprobs.append(Sampler.logprobs(current[...], token: token, top: 0).0) }
             history.append(token)
             if !onToken(token) { break }
             if stopTokens.contains(token) { result.stoppedBy = .endOfGeneration; break }

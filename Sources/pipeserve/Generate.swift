@@ -29,6 +29,10 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Compute threads.") var threads: Int = 1
     @Option(help: "Prompt tokens per prefill forward pass.") var batchSize: Int = 512
+    @Option(help: "Run through N stage processes (a pipeline) instead of in this process.") var stages: Int?
+    @Option(help: "Layer counts per stage, e.g. 10,8 (default: balanced by estimated cost).") var layers: String?
+    @Option(help: "Activation dtype between stages: f32, f16, bf16.") var activationDtype: String = "f32"
+    @Flag(help: "Include each generated token's log-probability in the JSON output.") var logprobs = false
     @Flag(help: "Keep generating after an end-of-generation token.") var ignoreEos = false
     @Flag(help: "Treat special-token text in the prompt (e.g. <start_of_turn>) as those tokens.") var parseSpecial = false
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
@@ -48,6 +52,11 @@ struct Generate: ParsableCommand {
             throw ValidationError("give exactly one of --prompt, --prompt-file, --prompt-tokens, --random-prompt-tokens")
         }
         if let n = randomPromptTokens, n < 1 { throw ValidationError("--random-prompt-tokens must be ≥ 1 (got \(n))") }
+        if let stages, stages < 1 || stages > 64 { throw ValidationError("--stages must be between 1 and 64 (got \(stages))") }
+        if layers != nil && stages == nil { throw ValidationError("--layers needs --stages") }
+        guard ["f32", "f16", "bf16"].contains(activationDtype) else {
+            throw ValidationError("--activation-dtype must be f32, f16 or bf16 (got \(activationDtype))")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level \(logLevel)") }
     }
 
@@ -55,15 +64,15 @@ struct Generate: ParsableCommand {
         try requireUTF8Arguments()
         let logger = makeLogger(level: logLevel)
         let file = try openModel(model)
-        let runtime: LayerRangeModel
+        let hyper: Hyperparameters
         let tokenizer: Tokenizer
         do {
-            runtime = try LayerRangeModel(file: file, threads: threads, logger: logger)
+            hyper = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
             tokenizer = try Tokenizer(gguf: file)
         } catch { throw CLIError("\(model): \(error)") }
 
-        let promptIDs = try promptTokenIDs(tokenizer: tokenizer, vocabularySize: runtime.hyperparameters.vocabularySize)
-        let context = runtime.hyperparameters.contextLength
+        let promptIDs = try promptTokenIDs(tokenizer: tokenizer, vocabularySize: hyper.vocabularySize)
+        let context = hyper.contextLength
         guard promptIDs.count < context else {
             throw CLIError("prompt has \(promptIDs.count) tokens, more than the model's context of \(context) allows (at most \(context - 1))")
         }
@@ -75,38 +84,55 @@ struct Generate: ParsableCommand {
         sampling.repetitionPenalty = repetitionPenalty
         sampling.seed = seed
 
-        var generator = Generator(model: runtime)
-        generator.prefillChunk = batchSize
         var detok = StreamingDetokenizer(tokenizer: tokenizer)
         var text = ""
         let stops = ignoreEos ? [] : tokenizer.eogIDs
-        let result: Generator.Result
-        do {
-            result = try generator.generate(prompt: promptIDs, maxTokens: maxTokens, sampling: sampling, stopTokens: stops) { token in
-                if stops.contains(token) { return true }
-                let piece = detok.append(token)
-                text += piece
-                if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
-                return true
-            }
-        } catch { throw CLIError("generation failed: \(error)") }
+        let emit: (Int32) -> Bool = { token in
+            if stops.contains(token) { return true }
+            let piece = detok.append(token)
+            text += piece
+            if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
+            return true
+        }
+        let outcome: Outcome
+        if let stages {
+            outcome = try runPipeline(file: file, hyperparameters: hyper, stages: stages, prompt: promptIDs, sampling: sampling,
+                                      stops: stops, logger: logger, onToken: emit)
+        } else {
+            let runtime: LayerRangeModel
+            do { runtime = try LayerRangeModel(file: file, threads: threads, logger: logger) } catch { throw CLIError("\(model): \(error)") }
+            var generator = Generator(model: runtime)
+            generator.prefillChunk = batchSize
+            do {
+                let r = try generator.generate(prompt: promptIDs, maxTokens: maxTokens, sampling: sampling, stopTokens: stops,
+                                               logprobs: logprobs, onToken: emit)
+                outcome = Outcome(tokens: r.tokens, logprobs: r.logprobs, prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds,
+                                  decodeSteps: r.decodeSteps, finishReason: r.stoppedBy.rawValue, threads: runtime.pool.count)
+            } catch { throw CLIError("generation failed: \(error)") }
+        }
         let tail = detok.flush()
         text += tail
+        let result = outcome
         let promptRate = Double(promptIDs.count) / max(result.prefillSeconds, 1e-9)
         let genRate = result.decodeSteps > 0 ? Double(result.decodeSteps) / max(result.decodeSeconds, 1e-9) : 0
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "prompt_tokens": promptIDs.map(Int.init), "tokens": result.tokens.map(Int.init), "text": text,
-                "finish_reason": result.stoppedBy.rawValue,
+                "finish_reason": result.finishReason,
                 "prompt_tokens_per_second": promptRate, "generated_tokens_per_second": genRate,
-                "prefill_seconds": result.prefillSeconds, "decode_seconds": result.decodeSeconds, "threads": runtime.pool.count,
+                "prefill_seconds": result.prefillSeconds, "decode_seconds": result.decodeSeconds, "threads": result.threads,
+                "stages": stages ?? 0,
             ]
+            if logprobs { object["logprobs"] = result.logprobs.map(Double.init) }
+            if let layers = result.layerCounts { object["layers"] = layers }
+            if let c = result.stageComputeSeconds { object["stage_compute_seconds"] = c }
+            if let w = result.stageWaitSeconds { object["stage_wait_seconds"] = w }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {
             FileHandle.standardOutput.write(Data((tail + "\n").utf8))
             let line = String(format: "[prompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | %d threads]\n",
-                              promptIDs.count, promptRate, result.tokens.count, genRate, runtime.pool.count)
+                              promptIDs.count, promptRate, result.tokens.count, genRate, result.threads)
             FileHandle.standardOutput.write(Data(line.utf8))
         }
     }

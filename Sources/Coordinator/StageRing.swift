@@ -1,0 +1,235 @@
+import Foundation
+import GGUF
+import Logging
+import WireProtocol
+
+/// What one stage process runs and where.
+public struct StageSpec: Sendable, Equatable {
+    public var index: Int
+    public var layers: Range<Int>
+    public var threads: Int
+    /// CPUs to pin the stage's threads to (empty = no pinning).
+    public var cpus: [Int]
+    /// NUMA node for the stage's memory (nil = no binding).
+    public var numaNode: Int?
+
+    public init(index: Int, layers: Range<Int>, threads: Int = 1, cpus: [Int] = [], numaNode: Int? = nil) {
+        self.index = index; self.layers = layers; self.threads = threads; self.cpus = cpus; self.numaNode = numaNode
+    }
+}
+
+/// How to start a ring of stages.
+public struct RingConfiguration: Sendable {
+    public var modelPath: String
+    /// The pipeserve executable (stages are `pipeserve stage …` of the same binary).
+    public var executable: String
+    public var stages: [StageSpec]
+    public var activationDType: WireActivationDType = .f32
+    /// Directory under which the private runtime directory is created.
+    public var runtimeBase: String = RuntimeDirectory.defaultBase
+    public var startupTimeoutSeconds: Double = 60
+    public var stageLogLevel: String = "warning"
+
+    public init(modelPath: String, executable: String, stages: [StageSpec]) {
+        self.modelPath = modelPath; self.executable = executable; self.stages = stages
+    }
+}
+
+/// Why the ring could not start or broke; names the stage.
+public enum RingError: Error, CustomStringConvertible {
+    case stageExited(stage: Int, status: Int32, detail: String)
+    case stageNotReady(stage: Int, seconds: Double, detail: String)
+    case link(stage: Int?, String)
+    case refused(String)
+    case stageReported(String)
+
+    public var description: String {
+        switch self {
+        case let .stageExited(s, status, d): return "stage \(s) exited with status \(status)\(d.isEmpty ? "" : ": \(d)")"
+        case let .stageNotReady(s, secs, d):
+            return "stage \(s) did not become ready within \(Int(secs)) s\(d.isEmpty ? "" : " (\(d))")"
+        case let .link(s, m): return "link \(s.map { "to stage \($0)" } ?? "from the last stage") failed: \(m)"
+        case let .refused(m): return "handshake refused: \(m)"
+        case let .stageReported(m): return "stage error: \(m)"
+        }
+    }
+}
+
+/// The coordinator's end of the pipeline: spawns P stage processes, links coordinator → stage 0 →
+/// … → stage P-1 → coordinator over Unix sockets in a private directory, and carries messages.
+public final class StageRing: @unchecked Sendable {
+    // Sendable: `toFirst` and `fromLast` are used by one sender and one receiver thread; the
+    // process list is fixed after init.
+    public let configuration: RingConfiguration
+    public let directory: RuntimeDirectory
+    public let processes: [StageProcess]
+    public let identity: ModelIdentity
+    let toFirst: WireConnection
+    let fromLast: WireConnection
+    let logger: Logger
+
+    public init(configuration c: RingConfiguration, logger: Logger) throws {
+        self.configuration = c
+        self.logger = logger
+        let file = try GGUFFile(path: c.modelPath)
+        let identity = ModelIdentity(fileSize: UInt64(file.fileSize), metadataHash: ModelIdentity.fnv1a64(file.headerBytes))
+        self.identity = identity
+        let dir = try RuntimeDirectory.create(base: c.runtimeBase)
+        self.directory = dir
+        var spawned: [StageProcess] = []
+        func fail(_ e: Error) -> Error {
+            for p in spawned { p.signal(SIGKILL) }
+            for p in spawned { p.stop(graceSeconds: 0) }
+            dir.remove()
+            return e
+        }
+        let listener: UnixListener
+        do { listener = try UnixListener(path: dir.coordinatorSocket) } catch { throw fail(error) }
+        defer { listener.close() }
+        let p = c.stages.count
+        do {
+            for s in c.stages {
+                var args = ["stage", "--model", c.modelPath, "--index", "\(s.index)", "--stages", "\(p)",
+                            "--layers", "\(s.layers.lowerBound):\(s.layers.upperBound)",
+                            "--listen", dir.stageSocket(s.index),
+                            "--next", s.index == p - 1 ? dir.coordinatorSocket : dir.stageSocket(s.index + 1),
+                            "--threads", "\(s.threads)", "--activation-dtype", "\(c.activationDType)",
+                            "--link-timeout", "\(c.startupTimeoutSeconds)", "--parent-pid", "\(getpid())",
+                            "--log-level", c.stageLogLevel]
+                if s.index < p - 1 {
+                    let n = c.stages[s.index + 1].layers
+                    args += ["--next-layers", "\(n.lowerBound):\(n.upperBound)"]
+                }
+                if !s.cpus.isEmpty { args += ["--cpus", s.cpus.map(String.init).joined(separator: ",")] }
+                if let node = s.numaNode { args += ["--numa-node", "\(node)"] }
+                spawned.append(try StageProcess(index: s.index, executable: c.executable, arguments: args, logger: logger))
+            }
+        } catch { throw fail(error) }
+        let deadline = Date().addingTimeInterval(c.startupTimeoutSeconds)
+        let timeout = Duration.milliseconds(Int64(c.startupTimeoutSeconds * 1000))
+
+        // The last stage's link arrives whenever the chain behind it is up: accept it on a thread.
+        let lastLink = LinkBox()
+        let acceptThread = Thread { [identity] in
+            do {
+                let sock = try listener.acceptRejectingOtherUIDs(timeout: timeout)
+                let conn = WireConnection(socket: sock, spin: .microseconds(50))
+                guard case let .hello(h) = try conn.receive(timeout: timeout) else { throw RingError.refused("last stage did not send hello") }
+                if let r = RingHandshake.refusal(h, identity: identity, stageCount: p) {
+                    try? conn.send(.error(r))
+                    throw RingError.refused(r.message)
+                }
+                try conn.send(.helloAck(WireHelloAck(receiver: .coordinator, pid: getpid())))
+                lastLink.set(.success(conn))
+            } catch {
+                lastLink.set(.failure(error))
+            }
+        }
+        acceptThread.start()
+
+        func stageProblem(_ fallback: Error) -> Error {
+            for s in spawned { if let st = s.exited { return RingError.stageExited(stage: s.index, status: st, detail: s.recentErrors) } }
+            return fallback
+        }
+        // Link to stage 0 and handshake, watching for stages that die meanwhile.
+        let first: WireConnection
+        do {
+            first = WireConnection(socket: try UnixSocket.connect(path: dir.stageSocket(0), timeout: timeout))
+            let first0 = c.stages[0].layers
+            try first.send(.hello(WireHello(model: identity, stageCount: UInt16(p), receiver: .stage(StageIndex(0)),
+                                            layerRange: UInt32(first0.lowerBound)..<UInt32(first0.upperBound),
+                                            activationDType: c.activationDType, sender: .coordinator)))
+            var answer: WireMessage?
+            while answer == nil {
+                let r: Result<WireMessage, WireError>
+                do { r = .success(try first.receive(timeout: .milliseconds(100))) } catch { r = .failure(error) }
+                switch r {
+                case let .success(m): answer = m
+                case let .failure(e) where e != .timedOut: throw e
+                case .failure:
+                    for s in spawned { if let st = s.exited { throw RingError.stageExited(stage: s.index, status: st, detail: s.recentErrors) } }
+                    if Date() > deadline {
+                        let waiting = spawned.first { if case .ready = $0.waitReady(until: Date()) { return false } else { return true } }
+                        throw RingError.stageNotReady(stage: waiting?.index ?? 0, seconds: c.startupTimeoutSeconds, detail: waiting?.recentErrors ?? "")
+                    }
+                }
+            }
+            switch answer! {
+            case .helloAck: break
+            case let .error(r): throw RingError.refused(r.message)
+            case let m: throw RingError.refused("stage 0 answered \(m.type) to hello")
+            }
+        } catch let e as RingError { throw fail(e) } catch { throw fail(stageProblem(RingError.link(stage: 0, "\(error)"))) }
+        for s in spawned {
+            switch s.waitReady(until: deadline) {
+            case .ready: continue
+            case let .exited(st): throw fail(RingError.stageExited(stage: s.index, status: st, detail: s.recentErrors))
+            case .timedOut: throw fail(RingError.stageNotReady(stage: s.index, seconds: c.startupTimeoutSeconds, detail: s.recentErrors))
+            }
+        }
+        guard let last = lastLink.wait(until: deadline) else {
+            throw fail(RingError.link(stage: nil, "no connection within \(Int(c.startupTimeoutSeconds)) s"))
+        }
+        switch last {
+        case let .success(conn): self.fromLast = conn
+        case let .failure(e): throw fail(stageProblem(e))
+        }
+        self.toFirst = first
+        self.processes = spawned
+        logger.info("pipeline ring up", metadata: ["pipeline.stages": "\(p)", "pipeline.dir": "\(dir.path)"])
+    }
+
+    /// Sends a message into stage 0.
+    public func send(_ m: WireMessage) throws { try toFirst.send(m) }
+
+    /// Receives the next message that left the last stage (`timeout` nil = wait forever).
+    public func receive(timeout: Duration? = nil) throws -> WireMessage { try fromLast.receive(timeout: timeout) }
+
+    /// The first stage that has exited, with its status.
+    public var exitedStage: (index: Int, status: Int32)? {
+        for p in processes { if let s = p.exited { return (p.index, s) } }
+        return nil
+    }
+
+    /// Sends shutdown around the ring, waits for the stages to exit (killing stragglers), removes the directory.
+    public func shutdown(graceSeconds: Double = 3) {
+        try? toFirst.send(.shutdown)
+        let deadline = Date().addingTimeInterval(graceSeconds)
+        for p in processes { p.stop(graceSeconds: max(0, deadline.timeIntervalSinceNow)) }
+        toFirst.close()
+        fromLast.close()
+        directory.remove()
+    }
+}
+
+/// Validation of the hello the last stage sends to the coordinator.
+enum RingHandshake {
+    static func refusal(_ h: WireHello, identity: ModelIdentity, stageCount: Int) -> WireErrorReport? {
+        func refuse(_ code: WireErrorCode, _ m: String) -> WireErrorReport { WireErrorReport(origin: .coordinator, code: code, message: m) }
+        if h.protocolVersion != WireFrame.version { return refuse(.versionMismatch, "protocol version \(h.protocolVersion)") }
+        if h.model != identity { return refuse(.modelMismatch, "model \(h.model) differs from the coordinator's \(identity)") }
+        if h.receiver != .coordinator { return refuse(.configurationMismatch, "hello addressed to \(h.receiver)") }
+        if Int(h.stageCount) != stageCount { return refuse(.configurationMismatch, "stage count \(h.stageCount), expected \(stageCount)") }
+        if h.sender != .stage(StageIndex(UInt16(stageCount - 1))) {
+            return refuse(.configurationMismatch, "\(h.sender) linked to the coordinator; expected the last stage")
+        }
+        return nil
+    }
+}
+
+/// A result handed from the accept thread to the starting thread.
+final class LinkBox: @unchecked Sendable {
+    // Sendable: guarded by the condition's lock.
+    private let cond = NSCondition()
+    private var value: Result<WireConnection, Error>?
+
+    func set(_ v: Result<WireConnection, Error>) {
+        cond.lock(); value = v; cond.broadcast(); cond.unlock()
+    }
+
+    func wait(until deadline: Date) -> Result<WireConnection, Error>? {
+        cond.lock(); defer { cond.unlock() }
+        while value == nil { if !cond.wait(until: deadline) { break } }
+        return value
+    }
+}

@@ -1,0 +1,164 @@
+import CSystem
+import Foundation
+import GGUF
+import Logging
+import ModelRuntime
+import WireProtocol
+
+/// A stage process's life: load layers [a, b), link to its neighbours, then run every batch that
+/// arrives from upstream and send the result downstream until shutdown or upstream EOF.
+public final class StageRunner {
+    public let options: StageOptions
+    let logger: Logger
+
+    public init(options: StageOptions, logger: Logger) {
+        self.options = options
+        var l = logger
+        l[metadataKey: "stage.index"] = "\(options.index)"
+        self.logger = l
+    }
+
+    /// Runs the stage; `onReady` is called once both links are up (the executable prints READY).
+    /// Returns normally after a shutdown message or when upstream closes at a frame boundary.
+    public func run(onReady: (StagePlacement.Observed) -> Void) throws {
+        let o = options
+        try o.placement.apply(logger: logger)
+        let file = try GGUFFile(path: o.modelPath)
+        let identity = Handshake.identity(of: file)
+        let cpus = try o.placement.effectiveCPUs()
+        let model = try LayerRangeModel(file: file, layers: o.layers, threads: o.threads,
+                                        cpus: cpus.isEmpty ? nil : (0..<o.threads).map { cpus[$0 % cpus.count] }, logger: logger)
+        let engine = StageEngine(model: model)
+        let timeout = Duration.milliseconds(Int64(o.linkTimeoutSeconds * 1000))
+
+        let listener = try UnixListener(path: o.listenPath)
+        defer { listener.close() }
+
+        // Downstream first: the chain links up from the coordinator's end.
+        let downstream = WireConnection(socket: try UnixSocket.connect(path: o.nextPath, timeout: timeout))
+        try downstream.send(.hello(WireHello(model: identity, stageCount: UInt16(o.stageCount), receiver: o.downstreamRole,
+                                             layerRange: o.nextLayers.map { UInt32($0.lowerBound)..<UInt32($0.upperBound) } ?? 0..<0,
+                                             activationDType: o.activationDType, sender: o.role)))
+        switch try downstream.receive(timeout: timeout) {
+        case .helloAck: break
+        case let .error(report): throw StageError.handshake("\(o.downstreamRole) refused: \(report.message)")
+        case let other: throw StageError.handshake("\(o.downstreamRole) answered \(other.type) to hello")
+        }
+
+        let upstreamSocket = try listener.acceptRejectingOtherUIDs(timeout: timeout) { [logger] error in
+            logger.warning("refused a connection", metadata: ["error": "\(error)"])
+        }
+        let upstream = WireConnection(socket: upstreamSocket, spin: .microseconds(50))
+        guard case let .hello(hello) = try upstream.receive(timeout: timeout) else {
+            throw StageError.handshake("upstream did not start with hello")
+        }
+        if let refusal = Handshake.refusal(of: hello, receiver: o.role, identity: identity, stageCount: o.stageCount,
+                                           layers: o.layers, dtype: o.activationDType) {
+            try? upstream.send(.error(refusal))
+            throw StageError.handshake(refusal.message)
+        }
+        try upstream.send(.helloAck(WireHelloAck(receiver: o.role, pid: getpid())))
+        onReady(StagePlacement.observe())
+        logger.info("stage linked", metadata: ["stage.layers": "\(o.layers)", "stage.threads": "\(model.pool.count)"])
+        try loop(engine: engine, upstream: upstream, downstream: downstream)
+    }
+
+    private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    func loop(engine: StageEngine, upstream: WireConnection, downstream: WireConnection) throws {
+        let o = options
+        let stage = StageIndex(UInt16(o.index))
+        var waitStart = now()
+        while true {
+            let received: Result<WireMessage, WireError>
+            do { received = .success(try upstream.receive()) } catch { received = .failure(error) }
+            let message: WireMessage
+            switch received {
+            case let .success(m): message = m
+            case .failure(.closed):
+                logger.info("upstream closed; stage exiting")
+                return
+            case let .failure(e): throw e
+            }
+            let waited = now() - waitStart
+            switch message {
+            case let .forwardBatch(b):
+                var fb = b
+                let t0 = now()
+                let entries = fb.entries.map { e in
+                    StageEngine.Entry(sequence: SequenceID(e.sequence.rawValue), startPosition: Int(e.startPosition),
+                                      count: Int(e.count), logits: e.logits.runtime, tokens: e.tokens,
+                                      sampling: e.sampling.runtime, tokenIndex: Int(e.sampling.tokenIndex),
+                                      topLogprobs: Int(e.sampling.topLogprobs), wantLogprob: e.sampling.topLogprobs > 0)
+                }
+                let output: StageEngine.Output
+                do {
+                    output = try engine.run(entries, hidden: fb.hiddenStates?.values)
+                } catch {
+                    logger.error("batch failed", metadata: ["batch.id": "\(fb.batch.rawValue)", "error": "\(error)"])
+                    try downstream.send(.error(WireErrorReport(origin: o.role, code: .internalFailure,
+                                                               message: "batch \(fb.batch.rawValue): \(error)")))
+                    waitStart = now()
+                    continue
+                }
+                fb.timings.append(WireStageTiming(stage: stage, waitNanoseconds: waited, computeNanoseconds: now() - t0))
+                switch output {
+                case let .hidden(h):
+                    fb.hiddenStates = nil
+                    let rows = fb.entries.reduce(0) { $0 + Int($1.count) }
+                    try h.withUnsafeBufferPointer {
+                        try downstream.sendForwardBatch(fb, hiddenStates: $0, rows: rows, width: h.count / max(1, rows),
+                                                        dtype: o.activationDType)
+                    }
+                case let .samples(samples):
+                    let tokens = samples.map { s in
+                        WireSampledToken(sequence: WireSequenceID(s.sequence.rawValue), token: s.token, logprob: s.logprob ?? .nan,
+                                         topLogprobs: s.topLogprobs.map { WireTopLogprob(token: $0.token, logprob: $0.logprob) })
+                    }
+                    try downstream.send(.sampledTokens(WireSampledTokens(batch: fb.batch, slot: fb.slot, tokens: tokens, timings: fb.timings)))
+                }
+            case let .freeSequences(ids):
+                engine.free(ids.map { SequenceID($0.rawValue) })
+                try downstream.send(message)
+            case .reset:
+                engine.reset()
+                try downstream.send(message)
+            case .heartbeat, .error:
+                try downstream.send(message)
+            case .shutdown:
+                try? downstream.send(message)
+                logger.info("shutdown received; stage exiting")
+                return
+            case .hello, .helloAck, .sampledTokens:
+                throw StageError.protocolViolation("unexpected \(message.type) from upstream")
+            }
+            waitStart = now()
+        }
+    }
+}
+
+extension WireLogitsMode {
+    var runtime: LogitsRequest {
+        switch self {
+        case .none: return .none
+        case .last: return .last
+        case .all: return .all
+        }
+    }
+}
+
+extension WireSamplingParameters {
+    var runtime: SamplingParameters {
+        var p = SamplingParameters()
+        p.temperature = temperature
+        p.topK = Int(topK)
+        p.topP = topP
+        p.minP = minP
+        p.repetitionPenalty = repetitionPenalty
+        p.presencePenalty = presencePenalty
+        p.frequencyPenalty = frequencyPenalty
+        p.penaltyWindow = Int(penaltyWindow)
+        p.seed = seed
+        return p
+    }
+}

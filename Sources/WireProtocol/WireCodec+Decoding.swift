@@ -1,0 +1,163 @@
+// Payload layouts (after the 16-byte frame header; little-endian; "count" = u32 unless noted).
+// Every count is checked against the bytes left, times the smallest element size, before
+// anything is allocated.
+//
+//  1 hello (37 B)        u16 protocol version | u64 model file size | u64 metadata hash
+//                        u16 stage count | i32 receiver role | u32 layer start | u32 layer end
+//                        u8 dtype (0 f32, 1 f16, 2 bf16) | i32 sender role        (role: -1 = coordinator)
+//  2 helloAck (8 B)      i32 receiver role | i32 pid
+//  3 forwardBatch        u64 batch id | u32 slot | count entries × entry | count timings × timing
+//                        u8 has hidden states (0/1) [ u8 dtype | u32 rows | u32 width | rows×width elements ]
+//       entry (≥ 66 B)   u64 sequence | u32 start position | u32 count | u8 logits (0 none, 1 last, 2 all)
+//                        count tokens × i32 | sampling (45 B):
+//                        f32 temperature | i32 top_k | f32 top_p | f32 min_p | f32 repetition penalty
+//                        f32 presence penalty | f32 frequency penalty | i32 penalty window | u64 seed
+//                        u32 first token index | u8 top logprobs
+//       timing (18 B)    u16 stage | u64 wait ns | u64 compute ns
+//                        (hidden states come last so f32 data can be sent straight from the caller's buffer)
+//  4 sampledTokens       u64 batch id | u32 slot | count tokens × token | count timings × timing
+//       token (≥ 17 B)   u64 sequence | i32 token | f32 logprob (NaN = not asked) | u8 n | n × (i32 token, f32 logprob)
+//  5 freeSequences       count × u64 sequence
+//  6 reset, 8 shutdown   empty
+//  7 heartbeat (16 B)    u64 sequence number | u64 sent-at monotonic ns
+//  9 error               i32 origin role | u16 code | count bytes of UTF-8 message (≤ 4096)
+
+extension WireCodec {
+    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireSamplingParameters.wireSize
+    static let sampledTokenMinSize = 8 + 4 + 4 + 1
+
+    /// Decodes one payload of `type`; the whole payload must be consumed.
+    static func decodePayload(_ type: WireMessageType, _ payload: UnsafeRawBufferPointer) throws(WireError) -> WireMessage {
+        var r = ByteReader(payload, type: type)
+        let m: WireMessage
+        switch type {
+        case .hello: m = .hello(try readHello(&r))
+        case .helloAck: m = .helloAck(WireHelloAck(receiver: try r.role("receiver role"), pid: try r.i32("pid")))
+        case .forwardBatch: m = .forwardBatch(try readForwardBatch(&r))
+        case .sampledTokens: m = .sampledTokens(try readSampledTokens(&r))
+        case .freeSequences:
+            let n = try r.count("sequence ids", minElementSize: 8)
+            var ids: [WireSequenceID] = []
+            ids.reserveCapacity(n)
+            for _ in 0 ..< n { ids.append(WireSequenceID(try r.u64("sequence id"))) }
+            m = .freeSequences(ids)
+        case .reset: m = .reset
+        case .heartbeat:
+            m = .heartbeat(WireHeartbeat(sequenceNumber: try r.u64("sequence number"), sentAtNanoseconds: try r.u64("sent-at")))
+        case .shutdown: m = .shutdown
+        case .error:
+            let origin = try r.role("origin role")
+            let code = WireErrorCode(rawValue: try r.u16("code"))
+            let message = try r.string("message", maxBytes: WireErrorReport.maxMessageBytes)
+            m = .error(WireErrorReport(origin: origin, code: code, message: message))
+        }
+        try r.finish()
+        return m
+    }
+
+    static func readHello(_ r: inout ByteReader) throws(WireError) -> WireHello {
+        let version = try r.u16("protocol version")
+        let model = ModelIdentity(fileSize: try r.u64("model file size"), metadataHash: try r.u64("model metadata hash"))
+        let stageCount = try r.u16("stage count")
+        let receiver = try r.role("receiver role")
+        let start = try r.u32("layer start")
+        let endOffset = r.offset
+        let end = try r.u32("layer end")
+        guard start <= end else {
+            throw .invalidValue(type: .hello, field: "layer end (< start \(start))", value: Int64(end), offset: endOffset)
+        }
+        let dtype = try r.dtype("activation dtype")
+        let sender = try r.role("sender role")
+        return WireHello(protocolVersion: version, model: model, stageCount: stageCount, receiver: receiver,
+                         layerRange: start ..< end, activationDType: dtype, sender: sender)
+    }
+
+    static func readTimings(_ r: inout ByteReader) throws(WireError) -> [WireStageTiming] {
+        let n = try r.count("stage timings", minElementSize: WireStageTiming.wireSize)
+        var out: [WireStageTiming] = []
+        out.reserveCapacity(n)
+        for _ in 0 ..< n {
+            out.append(WireStageTiming(stage: StageIndex(try r.u16("timing stage")),
+                                       waitNanoseconds: try r.u64("timing wait"),
+                                       computeNanoseconds: try r.u64("timing compute")))
+        }
+        return out
+    }
+
+    static func readForwardBatch(_ r: inout ByteReader) throws(WireError) -> WireForwardBatch {
+        let batch = BatchID(try r.u64("batch id"))
+        let slot = MicroBatchSlot(try r.u32("slot"))
+        let n = try r.count("entries", minElementSize: entryMinSize)
+        var entries: [WireBatchEntry] = []
+        entries.reserveCapacity(n)
+        for _ in 0 ..< n {
+            let seq = WireSequenceID(try r.u64("sequence id"))
+            let start = try r.u32("start position")
+            let count = try r.u32("position count")
+            let modeOffset = r.offset
+            let modeRaw = try r.u8("logits mode")
+            guard let mode = WireLogitsMode(rawValue: modeRaw) else {
+                throw .invalidValue(type: .forwardBatch, field: "logits mode", value: Int64(modeRaw), offset: modeOffset)
+            }
+            let tokenCount = try r.count("token ids", minElementSize: 4)
+            let tokens = try r.i32Array(tokenCount, "token ids")
+            let s = WireSamplingParameters(
+                temperature: try r.f32("temperature"), topK: try r.i32("top_k"), topP: try r.f32("top_p"),
+                minP: try r.f32("min_p"), repetitionPenalty: try r.f32("repetition penalty"),
+                presencePenalty: try r.f32("presence penalty"), frequencyPenalty: try r.f32("frequency penalty"),
+                penaltyWindow: try r.i32("penalty window"), seed: try r.u64("seed"),
+                tokenIndex: try r.u32("token index"), topLogprobs: try r.u8("top logprobs"))
+            entries.append(WireBatchEntry(sequence: seq, startPosition: start, count: count, logits: mode,
+                                          tokens: tokens, sampling: s))
+        }
+        let timings = try readTimings(&r)
+        let flagOffset = r.offset
+        let flag = try r.u8("hidden states flag")
+        var hidden: WireHiddenStates?
+        switch flag {
+        case 0: hidden = nil
+        case 1: hidden = try readHiddenStates(&r)
+        default:
+            throw .invalidValue(type: .forwardBatch, field: "hidden states flag", value: Int64(flag), offset: flagOffset)
+        }
+        return WireForwardBatch(batch: batch, slot: slot, entries: entries, timings: timings, hiddenStates: hidden)
+    }
+
+    static func readHiddenStates(_ r: inout ByteReader) throws(WireError) -> WireHiddenStates {
+        let dtype = try r.dtype("hidden states dtype")
+        let shapeOffset = r.offset
+        let rows = try r.u32("hidden states rows")
+        let width = try r.u32("hidden states width")
+        let elements = UInt64(rows) * UInt64(width)   // < 2^64: both factors < 2^32
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: UInt64(dtype.byteWidth))
+        guard !overflow, bytes <= UInt64(r.remaining) else {
+            throw .countTooLarge(type: .forwardBatch, field: "hidden states \(rows) × \(width) \(dtype)",
+                                 count: elements, offset: shapeOffset, bytesLeft: r.remaining)
+        }
+        let data = try r.bytes(Int(bytes), "hidden states data")
+        return WireHiddenStates(dtype: dtype, rows: Int(rows), width: Int(width),
+                                values: ActivationConversion.decode(data, as: dtype, count: Int(elements)))
+    }
+
+    static func readSampledTokens(_ r: inout ByteReader) throws(WireError) -> WireSampledTokens {
+        let batch = BatchID(try r.u64("batch id"))
+        let slot = MicroBatchSlot(try r.u32("slot"))
+        let n = try r.count("sampled tokens", minElementSize: sampledTokenMinSize)
+        var tokens: [WireSampledToken] = []
+        tokens.reserveCapacity(n)
+        for _ in 0 ..< n {
+            let seq = WireSequenceID(try r.u64("sequence id"))
+            let token = try r.i32("token")
+            let logprob = try r.f32("logprob")
+            let k = try r.count("top logprobs", minElementSize: 8, width: 1)
+            var top: [WireTopLogprob] = []
+            top.reserveCapacity(k)
+            for _ in 0 ..< k {
+                top.append(WireTopLogprob(token: try r.i32("top logprob token"), logprob: try r.f32("top logprob")))
+            }
+            tokens.append(WireSampledToken(sequence: seq, token: token, logprob: logprob, topLogprobs: top))
+        }
+        let timings = try readTimings(&r)
+        return WireSampledTokens(batch: batch, slot: slot, tokens: tokens, timings: timings)
+    }
+}

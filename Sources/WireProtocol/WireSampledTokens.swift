@@ -1,0 +1,54 @@
+/// One alternative token with its log-probability.
+public struct WireTopLogprob: Sendable, Equatable {
+    public var token: Int32
+    public var logprob: Float
+    public init(token: Int32, logprob: Float) {
+        self.token = token
+        self.logprob = logprob
+    }
+
+    /// Bitwise equality, so NaN entries compare equal to themselves after a round trip.
+    public static func == (a: Self, b: Self) -> Bool {
+        a.token == b.token && a.logprob.bitPattern == b.logprob.bitPattern
+    }
+}
+
+/// The token sampled for one sequence.
+public struct WireSampledToken: Sendable, Equatable {
+    public var sequence: WireSequenceID
+    public var token: Int32
+    /// Log-probability of `token`; NaN when logprobs were not requested.
+    public var logprob: Float
+    /// Up to 255 (normally ≤ 20) most likely alternatives.
+    public var topLogprobs: [WireTopLogprob]
+
+    public init(sequence: WireSequenceID, token: Int32, logprob: Float = .nan, topLogprobs: [WireTopLogprob] = []) {
+        self.sequence = sequence
+        self.token = token
+        self.logprob = logprob
+        self.topLogprobs = topLogprobs
+    }
+
+    /// Bitwise equality on `logprob`: equal means "encodes to the same bytes", so the NaN
+    /// placeholder round-trips as equal.
+    public static func == (a: Self, b: Self) -> Bool {
+        a.sequence == b.sequence && a.token == b.token
+            && a.logprob.bitPattern == b.logprob.bitPattern && a.topLogprobs == b.topLogprobs
+    }
+}
+
+/// The last stage's result for a micro-batch, sent to the coordinator.
+public struct WireSampledTokens: Sendable, Equatable {
+    public var batch: BatchID
+    public var slot: MicroBatchSlot
+    public var tokens: [WireSampledToken]
+    /// Timings of every stage, in ring order.
+    public var timings: [WireStageTiming]
+
+    public init(batch: BatchID, slot: MicroBatchSlot, tokens: [WireSampledToken], timings: [WireStageTiming] = []) {
+        self.batch = batch
+        self.slot = slot
+        self.tokens = tokens
+        self.timings = timings
+    }
+}

@@ -1,0 +1,56 @@
+import Coordinator
+import Foundation
+import GGUF
+import Logging
+import ModelRuntime
+import WireProtocol
+
+/// What a generation produced, in-process or through a pipeline.
+struct Outcome {
+    var tokens: [Int32]
+    var logprobs: [Float]
+    var prefillSeconds: Double
+    var decodeSeconds: Double
+    var decodeSteps: Int
+    var finishReason: String
+    var threads: Int
+    var layerCounts: [Int]? = nil
+    var stageComputeSeconds: [Double]? = nil
+    var stageWaitSeconds: [Double]? = nil
+}
+
+extension Generate {
+    /// Runs the generation through `stages` stage processes spawned from this executable.
+    func runPipeline(file: GGUFFile, hyperparameters h: Hyperparameters, stages: Int, prompt: [Int32], sampling: SamplingParameters,
+                     stops: Set<Int32>, logger: Logger, onToken: (Int32) -> Bool) throws -> Outcome {
+        let planner = PartitionPlanner(file: file, hyperparameters: h)
+        let plan: PartitionPlan
+        do {
+            plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: stages) } ?? planner.balanced(stages: stages)
+        } catch let e as PartitionError { throw CLIError(e.description) }
+        var config = RingConfiguration(
+            modelPath: model, executable: currentExecutable(),
+            stages: plan.stages.map { StageSpec(index: $0.index, layers: $0.layers, threads: threads) })
+        config.activationDType = WireActivationDType.allCases.first { "\($0)" == activationDtype } ?? .f32
+        config.stageLogLevel = logLevel
+        let ring: StageRing
+        do { ring = try StageRing(configuration: config, logger: logger) } catch { throw CLIError("cannot start the pipeline: \(error)") }
+        defer { ring.shutdown() }
+        var generator = PipelineGenerator(ring: ring)
+        generator.prefillChunk = batchSize
+        let wire = WireSamplingParameters(
+            temperature: sampling.temperature, topK: Int32(sampling.topK), topP: sampling.topP, minP: sampling.minP,
+            repetitionPenalty: sampling.repetitionPenalty, presencePenalty: sampling.presencePenalty,
+            frequencyPenalty: sampling.frequencyPenalty, penaltyWindow: Int32(sampling.penaltyWindow), seed: sampling.seed,
+            tokenIndex: 0, topLogprobs: logprobs ? 1 : 0)
+        let r: PipelineGenerator.Result
+        do {
+            r = try generator.generate(prompt: prompt, maxTokens: maxTokens, sampling: wire, stopTokens: stops, onToken: onToken)
+        } catch { throw CLIError("generation failed: \(error)") }
+        return Outcome(tokens: r.tokens, logprobs: logprobs ? r.logprobs : [], prefillSeconds: r.prefillSeconds,
+                       decodeSeconds: r.decodeSeconds, decodeSteps: r.decodeSteps,
+                       finishReason: r.finishedByStopToken ? "stop" : "length", threads: threads * stages,
+                       layerCounts: plan.layerCounts, stageComputeSeconds: r.stageCompute.map { Double($0) / 1e9 },
+                       stageWaitSeconds: r.stageWait.map { Double($0) / 1e9 })
+    }
+}
