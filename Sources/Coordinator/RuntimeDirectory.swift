@@ -16,11 +16,14 @@ public struct RuntimeDirectory: Sendable {
         }
     }
 
-    /// Creates `<base>/pipeserve-<pid>` with mode 0700 after removing directories of dead coordinators.
+    private static let counter = Counter()
+
+    /// Creates `<base>/pipeserve-<pid>-<n>` with mode 0700 after removing directories of dead
+    /// coordinators (n counts the rings this process has started).
     public static func create(base: String) throws -> RuntimeDirectory {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
         removeStale(base: base)
-        let path = (base as NSString).appendingPathComponent("pipeserve-\(getpid())")
+        let path = (base as NSString).appendingPathComponent("pipeserve-\(getpid())-\(counter.next())")
         guard path.utf8.count < 90 else { throw RuntimeDirectoryError.tooLong(path: path) }
         try? FileManager.default.removeItem(atPath: path)
         guard mkdir(path, 0o700) == 0 else { throw RuntimeDirectoryError.create(path: path, reason: String(cString: strerror(errno))) }
@@ -41,14 +44,27 @@ public struct RuntimeDirectory: Sendable {
     /// Removes the directory and its sockets.
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
 
-    /// Deletes `pipeserve-<pid>` directories whose process no longer exists.
+    /// Deletes `pipeserve-<pid>-<n>` directories whose process no longer exists.
     static func removeStale(base: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
         for name in names where name.hasPrefix("pipeserve-") {
-            guard let pid = Int32(name.dropFirst("pipeserve-".count)), pid != getpid() else { continue }
+            let pidPart = name.dropFirst("pipeserve-".count).split(separator: "-").first ?? ""
+            guard let pid = Int32(pidPart), pid != getpid() else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH {
                 try? FileManager.default.removeItem(atPath: (base as NSString).appendingPathComponent(name))
             }
         }
+    }
+}
+
+/// A process-wide counter (thread-safe).
+final class Counter: @unchecked Sendable {
+    // Sendable: guarded by `lock`.
+    private let lock = NSLock()
+    private var value = 0
+    func next() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        value += 1
+        return value
     }
 }

@@ -10,6 +10,8 @@ public final class StageProcess: @unchecked Sendable {
     private var readyLine: String?
     private var exitStatus: Int32?
     private var lastErrorLines: [String] = []
+    private var partialError: [UInt8] = []
+    private var stderrClosed = false
     private let readyCondition = NSCondition()
     private let logger: Logger
 
@@ -38,15 +40,19 @@ public final class StageProcess: @unchecked Sendable {
         }
         err.fileHandleForReading.readabilityHandler = { [weak self] h in
             let data = h.availableData
-            guard let self, !data.isEmpty else { h.readabilityHandler = nil; return }
-            let text = String(decoding: data, as: UTF8.self)
-            for line in text.split(separator: "\n") {
-                FileHandle.standardError.write(Data("[stage \(index)] \(line)\n".utf8))
-                self.lock.lock()
-                self.lastErrorLines.append(String(line))
-                if self.lastErrorLines.count > 5 { self.lastErrorLines.removeFirst() }
-                self.lock.unlock()
+            guard let self else { h.readabilityHandler = nil; return }
+            self.lock.lock()
+            if data.isEmpty { self.partialError.append(UInt8(ascii: "\n")); self.stderrClosed = true; h.readabilityHandler = nil } else { self.partialError.append(contentsOf: data) }
+            var lines: [String] = []
+            while let nl = self.partialError.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: self.partialError[..<nl], as: UTF8.self)
+                self.partialError.removeSubrange(...nl)
+                if !line.isEmpty { lines.append(line) }
             }
+            self.lastErrorLines += lines
+            if self.lastErrorLines.count > 5 { self.lastErrorLines.removeFirst(self.lastErrorLines.count - 5) }
+            self.lock.unlock()
+            for line in lines { FileHandle.standardError.write(Data("[stage \(index)] \(line)\n".utf8)) }
         }
         p.terminationHandler = { [weak self] proc in
             guard let self else { return }
@@ -60,16 +66,30 @@ public final class StageProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
+    /// The READY line the stage printed (with its observed CPUs and memory policy), once ready.
+    public var ready: String? {
+        readyCondition.lock(); defer { readyCondition.unlock() }
+        return readyLine
+    }
+
     /// The exit status once the process has exited.
     public var exited: Int32? {
         readyCondition.lock(); defer { readyCondition.unlock() }
         return exitStatus
     }
 
-    /// Last lines the stage wrote to stderr (for error messages).
+    /// The last line the stage wrote to stderr (for error messages). After an exit, waits briefly
+    /// for the stderr pipe to drain so the stage's final words are not lost.
     public var recentErrors: String {
+        for _ in 0..<50 {
+            lock.lock()
+            let done = stderrClosed || exited == nil
+            lock.unlock()
+            if done { break }
+            usleep(10_000)
+        }
         lock.lock(); defer { lock.unlock() }
-        return lastErrorLines.joined(separator: " | ")
+        return lastErrorLines.last ?? ""
     }
 
     public enum WaitResult: Sendable { case ready(String), exited(Int32), timedOut }
