@@ -3,6 +3,8 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import StageWorker
+import CSystem
 import WireProtocol
 
 /// What a generation produced, in-process or through a pipeline.
@@ -28,9 +30,18 @@ extension Generate {
         do {
             plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: stages) } ?? planner.balanced(stages: stages)
         } catch let e as PartitionError { throw CLIError(e.description) }
+        let placements: [PlacementPlanner.Placement]
+        do {
+            let (p, notes) = try PlacementPlanner(nodes: machineTopology()).place(stages: stages, threads: threads, mode: try parseNUMAMode(numa))
+            placements = p
+            for n in notes { logger.info("\(n)") }
+        } catch let e as PlacementPlanner.PlacementError { throw CLIError(e.description) }
         var config = RingConfiguration(
             modelPath: model, executable: currentExecutable(),
-            stages: plan.stages.map { StageSpec(index: $0.index, layers: $0.layers, threads: threads) })
+            stages: plan.stages.map {
+                StageSpec(index: $0.index, layers: $0.layers, threads: threads, cpus: placements[$0.index].cpus,
+                          numaNode: placements[$0.index].numaNode)
+            })
         config.activationDType = WireActivationDType.allCases.first { "\($0)" == activationDtype } ?? .f32
         config.stageLogLevel = logLevel
         let ring: StageRing
@@ -53,4 +64,26 @@ extension Generate {
                        layerCounts: plan.layerCounts, stageComputeSeconds: r.stageCompute.map { Double($0) / 1e9 },
                        stageWaitSeconds: r.stageWait.map { Double($0) / 1e9 })
     }
+}
+
+/// `off`, `auto` or a node list such as `0,1`.
+func parseNUMAMode(_ s: String) throws -> PlacementPlanner.Mode {
+    switch s {
+    case "off": return .off
+    case "auto": return .auto
+    default:
+        let nodes = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !nodes.isEmpty, nodes.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw CLIError("numa must be off, auto or a list of node ids like 0,1 (got '\(s)')")
+        }
+        return .nodes(nodes.map { $0! })
+    }
+}
+
+/// CPUs per NUMA node of this machine (one node with every CPU when NUMA is unavailable).
+func machineTopology() -> [[Int]] {
+    let count = StagePlacement.nodeCount
+    let nodes = (0..<count).map { (try? StagePlacement.cpus(ofNode: $0)) ?? [] }
+    if nodes.allSatisfy(\.isEmpty) { return [Array(0..<Int(ps_sys_cpu_count()))] }
+    return nodes
 }

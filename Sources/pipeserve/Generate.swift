@@ -32,6 +32,8 @@ struct Generate: ParsableCommand {
     @Option(help: "Run through N stage processes (a pipeline) instead of in this process.") var stages: Int?
     @Option(help: "Layer counts per stage, e.g. 10,8 (default: balanced by estimated cost).") var layers: String?
     @Option(help: "Activation dtype between stages: f32, f16, bf16.") var activationDtype: String = "f32"
+    @Option(help: "Stage placement with --stages: off, auto (spread over NUMA nodes; on one node, pin CPUs), or node ids like 0,1.")
+    var numa: String = "off"
     @Flag(help: "Include each generated token's log-probability in the JSON output.") var logprobs = false
     @Flag(help: "Keep generating after an end-of-generation token.") var ignoreEos = false
     @Flag(help: "Treat special-token text in the prompt (e.g. <start_of_turn>) as those tokens.") var parseSpecial = false
