@@ -9,6 +9,8 @@ public final class StageProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var readyLine: String?
     private var exitStatus: Int32?
+    private var exitTime: UInt64 = 0
+    private var killedBySignal = false
     private var lastErrorLines: [String] = []
     private var partialError: [UInt8] = []
     private var stderrClosed = false
@@ -58,6 +60,8 @@ public final class StageProcess: @unchecked Sendable {
             guard let self else { return }
             self.readyCondition.lock()
             self.exitStatus = proc.terminationStatus
+            self.exitTime = DispatchTime.now().uptimeNanoseconds
+            self.killedBySignal = proc.terminationReason == .uncaughtSignal
             self.readyCondition.broadcast()
             self.readyCondition.unlock()
         }
@@ -65,6 +69,13 @@ public final class StageProcess: @unchecked Sendable {
     }
 
     public var pid: Int32 { process.processIdentifier }
+
+    /// When and how the process ended (nil while running): used to name the stage that failed
+    /// first when its neighbours exit because their links broke.
+    public var exitOrder: (signalled: Bool, time: UInt64)? {
+        readyCondition.lock(); defer { readyCondition.unlock() }
+        return exitStatus == nil ? nil : (killedBySignal, exitTime)
+    }
 
     /// The READY line the stage printed (with its observed CPUs and memory policy), once ready.
     public var ready: String? {

@@ -185,10 +185,23 @@ public final class StageRing: @unchecked Sendable {
     /// Receives the next message that left the last stage (`timeout` nil = wait forever).
     public func receive(timeout: Duration? = nil) throws -> WireMessage { try fromLast.receive(timeout: timeout) }
 
-    /// The first stage that has exited, with its status.
+    /// Resident memory of each stage process now (VmRSS), in bytes; 0 where unreadable.
+    public func residentBytes() -> [Int] {
+        processes.map { p in
+            guard let status = try? String(contentsOfFile: "/proc/\(p.pid)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+            return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+        }
+    }
+
+    /// The stage whose exit broke the ring, with its status: one killed by a signal if any,
+    /// else the earliest to exit (its neighbours exit after it when their links close).
     public var exitedStage: (index: Int, status: Int32)? {
-        for p in processes { if let s = p.exited { return (p.index, s) } }
-        return nil
+        let gone = processes.compactMap { p in p.exitOrder.map { (p, $0) } }
+        guard let first = gone.min(by: { a, b in
+            a.1.signalled != b.1.signalled ? a.1.signalled : a.1.time < b.1.time
+        }) else { return nil }
+        return (first.0.index, first.0.exited ?? -1)
     }
 
     /// Sends shutdown around the ring, waits for the stages to exit (killing stragglers), removes the directory.

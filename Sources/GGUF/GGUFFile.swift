@@ -43,6 +43,7 @@ public final class GGUFFile: @unchecked Sendable {
     public let metadataEnd: Int
 
     private let mapping: UnsafeRawBufferPointer
+    private let owner: GGUFMapping
     private let tensorIndex: [String: Int]
 
     /// Maps and parses the file at `path`. Throws `GGUFError` naming the first problem found.
@@ -58,17 +59,14 @@ public final class GGUFFile: @unchecked Sendable {
         guard let addr = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), addr != MAP_FAILED else {
             throw GGUFError.cannotOpen(path: path, reason: "mmap failed: \(String(cString: strerror(errno)))")
         }
-        let buffer = UnsafeRawBufferPointer(start: addr, count: size)
-        do {
-            try self.init(path: path, mapping: buffer)
-        } catch {
-            munmap(addr, size)
-            throw error
-        }
+        // From here the mapping is owned (and unmapped) by GGUFMapping, also on a throw.
+        try self.init(path: path, owner: GGUFMapping(UnsafeRawBufferPointer(start: addr, count: size)))
     }
 
-    private init(path: String, mapping: UnsafeRawBufferPointer) throws {
+    private init(path: String, owner: GGUFMapping) throws {
+        let mapping = owner.buffer
         self.path = path
+        self.owner = owner
         self.mapping = mapping
         self.fileSize = mapping.count
         var cursor = ByteCursor(mapping)
@@ -87,7 +85,7 @@ public final class GGUFFile: @unchecked Sendable {
             throw GGUFError.absurdCount(what: "tensor count", count: tensorCount, limit: tensorLimit)
         }
 
-        var entries: [(String, GGUFValue)] = []
+        var entries: [(String, GGUFMetadata.Stored)] = []
         entries.reserveCapacity(Int(kvCount))
         var seen = Set<String>()
         for i in 0..<Int(kvCount) {
@@ -95,10 +93,13 @@ public final class GGUFFile: @unchecked Sendable {
             guard seen.insert(key).inserted else { throw GGUFError.duplicateKey(key) }
             let rawType = try cursor.read(UInt32.self, "type of \(key)")
             guard let type = GGUFValueType(rawValue: rawType) else { throw GGUFError.unknownValueType(key: key, type: rawType) }
-            let value = try Self.readValue(&cursor, type: type, key: key, depth: 0)
-            entries.append((key, value))
+            if type == .array, let deferred = try Self.skipLargeArray(&cursor, key: key) {
+                entries.append((key, deferred))
+            } else {
+                entries.append((key, .value(try Self.readValue(&cursor, type: type, key: key, depth: 0))))
+            }
         }
-        let metadata = GGUFMetadata(entries)
+        let metadata = GGUFMetadata(stored: entries, mapping: owner)
         self.metadata = metadata
         try metadata.validateKnownKeys()
 
@@ -167,8 +168,54 @@ public final class GGUFFile: @unchecked Sendable {
         self.tensorIndex = index
     }
 
-    deinit {
-        if let base = mapping.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), mapping.count) }
+    /// Arrays longer than this are checked at open but decoded only when read (vocabularies:
+    /// a stage process never reads its 262k tokens, so it never pays for them).
+    static let deferredArrayThreshold = 64
+
+    /// For a long array of scalars or strings: validates it (bounds, UTF-8) without building it
+    /// and returns where it is. Returns nil (cursor unmoved) for short or nested arrays.
+    private static func skipLargeArray(_ c: inout ByteCursor, key: String) throws -> GGUFMetadata.Stored? {
+        var probe = c
+        let rawElement = try probe.read(UInt32.self, "element type of \(key)")
+        guard let element = GGUFValueType(rawValue: rawElement) else { throw GGUFError.unknownValueType(key: key, type: rawElement) }
+        let count = try probe.read(UInt64.self, "element count of \(key)")
+        let limit = UInt64(probe.remaining / element.minimumSize)
+        guard count <= limit else { throw GGUFError.absurdCount(what: "element count of \(key)", count: count, limit: limit) }
+        guard count > UInt64(deferredArrayThreshold), element != .array else { return nil }
+        let start = probe.offset
+        if let size = element.fixedSize {
+            _ = try probe.take(Int(count) * size, "elements of \(key)")
+        } else {
+            for _ in 0..<Int(count) {
+                let at = probe.offset
+                let length = try probe.read(UInt64.self, "length of an element of \(key)")
+                guard length <= UInt64(probe.remaining) else {
+                    throw GGUFError.truncated(what: "element of \(key)", offset: probe.offset, needed: Int(clamping: length), available: probe.remaining)
+                }
+                let bytes = try probe.take(Int(length), "element of \(key)")
+                guard isValidUTF8(bytes) else { throw GGUFError.invalidString(what: "element of \(key)", offset: at) }
+            }
+        }
+        c = probe
+        return .deferred(element: element, count: Int(count), offset: start)
+    }
+
+    /// Decodes a deferred array (validated at open, so it cannot fail).
+    static func decodeDeferred(_ buffer: UnsafeRawBufferPointer, element: GGUFValueType, count: Int, offset: Int) -> GGUFValue {
+        var c = ByteCursor(buffer)
+        _ = try? c.take(offset, "")
+        var items: [GGUFValue] = []
+        items.reserveCapacity(count)
+        for _ in 0..<count {
+            if element == .string {
+                let n = (try? c.read(UInt64.self, "")) ?? 0
+                let bytes = (try? c.take(Int(n), "")) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+                items.append(.string(String(decoding: bytes, as: UTF8.self)))
+            } else if let v = try? readValue(&c, type: element, key: "", depth: 1) {
+                items.append(v)
+            }
+        }
+        return .array(element, items)
     }
 
     private static func readValue(_ c: inout ByteCursor, type: GGUFValueType, key: String, depth: Int) throws -> GGUFValue {

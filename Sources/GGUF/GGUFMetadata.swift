@@ -1,17 +1,52 @@
 /// The metadata key/value pairs of a GGUF file, with typed accessors whose errors name the key.
 public struct GGUFMetadata: Sendable {
-    /// Entries in file order.
-    public let entries: [(key: String, value: GGUFValue)]
-    private let index: [String: Int]
-
-    public init(_ entries: [(String, GGUFValue)]) {
-        self.entries = entries.map { (key: $0.0, value: $0.1) }
-        var index: [String: Int] = [:]
-        for (i, e) in entries.enumerated() { index[e.0] = i }
-        self.index = index
+    /// A value as held: decoded, or a long array left in the mapping until it is read.
+    enum Stored: Sendable {
+        case value(GGUFValue)
+        case deferred(element: GGUFValueType, count: Int, offset: Int)
     }
 
-    public subscript(key: String) -> GGUFValue? { index[key].map { entries[$0].value } }
+    private let stored: [(key: String, value: Stored)]
+    private let index: [String: Int]
+    private let mapping: GGUFMapping?
+
+    public init(_ entries: [(String, GGUFValue)]) {
+        self.init(stored: entries.map { ($0.0, .value($0.1)) }, mapping: nil)
+    }
+
+    init(stored: [(String, Stored)], mapping: GGUFMapping?) {
+        self.stored = stored.map { (key: $0.0, value: $0.1) }
+        var index: [String: Int] = [:]
+        for (i, e) in stored.enumerated() { index[e.0] = i }
+        self.index = index
+        self.mapping = mapping
+    }
+
+    /// Number of keys.
+    public var count: Int { stored.count }
+    /// Keys in file order.
+    public var keys: [String] { stored.map(\.key) }
+
+    /// Entries in file order (long arrays are decoded on the way).
+    public var entries: [(key: String, value: GGUFValue)] { stored.map { (key: $0.key, value: decode($0.value)) } }
+
+    public subscript(key: String) -> GGUFValue? { index[key].map { decode(stored[$0].value) } }
+
+    /// The type of a key's value without decoding it.
+    public func type(of key: String) -> GGUFValueType? {
+        guard let i = index[key] else { return nil }
+        if case let .value(v) = stored[i].value { return v.type }
+        return .array
+    }
+
+    private func decode(_ s: Stored) -> GGUFValue {
+        switch s {
+        case let .value(v): return v
+        case let .deferred(element, count, offset):
+            guard let mapping else { return .array(element, []) }
+            return GGUFFile.decodeDeferred(mapping.buffer, element: element, count: count, offset: offset)
+        }
+    }
 
     /// Keys whose value type the format fixes; a file that stores another type there is rejected at open.
     static let knownKeyTypes: [String: GGUFValueType] = [
@@ -22,8 +57,8 @@ public struct GGUFMetadata: Sendable {
 
     func validateKnownKeys() throws {
         for (key, expected) in Self.knownKeyTypes {
-            if let v = self[key], v.type != expected {
-                throw GGUFError.wrongValueType(key: key, expected: expected.description, found: v.type.description)
+            if let t = type(of: key), t != expected {
+                throw GGUFError.wrongValueType(key: key, expected: expected.description, found: t.description)
             }
         }
     }

@@ -26,7 +26,9 @@ struct Stage: ParsableCommand {
     @Option(help: "Log level.") var logLevel: String = "warning"
 
     func run() throws {
-        // Die with the coordinator, even if it is SIGKILLed.
+        // Die with the coordinator, even if it is SIGKILLed. The spawner's blocked-signal mask is
+        // inherited through exec: clear it, or SIGTERM would stay pending forever.
+        _ = ps_sys_unblock_all_signals()
         _ = ps_sys_set_parent_death_signal(SIGTERM)
         if let parentPid, getppid() != parentPid { throw CLIError("stage \(index): coordinator \(parentPid) is gone") }
         signal(SIGPIPE, SIG_IGN)

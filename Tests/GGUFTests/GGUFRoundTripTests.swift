@@ -75,3 +75,23 @@ func sampleWriter() -> GGUFWriter {
         #expect(throws: GGUFError.tensorNotFound("zzz")) { try f.tensorData("zzz") }
     }
 }
+
+@Suite struct GGUFLongArrayTests {
+    @Test func longArraysRoundTripAndAreValidatedAtOpen() throws {
+        var w = GGUFWriter()
+        let tokens = (0..<5000).map { GGUFValue.string("tok\($0)▁é") }
+        w.set("tokenizer.ggml.tokens", .array(.string, tokens))
+        w.set("tokenizer.ggml.scores", .array(.float32, (0..<5000).map { .float32(Float($0)) }))
+        let bytes = w.encoded()
+        let f = try GGUFFile(path: try writeBytes(bytes, "long.gguf"))
+        #expect(try f.metadata.stringArray("tokenizer.ggml.tokens") == (0..<5000).map { "tok\($0)▁é" })
+        #expect(try f.metadata.floatArray("tokenizer.ggml.scores")?.last == 4999)
+        #expect(f.metadata.type(of: "tokenizer.ggml.tokens") == .array)
+        // An invalid byte inside the 4000th token is rejected when the file is opened.
+        var bad = bytes
+        let needle = Array("tok3999".utf8)
+        let at = (0..<(bad.count - needle.count)).first { Array(bad[$0..<($0 + needle.count)]) == needle }!
+        bad[at + 1] = 0xFF
+        #expect(throws: GGUFError.self) { try GGUFFile(path: try writeBytes(bad, "longbad.gguf")) }
+    }
+}

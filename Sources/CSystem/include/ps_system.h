@@ -4,6 +4,9 @@
 #pragma once
 #include <stdint.h>
 
+// Unblocks every signal of the calling thread (a spawned child inherits its spawner's mask, and
+// threads of the Swift runtime block many). Returns 0 or errno.
+int ps_sys_unblock_all_signals(void);
 // prctl(PR_SET_PDEATHSIG, sig). Returns 0 or errno.
 int ps_sys_set_parent_death_signal(int sig);
 // Pins the calling thread (tid 0 = caller) or the whole process to the given CPUs. Returns 0 or errno.
