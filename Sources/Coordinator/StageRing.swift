@@ -113,7 +113,7 @@ public final class StageRing: @unchecked Sendable {
         let acceptThread = Thread { [identity] in
             do {
                 let sock = try listener.acceptRejectingOtherUIDs(timeout: timeout)
-                let conn = WireConnection(socket: sock, spin: .microseconds(50))
+                let conn = WireConnection(socket: sock, spin: .zero)
                 guard case let .hello(h) = try conn.receive(timeout: timeout) else { throw RingError.refused("last stage did not send hello") }
                 if let r = RingHandshake.refusal(h, identity: identity, stageCount: p) {
                     try? conn.send(.error(r))
@@ -185,12 +185,17 @@ public final class StageRing: @unchecked Sendable {
     /// Receives the next message that left the last stage (`timeout` nil = wait forever).
     public func receive(timeout: Duration? = nil) throws -> WireMessage { try fromLast.receive(timeout: timeout) }
 
-    /// Resident memory of each stage process now (VmRSS), in bytes; 0 where unreadable.
-    public func residentBytes() -> [Int] {
+    /// Memory of each stage process now, in bytes (0 where unreadable): `rss` counts every
+    /// resident page, `pss` divides pages shared with other processes (the Swift runtime and
+    /// libraries every stage maps) among them, so the stages' PSS sum is what they hold together.
+    public func memory() -> [(rss: Int, pss: Int)] {
         processes.map { p in
-            guard let status = try? String(contentsOfFile: "/proc/\(p.pid)/status", encoding: .utf8),
-                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
-            return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+            guard let text = try? String(contentsOfFile: "/proc/\(p.pid)/smaps_rollup", encoding: .utf8) else { return (0, 0) }
+            func field(_ name: String) -> Int {
+                guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+                return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) * 1024
+            }
+            return (field("Rss"), field("Pss"))
         }
     }
 

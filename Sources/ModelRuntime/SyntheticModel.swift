@@ -20,17 +20,18 @@ public struct SyntheticModelSpec: Sendable, Equatable {
 
     public init() {}
 
-    /// A named preset: `tiny-llama`, `tiny-qwen2`, `tiny-gemma3`, `tinyllama-shape` (TinyLlama 1.1B's
-    /// layer shapes with fewer layers and a small vocabulary, Q4_0 — for speed tests).
+    /// A named preset: `tiny-llama`, `tiny-qwen2`, `tiny-gemma3` (small, F32, for tests) and
+    /// `tinyllama` (TinyLlama 1.1B's shape: 22 layers, hidden 2048, FFN 5632, 32 heads, 4 KV heads,
+    /// vocabulary 32000; Q8_0 — for benchmarks where layers dominate).
     public static func preset(_ name: String) -> SyntheticModelSpec? {
         var s = SyntheticModelSpec()
         switch name {
         case "tiny-llama": break
         case "tiny-qwen2": s.architecture = .qwen2; s.seed = 2
         case "tiny-gemma3": s.architecture = .gemma3; s.layers = 6; s.kvHeads = 1; s.seed = 3
-        case "tinyllama-shape":
-            s.layers = 4; s.embedding = 2048; s.heads = 32; s.kvHeads = 4; s.headDim = 64; s.feedForward = 5632
-            s.context = 2048; s.extraPieces = 32000 - 259; s.weightType = .q4_0; s.seed = 4
+        case "tinyllama", "tinyllama-shape":
+            s.layers = 22; s.embedding = 2048; s.heads = 32; s.kvHeads = 4; s.headDim = 64; s.feedForward = 5632
+            s.context = 2048; s.extraPieces = 32000 - 259; s.weightType = .q8_0; s.seed = 4
         default: return nil
         }
         return s

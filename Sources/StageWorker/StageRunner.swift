@@ -48,7 +48,7 @@ public final class StageRunner {
         let upstreamSocket = try listener.acceptRejectingOtherUIDs(timeout: timeout) { [logger] error in
             logger.warning("refused a connection", metadata: ["error": "\(error)"])
         }
-        let upstream = WireConnection(socket: upstreamSocket, spin: .microseconds(50))
+        let upstream = WireConnection(socket: upstreamSocket, spin: .zero)
         guard case let .hello(hello) = try upstream.receive(timeout: timeout) else {
             throw StageError.handshake("upstream did not start with hello")
         }

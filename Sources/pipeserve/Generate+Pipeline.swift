@@ -20,6 +20,7 @@ struct Outcome {
     var stageComputeSeconds: [Double]? = nil
     var stageWaitSeconds: [Double]? = nil
     var stageResidentBytes: [Int]? = nil
+    var stageProportionalBytes: [Int]? = nil
 }
 
 extension Generate {
@@ -59,12 +60,12 @@ extension Generate {
         do {
             r = try generator.generate(prompt: prompt, maxTokens: maxTokens, sampling: wire, stopTokens: stops, onToken: onToken)
         } catch { throw CLIError("generation failed: \(error)") }
-        let rss = ring.residentBytes()
+        let memory = ring.memory()
         return Outcome(tokens: r.tokens, logprobs: logprobs ? r.logprobs : [], prefillSeconds: r.prefillSeconds,
                        decodeSeconds: r.decodeSeconds, decodeSteps: r.decodeSteps,
                        finishReason: r.finishedByStopToken ? "stop" : "length", threads: threads * stages,
                        layerCounts: plan.layerCounts, stageComputeSeconds: r.stageCompute.map { Double($0) / 1e9 },
-                       stageWaitSeconds: r.stageWait.map { Double($0) / 1e9 }, stageResidentBytes: rss)
+                       stageWaitSeconds: r.stageWait.map { Double($0) / 1e9 }, stageResidentBytes: memory.map(\.rss), stageProportionalBytes: memory.map(\.pss))
     }
 }
 

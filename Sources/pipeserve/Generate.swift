@@ -130,6 +130,7 @@ struct Generate: ParsableCommand {
             if let c = result.stageComputeSeconds { object["stage_compute_seconds"] = c }
             if let w = result.stageWaitSeconds { object["stage_wait_seconds"] = w }
             if let m = result.stageResidentBytes { object["stage_resident_bytes"] = m }
+            if let m = result.stageProportionalBytes { object["stage_proportional_bytes"] = m }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {

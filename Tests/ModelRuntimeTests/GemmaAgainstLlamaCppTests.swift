@@ -17,6 +17,9 @@ struct GemmaAgainstLlamaCppTests {
             let top10: [[Double]]
             let greedy: [Int32]
             let agreed_prefix: Int
+            /// Whether every llama.cpp setting picked the same top-1 token (false where the top-2
+            /// margin is a few hundredths and llama.cpp's own settings disagree).
+            let top1_agreed: Bool?
         }
         let prompts: [Prompt]
     }
@@ -45,7 +48,9 @@ struct GemmaAgainstLlamaCppTests {
         for (i, p) in f.prompts.enumerated() {
             let r = try generator.generate(prompt: p.prompt_tokens, maxTokens: 32, sampling: .greedy, sequence: SequenceID(UInt64(i)))
             let top1 = Int32(p.top10[0][0])
-            #expect(Sampler.argmax(r.promptLogits) == top1, "prompt \(p.name): top-1")
+            if p.top1_agreed ?? true {
+                #expect(Sampler.argmax(r.promptLogits) == top1, "prompt \(p.name): top-1")
+            }
             var worst = 0.0
             for pair in p.top10 {
                 worst = max(worst, abs(Double(r.promptLogits[Int(pair[0])]) - pair[1]))
