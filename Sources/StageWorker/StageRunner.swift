@@ -63,7 +63,7 @@ public final class StageRunner {
         try loop(engine: engine, upstream: upstream, downstream: downstream)
     }
 
-    private func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+    private func now() -> UInt64 { WireClock.monotonicNanoseconds() }
 
     func loop(engine: StageEngine, upstream: WireConnection, downstream: WireConnection) throws {
         let o = options
@@ -101,7 +101,9 @@ public final class StageRunner {
                     waitStart = now()
                     continue
                 }
-                fb.timings.append(WireStageTiming(stage: stage, waitNanoseconds: waited, computeNanoseconds: now() - t0))
+                let finished = now()
+                fb.timings.append(WireStageTiming(stage: stage, waitNanoseconds: waited, computeNanoseconds: finished - t0,
+                                                  finishedAtNanoseconds: finished))
                 switch output {
                 case let .hidden(h):
                     fb.hiddenStates = nil

@@ -13,7 +13,7 @@
 //                        f32 temperature | i32 top_k | f32 top_p | f32 min_p | f32 repetition penalty
 //                        f32 presence penalty | f32 frequency penalty | i32 penalty window | u64 seed
 //                        u32 first token index | u8 top logprobs
-//       timing (18 B)    u16 stage | u64 wait ns | u64 compute ns
+//       timing (26 B)    u16 stage | u64 wait ns | u64 compute ns | u64 finished-at ns (CLOCK_MONOTONIC)
 //                        (hidden states come last so f32 data can be sent straight from the caller's buffer)
 //  4 sampledTokens       u64 batch id | u32 slot | count tokens × token | count timings × timing
 //       token (≥ 17 B)   u64 sequence | i32 token | f32 logprob (NaN = not asked) | u8 n | n × (i32 token, f32 logprob)
@@ -79,7 +79,8 @@ extension WireCodec {
         for _ in 0 ..< n {
             out.append(WireStageTiming(stage: StageIndex(try r.u16("timing stage")),
                                        waitNanoseconds: try r.u64("timing wait"),
-                                       computeNanoseconds: try r.u64("timing compute")))
+                                       computeNanoseconds: try r.u64("timing compute"),
+                                       finishedAtNanoseconds: try r.u64("timing finished at")))
         }
         return out
     }

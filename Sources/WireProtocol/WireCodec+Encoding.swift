@@ -90,6 +90,7 @@ extension WireCodec {
             w.u16(t.stage.rawValue)
             w.u64(t.waitNanoseconds)
             w.u64(t.computeNanoseconds)
+            w.u64(t.finishedAtNanoseconds)
         }
     }
 

@@ -4,7 +4,7 @@ import Logging
 import ModelRuntime
 @testable import Coordinator
 
-let ringLogger = Logger(label: "ring-test")
+let ringLogger: Logger = { var l = Logger(label: "ring-test"); l.logLevel = .warning; return l }()
 
 enum Ring {
     /// The built pipeserve binary (stages are spawned from it).

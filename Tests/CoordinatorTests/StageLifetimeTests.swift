@@ -53,7 +53,7 @@ import WireProtocol
         } catch {
             #expect("\(error)".contains("stage 1 exited"), "\(error)")
         }
-        #expect(Date().timeIntervalSince(t0) < 1.5)
+        #expect(Date().timeIntervalSince(t0) < 1.0)
         #expect(ring.exitedStage?.index == 1)
     }
 

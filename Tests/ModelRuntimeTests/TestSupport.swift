@@ -3,7 +3,7 @@ import GGUF
 import Logging
 @testable import ModelRuntime
 
-let testLogger = Logger(label: "test")
+let testLogger: Logger = { var l = Logger(label: "test"); l.logLevel = .warning; return l }()
 
 enum TestModels {
     /// Writes (once per process) the synthetic model of a preset and returns its path.
