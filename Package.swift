@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "Tokenization", dependencies: ["GGUF"]),
         .target(name: "CSystem", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
         .target(name: "WireProtocol"),
+        .target(name: "Scheduling"),
         .target(
             name: "ModelRuntime",
             dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
@@ -37,12 +38,12 @@ let package = Package(
         ),
         .target(
             name: "Coordinator",
-            dependencies: ["WireProtocol", "GGUF", "Tokenization", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Scheduling", "WireProtocol", "GGUF", "Tokenization", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CSystem",
+                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CSystem", "Scheduling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,8 +54,9 @@ let package = Package(
         .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "GGUF", "Tokenization", "Kernels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
+        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
         .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,73 @@
+/// One iteration of one slot, to be sent around the ring as a single micro-batch.
+///
+/// Carrying it out: first send a free message for ``freeBefore`` (if not empty), then the
+/// batch. When its sampled tokens come back, call ``Scheduler/complete(batch:samples:)``.
+public struct PlannedBatch: Sendable, Equatable {
+    /// Matches the completion to this plan.
+    public var id: BatchID
+    /// The slot whose iteration this is.
+    public var slot: SlotIndex
+    /// Decodes first (in admission order), then prefill chunks.
+    public var entries: [BatchEntry]
+    /// Sequences preempted while planning (or earlier, with no batch since) whose KV every stage
+    /// must drop *before* this batch, because this batch may use the room they leave.
+    public var freeBefore: [SequenceID]
+
+    public init(id: BatchID, slot: SlotIndex, entries: [BatchEntry], freeBefore: [SequenceID] = []) {
+        self.id = id
+        self.slot = slot
+        self.entries = entries
+        self.freeBefore = freeBefore
+    }
+
+    /// Positions computed by this batch (decodes count one each).
+    public var tokenCount: Int { entries.reduce(0) { $0 + $1.tokens.count } }
+}
+
+/// One sequence's part of a batch: positions `startPosition ..< startPosition + tokens.count`.
+public struct BatchEntry: Sendable, Equatable {
+    /// KV id on the stages.
+    public var sequence: SequenceID
+    /// The coordinator's id (to find the sampling parameters and the detokenizer).
+    public var request: RequestID
+    /// Position of the first token; also the KV length the stages must already hold.
+    public var startPosition: Int
+    /// A prefill chunk's prompt tokens, or, for a decode, the one token sampled last.
+    public var tokens: [Int32]
+    /// True for decodes and a prompt's last chunk: the last stage samples one token from the
+    /// logits of the entry's last position.
+    public var wantsSample: Bool
+    /// Index of the token to be sampled among the sequence's generated tokens (= tokens
+    /// generated before it). Sampling randomness keyed on (seed, tokenIndex) survives
+    /// preemption and recompute. Meaningless when `wantsSample` is false.
+    public var tokenIndex: Int
+    /// True for a prefill chunk (prompt, or prompt + generated tokens after a preemption),
+    /// false for a decode.
+    public var isPrefill: Bool
+
+    public init(sequence: SequenceID, request: RequestID, startPosition: Int, tokens: [Int32],
+                wantsSample: Bool, tokenIndex: Int, isPrefill: Bool) {
+        self.sequence = sequence
+        self.request = request
+        self.startPosition = startPosition
+        self.tokens = tokens
+        self.wantsSample = wantsSample
+        self.tokenIndex = tokenIndex
+        self.isPrefill = isPrefill
+    }
+
+}
+
+/// A token sampled by the last stage, with the text piece the coordinator's streaming
+/// detokenizer produced for it (may be empty while a multi-byte character is incomplete).
+public struct SampledToken: Sendable, Equatable {
+    public var sequence: SequenceID
+    public var token: Int32
+    public var text: String
+
+    public init(sequence: SequenceID, token: Int32, text: String) {
+        self.sequence = sequence
+        self.token = token
+        self.text = text
+    }
+}

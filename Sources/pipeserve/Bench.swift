@@ -1,0 +1,239 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import GGUF
+import Logging
+import ModelRuntime
+import Scheduling
+import Tokenization
+import WireProtocol
+
+/// `pipeserve bench`: offline throughput and latency of the pipeline for combinations of stage
+/// counts and micro-batch counts (no HTTP).
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure output tokens/s, TTFT, TPOT, stage busy ratios and the bubble for stage × micro-batch combinations.",
+        discussion: """
+            Runs --requests requests of --prompt-tokens random prompt tokens and --output-tokens generated tokens \
+            (end-of-generation ignored), all at once or as Poisson arrivals at --rate per second, through each \
+            combination of --stages and --micro-batches. Stage busy = compute time / run time; bubble = 1 − mean busy.
+            """)
+
+    @Option(help: "Path of the GGUF model.") var model: String
+    @Option(help: "Number of requests.") var requests: Int = 16
+    @Option(help: "Prompt tokens per request.") var promptTokens: Int = 128
+    @Option(help: "Generated tokens per request.") var outputTokens: Int = 128
+    @Option(help: "Poisson arrival rate (requests/s); all at once when absent.") var rate: Double?
+    @Option(help: "Stage counts to try, e.g. 1,2.") var stages: String = "1,2"
+    @Option(help: "Micro-batch counts to try, e.g. 1,2,4.") var microBatches: String = "1,2"
+    @Option(help: "Threads per stage.") var threadsPerStage: Int = 1
+    @Option(help: "Token budget of one micro-batch iteration (decodes + prefill chunks).") var maxBatchTokens: Int = 256
+    @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
+    @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"
+    @Option(help: "Write a Chrome trace-event JSON of the last combination to this file.") var trace: String?
+    @Option(help: "Seed of the random prompts and arrivals.") var seed: UInt64 = 1
+    @Flag(help: "Print a JSON list, one object per combination.") var json = false
+    @Option(help: "Log level.") var logLevel: String = "warning"
+
+    func validate() throws {
+        guard requests >= 1 else { throw ValidationError("--requests must be ≥ 1") }
+        guard promptTokens >= 1 else { throw ValidationError("--prompt-tokens must be ≥ 1") }
+        guard outputTokens >= 1 else { throw ValidationError("--output-tokens must be ≥ 1") }
+        if let rate, !(rate > 0) { throw ValidationError("--rate must be > 0") }
+        guard threadsPerStage >= 1 else { throw ValidationError("--threads-per-stage must be ≥ 1") }
+        guard maxBatchTokens >= 1, kvCacheTokens >= 1 else { throw ValidationError("--max-batch-tokens and --kv-cache-tokens must be ≥ 1") }
+    }
+
+    func run() throws {
+        let logger = makeLogger(level: logLevel)
+        let file = try openModel(model)
+        let h: Hyperparameters
+        let tokenizer: Tokenizer
+        do {
+            h = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
+            tokenizer = try Tokenizer(gguf: file)
+        } catch { throw CLIError("\(model): \(error)") }
+        guard promptTokens + outputTokens <= h.contextLength else {
+            throw CLIError("--prompt-tokens + --output-tokens = \(promptTokens + outputTokens) exceeds the context length \(h.contextLength)")
+        }
+        let stageList = try parseList(stages, "--stages")
+        let mbList = try parseList(microBatches, "--micro-batches")
+        let planner = PartitionPlanner(file: file, hyperparameters: h)
+        var results: [[String: Any]] = []
+        if !json {
+            print("| stages | M | layers | output tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble |")
+            print("|---|---|---|---|---|---|---|---|")
+        }
+        for (ci, s) in stageList.enumerated() {
+            let plan: PartitionPlan
+            do { plan = try planner.balanced(stages: s) } catch { throw CLIError("\(error)") }
+            let placements: [PlacementPlanner.Placement]
+            do { placements = try PlacementPlanner(nodes: machineTopology()).place(stages: s, threads: threadsPerStage, mode: try parseNUMAMode(numa)).placements } catch let e as PlacementPlanner.PlacementError { throw CLIError(e.description) }
+            for (mi, m) in mbList.enumerated() {
+                var config = RingConfiguration(modelPath: model, executable: currentExecutable(), stages: plan.stages.map {
+                    StageSpec(index: $0.index, layers: $0.layers, threads: threadsPerStage, cpus: placements[$0.index].cpus,
+                              numaNode: placements[$0.index].numaNode)
+                })
+                config.stageLogLevel = logLevel
+                let ring: StageRing
+                do { ring = try StageRing(configuration: config, logger: logger) } catch { throw CLIError("cannot start \(s) stages: \(error)") }
+                defer { ring.shutdown() }
+                let last = ci == stageList.count - 1 && mi == mbList.count - 1
+                let sched = SchedulerConfiguration(microBatches: m, maxBatchTokens: maxBatchTokens, kvCacheTokens: kvCacheTokens,
+                                                   maxQueue: requests, maxRunning: requests, contextLength: h.contextLength)
+                let engine: PipelineEngine
+                do { engine = try PipelineEngine(ring: ring, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }
+                catch { throw CLIError("\(error)") }
+                engine.start()
+                let r = runWorkload(engine: engine, vocabulary: h.vocabularySize, label: "stages \(s), M \(m)")
+                let snap = engine.snapshot
+                engine.stop()
+                if last, let trace { try engine.traceJSON().write(toFile: trace, atomically: true, encoding: .utf8) }
+                let busy = snap.stageComputeNanoseconds.map { Double($0) / max(1, r.wallNanoseconds) }
+                let bubble = 1 - busy.reduce(0, +) / Double(max(1, busy.count))
+                let row: [String: Any] = [
+                    "stages": s, "micro_batches": m, "threads_per_stage": threadsPerStage, "layers": plan.layerCounts,
+                    "requests": requests, "completed": r.completed, "failed": r.failed,
+                    "output_tokens_per_s": r.outputTokensPerSecond,
+                    "ttft_ms": percentiles(r.ttft), "tpot_ms": percentiles(r.tpot),
+                    "stage_busy": busy, "bubble_ratio": bubble, "batches": Int(snap.batches),
+                ]
+                results.append(row)
+                if !json {
+                    func p(_ v: [Double]) -> String { let q = percentiles(v); return String(format: "%.0f/%.0f/%.0f", q["p50"]!, q["p90"]!, q["p99"]!) }
+                    let layerText = plan.layerCounts.map(String.init).joined(separator: ",")
+                    let busyText = busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " ")
+                    print("| \(s) | \(m) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) |")
+                    fflush(nil)
+                }
+                if r.failed > 0 { FileHandle.standardError.write(Data("bench: \(r.failed) requests failed: \(r.firstError ?? "")\n".utf8)) }
+            }
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        }
+    }
+
+    struct WorkloadResult {
+        var completed = 0
+        var failed = 0
+        var firstError: String?
+        var ttft: [Double] = []
+        var tpot: [Double] = []
+        var outputTokensPerSecond = 0.0
+        var wallNanoseconds = 0.0
+    }
+
+    /// Submits the requests (at once or Poisson) and waits for all to end.
+    func runWorkload(engine: PipelineEngine, vocabulary: Int, label: String) -> WorkloadResult {
+        let collector = Collector(count: requests)
+        var rng = ModelRuntime.SplitMix64(seed: seed)
+        let start = WireClock.monotonicNanoseconds()
+        for i in 0..<requests {
+            if let rate, i > 0 {
+                let u = max(1e-12, Double(rng.next() >> 11) * 0x1.0p-53)
+                usleep(UInt32(min(10.0, -log(u) / rate) * 1e6))
+            }
+            let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: 3 + rng.next() % UInt64(max(1, vocabulary - 3))) }
+            let submitted = WireClock.monotonicNanoseconds()
+            collector.submitted(i, at: submitted)
+            var sampling = WireSamplingParameters(temperature: 0)
+            sampling.seed = UInt64(i)
+            engine.submit(PipelineEngine.Request(id: RequestID(UInt64(i + 1)), prompt: prompt, maxTokens: outputTokens, sampling: sampling)) { event in
+                collector.handle(i, event)
+            }
+        }
+        collector.waitAll(progress: isatty(2) != 0 ? label : nil)
+        let end = collector.lastFinish
+        var r = WorkloadResult()
+        r.completed = collector.completed
+        r.failed = collector.failed
+        r.firstError = collector.firstError
+        r.ttft = collector.ttftMilliseconds
+        r.tpot = collector.tpotMilliseconds
+        r.wallNanoseconds = Double(end - start)
+        r.outputTokensPerSecond = Double(collector.outputTokens) / max(1e-9, Double(end - start) / 1e9)
+        return r
+    }
+}
+
+/// Per-request timing, filled from handler callbacks on the engine thread.
+final class Collector: @unchecked Sendable {
+    // Sendable: every field is guarded by `cond`.
+    private let cond = NSCondition()
+    private var submittedAt: [UInt64]
+    private var firstTokenAt: [UInt64]
+    private var finishedAt: [UInt64]
+    private var tokens: [Int]
+    private(set) var completed = 0
+    private(set) var failed = 0
+    private(set) var firstError: String?
+
+    init(count: Int) {
+        submittedAt = Array(repeating: 0, count: count)
+        firstTokenAt = submittedAt
+        finishedAt = submittedAt
+        tokens = Array(repeating: 0, count: count)
+    }
+
+    func submitted(_ i: Int, at t: UInt64) { cond.lock(); submittedAt[i] = t; cond.unlock() }
+
+    func handle(_ i: Int, _ e: PipelineEngine.Event) {
+        let now = WireClock.monotonicNanoseconds()
+        cond.lock(); defer { cond.unlock() }
+        switch e {
+        case .token:
+            if tokens[i] == 0 { firstTokenAt[i] = now }
+            tokens[i] += 1
+        case .text: break
+        case .finished:
+            finishedAt[i] = now; completed += 1; cond.broadcast()
+        case let .failed(why):
+            finishedAt[i] = now; failed += 1; if firstError == nil { firstError = why }; cond.broadcast()
+        }
+    }
+
+    func waitAll(progress label: String?) {
+        cond.lock(); defer { cond.unlock() }
+        let total = submittedAt.count
+        while completed + failed < total {
+            _ = cond.wait(until: Date().addingTimeInterval(0.2))
+            if let label {
+                let done = completed + failed
+                let width = 30, filled = width * done / max(1, total)
+                FileHandle.standardError.write(Data("\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
+            }
+        }
+        if label != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+
+    var lastFinish: UInt64 { cond.lock(); defer { cond.unlock() }; return finishedAt.max() ?? 0 }
+    var outputTokens: Int { cond.lock(); defer { cond.unlock() }; return tokens.reduce(0, +) }
+    var ttftMilliseconds: [Double] {
+        cond.lock(); defer { cond.unlock() }
+        return zip(firstTokenAt, submittedAt).filter { $0.0 > 0 }.map { Double($0.0 - $0.1) / 1e6 }
+    }
+    var tpotMilliseconds: [Double] {
+        cond.lock(); defer { cond.unlock() }
+        var out: [Double] = []
+        for i in 0..<tokens.count where tokens[i] > 1 && finishedAt[i] > firstTokenAt[i] {
+            let span = Double(finishedAt[i] - firstTokenAt[i]) / 1e6
+            out.append(span / Double(tokens[i] - 1))
+        }
+        return out
+    }
+}
+
+func percentiles(_ v: [Double]) -> [String: Double] {
+    guard !v.isEmpty else { return ["p50": 0, "p90": 0, "p99": 0] }
+    let s = v.sorted()
+    func q(_ p: Double) -> Double { s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded()))] }
+    return ["p50": q(0.5), "p90": q(0.9), "p99": q(0.99)]
+}
+
+func parseList(_ s: String, _ flag: String) throws -> [Int] {
+    let v = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !v.isEmpty, v.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw CLIError("\(flag) must be a list of positive numbers like 1,2 (got '\(s)')") }
+    return v.map { $0! }
+}
