@@ -151,7 +151,14 @@ public final class PipelineEngine: @unchecked Sendable {
                 let m = try ring.receive()
                 post(.ring(m))
             } catch {
-                post(.ringFailed("\(ring.exitedStage.map { "stage \($0.index) exited with status \($0.status)" } ?? "\(error)")"))
+                // The link usually breaks because a stage died: give its exit a moment to be seen
+                // so the failure names the stage.
+                var exited = ring.exitedStage
+                for _ in 0..<100 where exited == nil {
+                    usleep(10_000)
+                    exited = ring.exitedStage
+                }
+                post(.ringFailed(exited.map { "stage \($0.index) exited with status \($0.status)" } ?? "pipeline link failed: \(error)"))
                 return
             }
         }

@@ -27,6 +27,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Stage counts to try, e.g. 1,2.") var stages: String = "1,2"
     @Option(help: "Micro-batch counts to try, e.g. 1,2,4.") var microBatches: String = "1,2"
     @Option(help: "Threads per stage.") var threadsPerStage: Int = 1
+    @Option(help: "Explicit layer counts per stage, e.g. 11,11 (only with a single --stages value).") var layers: String?
     @Option(help: "Token budget of one micro-batch iteration (decodes + prefill chunks).") var maxBatchTokens: Int = 256
     @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
     @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"
@@ -66,7 +67,9 @@ struct Bench: ParsableCommand {
         }
         for (ci, s) in stageList.enumerated() {
             let plan: PartitionPlan
-            do { plan = try planner.balanced(stages: s) } catch { throw CLIError("\(error)") }
+            do {
+                plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: s) } ?? planner.balanced(stages: s)
+            } catch { throw CLIError("\(error)") }
             let placements: [PlacementPlanner.Placement]
             do { placements = try PlacementPlanner(nodes: machineTopology()).place(stages: s, threads: threadsPerStage, mode: try parseNUMAMode(numa)).placements } catch let e as PlacementPlanner.PlacementError { throw CLIError(e.description) }
             for (mi, m) in mbList.enumerated() {

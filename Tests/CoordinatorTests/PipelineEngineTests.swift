@@ -1,0 +1,130 @@
+import Foundation
+import GGUF
+import Scheduling
+import Testing
+import Tokenization
+import WireProtocol
+@testable import Coordinator
+@testable import ModelRuntime
+
+/// Continuous batching through the ring: many requests at once, in micro-batches whose
+/// composition changes every iteration, must each produce exactly what they produce alone.
+@Suite(.serialized) struct PipelineEngineTests {
+    final class Outcome: @unchecked Sendable {
+        // Sendable: guarded by `cond`.
+        let cond = NSCondition()
+        var tokens: [RequestID: [Int32]] = [:]
+        var text: [RequestID: String] = [:]
+        var finished: [RequestID: FinishReason] = [:]
+        var failed: [RequestID: String] = [:]
+
+        func handler(_ id: RequestID) -> PipelineEngine.Handler {
+            { event in
+                self.cond.lock(); defer { self.cond.unlock() }
+                switch event {
+                case let .token(t, _, _, _): self.tokens[id, default: []].append(t)
+                case let .text(s): self.text[id, default: ""] += s
+                case let .finished(r, _): self.finished[id] = r; self.cond.broadcast()
+                case let .failed(why): self.failed[id] = why; self.cond.broadcast()
+                }
+            }
+        }
+
+        func wait(for n: Int, seconds: Double = 60) -> Bool {
+            cond.lock(); defer { cond.unlock() }
+            let deadline = Date().addingTimeInterval(seconds)
+            while finished.count + failed.count < n { if !cond.wait(until: deadline) { return false } }
+            return true
+        }
+    }
+
+    func engine(_ model: String, counts: [Int], microBatches: Int, maxBatchTokens: Int = 16, maxQueue: Int = 64,
+                kv: Int = 4096) throws -> (StageRing, PipelineEngine) {
+        let ring = try Ring.start(model: model, counts: counts)
+        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
+        let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: maxBatchTokens, kvCacheTokens: kv,
+                                            maxQueue: maxQueue, maxRunning: 64, contextLength: 256)
+        let e = try PipelineEngine(ring: ring, scheduler: config, tokenizer: tokenizer, trace: true, logger: ringLogger)
+        e.start()
+        return (ring, e)
+    }
+
+    func prompt(_ i: Int) -> [Int32] { [1] + (0..<(5 + i % 7)).map { Int32(3 + (i * 37 + $0 * 11) % 500) } }
+
+    @Test func concurrentRequestsMatchTheirSoloRuns() throws {
+        let model = try Ring.model("tiny-gemma3")
+        let solo = try LayerRangeModel(file: try GGUFFile(path: model), logger: ringLogger)
+        let n = 12
+        var expected: [[Int32]] = []
+        for i in 0..<n {
+            var p = SamplingParameters()
+            p.temperature = i % 2 == 0 ? 0 : 0.8
+            p.seed = UInt64(100 + i)
+            expected.append(try Generator(model: solo).generate(prompt: prompt(i), maxTokens: 10 + i % 5, sampling: p).tokens)
+        }
+        let (ring, engine) = try engine(model, counts: [3, 3], microBatches: 2)
+        defer { engine.stop(); ring.shutdown() }
+        let out = Outcome()
+        for i in 0..<n {
+            let s = WireSamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i))
+            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 10 + i % 5, sampling: s),
+                          handler: out.handler(RequestID(UInt64(i + 1))))
+        }
+        #expect(out.wait(for: n))
+        for _ in 0..<100 where engine.snapshot.running > 0 { usleep(10_000) }
+        for i in 0..<n {
+            let id = RequestID(UInt64(i + 1))
+            #expect(out.tokens[id] == expected[i], "request \(i)")
+            #expect(out.finished[id] == .length)
+        }
+        let snap = engine.snapshot
+        #expect(snap.running == 0 && snap.waiting == 0 && snap.kvTokensUsed == 0)
+        #expect(snap.batches > 0 && snap.stageComputeNanoseconds.allSatisfy { $0 > 0 })
+        #expect(engine.traceJSON().contains("\"traceEvents\""))
+    }
+
+    @Test func cancellationFreesTheSequenceAndOthersContinue() throws {
+        let model = try Ring.model("tiny-llama")
+        let (ring, engine) = try engine(model, counts: [2, 2], microBatches: 2)
+        defer { engine.stop(); ring.shutdown() }
+        let out = Outcome()
+        for i in 0..<4 {
+            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 200, sampling: WireSamplingParameters(temperature: 0)),
+                          handler: out.handler(RequestID(UInt64(i + 1))))
+        }
+        usleep(20_000)
+        engine.cancel(RequestID(2))
+        #expect(out.wait(for: 4))
+        #expect(out.finished[RequestID(2)] == .cancelled)
+        for _ in 0..<100 where engine.snapshot.running > 0 { usleep(10_000) }
+        #expect([1, 3, 4].allSatisfy { out.finished[RequestID(UInt64($0))] == .length && out.tokens[RequestID(UInt64($0))]?.count == 200 })
+        let snap = engine.snapshot
+        #expect(snap.running == 0 && snap.kvTokensUsed == 0)
+    }
+
+    @Test func aFullQueueRejectsWithAReason() throws {
+        let model = try Ring.model("tiny-llama")
+        let (ring, engine) = try engine(model, counts: [4], microBatches: 1, maxQueue: 2)
+        defer { engine.stop(); ring.shutdown() }
+        let out = Outcome()
+        for i in 0..<6 {
+            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 50), handler: out.handler(RequestID(UInt64(i + 1))))
+        }
+        #expect(out.wait(for: 6))
+        #expect(!out.failed.isEmpty && out.failed.values.allSatisfy { $0.contains("queue is full") })
+    }
+
+    @Test func aDeadStageFailsEveryRequestWithItsName() throws {
+        let model = try Ring.model("tiny-llama")
+        let (ring, engine) = try engine(model, counts: [2, 2], microBatches: 2)
+        defer { engine.stop(); ring.shutdown() }
+        let out = Outcome()
+        for i in 0..<3 {
+            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 240), handler: out.handler(RequestID(UInt64(i + 1))))
+        }
+        usleep(10_000)
+        kill(ring.processes[1].pid, SIGKILL)
+        #expect(out.wait(for: 3, seconds: 5))
+        #expect(out.failed.count == 3 && out.failed.values.allSatisfy { $0.contains("stage 1") }, "\(out.failed)")
+    }
+}
