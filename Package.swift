@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -28,6 +29,7 @@ let package = Package(
         .target(name: "CSystem", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
         .target(name: "WireProtocol"),
         .target(name: "Scheduling"),
+        .target(name: "ServeConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "ModelRuntime",
             dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
@@ -43,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CSystem", "Scheduling",
+                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CSystem", "Scheduling", "ServeConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -55,6 +57,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
+        .testTarget(name: "ServeConfigTests", dependencies: ["ServeConfig"]),
         .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),

@@ -60,12 +60,14 @@ public final class StageRunner {
         try upstream.send(.helloAck(WireHelloAck(receiver: o.role, pid: getpid())))
         onReady(StagePlacement.observe())
         logger.info("stage linked", metadata: ["stage.layers": "\(o.layers)", "stage.threads": "\(model.pool.count)"])
-        try loop(engine: engine, upstream: upstream, downstream: downstream)
+        let writer = DownstreamWriter(connection: downstream)
+        defer { writer.finish() }
+        try loop(engine: engine, upstream: upstream, downstream: writer)
     }
 
     private func now() -> UInt64 { WireClock.monotonicNanoseconds() }
 
-    func loop(engine: StageEngine, upstream: WireConnection, downstream: WireConnection) throws {
+    func loop(engine: StageEngine, upstream: WireConnection, downstream: DownstreamWriter) throws {
         let o = options
         let stage = StageIndex(UInt16(o.index))
         var waitStart = now()
@@ -108,10 +110,7 @@ public final class StageRunner {
                 case let .hidden(h):
                     fb.hiddenStates = nil
                     let rows = fb.entries.reduce(0) { $0 + Int($1.count) }
-                    try h.withUnsafeBufferPointer {
-                        try downstream.sendForwardBatch(fb, hiddenStates: $0, rows: rows, width: h.count / max(1, rows),
-                                                        dtype: o.activationDType)
-                    }
+                    try downstream.send(fb, hidden: h, rows: rows, dtype: o.activationDType)
                 case let .samples(samples):
                     let tokens = samples.map { s in
                         WireSampledToken(sequence: WireSequenceID(s.sequence.rawValue), token: s.token, logprob: s.logprob ?? .nan,
@@ -129,6 +128,7 @@ public final class StageRunner {
                 try downstream.send(message)
             case .shutdown:
                 try? downstream.send(message)
+                downstream.finish()
                 logger.info("shutdown received; stage exiting")
                 return
             case .hello, .helloAck, .sampledTokens:

@@ -7,6 +7,6 @@ struct Pipeserve: ParsableCommand {
         commandName: "pipeserve",
         abstract: "Pipeline-parallel LLM serving for CPUs (GGUF models).",
         version: "0.1.0",
-        subcommands: [Generate.self, Bench.self, Inspect.self, Plan.self, Stage.self, SynthModel.self]
+        subcommands: [Generate.self, Bench.self, Inspect.self, Plan.self, ConfigCommand.self, Stage.self, SynthModel.self]
     )
 }

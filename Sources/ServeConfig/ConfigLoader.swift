@@ -1,0 +1,54 @@
+import Foundation
+import Yams
+
+/// Reads `pipeserve.yaml` into a `ServeConfiguration`: every key is known, typed and range-checked;
+/// an unknown key is an error with a did-you-mean; every error names the key and its line.
+public enum ConfigLoader {
+    /// Loads and validates a file.
+    public static func load(path: String) throws -> ServeConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, key: "", message: "cannot read the configuration file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, key: "", message: "the configuration file is not valid UTF-8")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses YAML text (`file` only labels errors).
+    public static func parse(_ text: String, file: String? = nil) throws -> ServeConfiguration {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch let e as YamlError {
+            throw ConfigError(file: file, line: yamlLine(e), key: "", message: "invalid YAML: \(e)")
+        }
+        var c = ServeConfiguration()
+        guard let root else { return c }  // empty file = all defaults
+        var reader = NodeReader(file: file)
+        try reader.read(root, into: &c)
+        try validate(c, file: file)
+        return c
+    }
+
+    static func yamlLine(_ e: YamlError) -> Int? {
+        switch e {
+        case let .scanner(_, _, mark, _), let .parser(_, _, mark, _), let .composer(_, _, mark, _): return mark.line
+        default: return nil
+        }
+    }
+
+    /// Cross-field checks (types and ranges of single keys are checked while reading).
+    public static func validate(_ c: ServeConfiguration, file: String? = nil) throws {
+        if case let .counts(counts) = c.pipeline.layers, counts.count != c.pipeline.stages {
+            throw ConfigError(file: file, key: "pipeline.layers",
+                              message: "lists \(counts.count) stages but pipeline.stages is \(c.pipeline.stages)")
+        }
+        if !c.pipeline.cpus.isEmpty, c.pipeline.cpus.count != c.pipeline.stages {
+            throw ConfigError(file: file, key: "pipeline.cpus",
+                              message: "lists CPUs for \(c.pipeline.cpus.count) stages but pipeline.stages is \(c.pipeline.stages)")
+        }
+        if let ctx = c.limits.contextLength, c.scheduler.kvCacheTokens < ctx {
+            throw ConfigError(file: file, key: "scheduler.kv_cache_tokens",
+                              message: "\(c.scheduler.kvCacheTokens) is smaller than limits.context_length \(ctx): a full-length request could never run")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+extension ServeConfiguration {
+    /// The effective settings as YAML (what `pipeserve config check` prints).
+    public func renderedYAML() -> String {
+        func q(_ s: String?) -> String { s.map { "\"\($0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" } ?? "null" }
+        let layers: String
+        switch pipeline.layers {
+        case .auto: layers = "auto"
+        case let .counts(c): layers = "[\(c.map(String.init).joined(separator: ", "))]"
+        }
+        let numa: String
+        switch pipeline.numa {
+        case .auto: numa = "auto"
+        case .off: numa = "off"
+        case let .nodes(n): numa = "[\(n.map(String.init).joined(separator: ", "))]"
+        }
+        let cpus = "[" + pipeline.cpus.map { "[\($0.map(String.init).joined(separator: ", "))]" }.joined(separator: ", ") + "]"
+        return """
+            model: \(q(model))
+            served_model_name: \(q(servedModelName))
+            http:
+              host: \(q(http.host))
+              port: \(http.port)
+              api_key_file: \(q(http.apiKeyFile))
+              max_body_bytes: \(http.maxBodyBytes)
+              request_timeout: \(http.requestTimeout)
+            pipeline:
+              stages: \(pipeline.stages)
+              layers: \(layers)
+              micro_batches: \(pipeline.effectiveMicroBatches)
+              threads_per_stage: \(pipeline.threadsPerStage)
+              cpus: \(cpus)
+              numa: \(numa)
+              socket_dir: \(q(pipeline.socketDir))
+              activation_dtype: \(pipeline.activationDType)
+            scheduler:
+              max_running: \(scheduler.maxRunning)
+              max_batch_tokens: \(scheduler.maxBatchTokens)
+              kv_cache_tokens: \(scheduler.kvCacheTokens)
+              max_queue: \(scheduler.maxQueue)
+            limits:
+              context_length: \(limits.contextLength.map(String.init) ?? "null")
+              max_tokens: \(limits.maxTokens)
+              max_n: \(limits.maxN)
+            chat_template: \(q(chatTemplate))
+            logging:
+              level: \(logging.level)
+              format: \(logging.format)
+            trace: \(q(trace))
+
+            """
+    }
+}

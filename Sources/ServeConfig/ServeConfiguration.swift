@@ -1,0 +1,100 @@
+/// pipeserve's settings: what `config/pipeserve.yaml` holds, with the defaults that serve the demo
+/// model with 2 stages on a 2-core machine. Command-line flags override the file.
+public struct ServeConfiguration: Sendable, Equatable {
+    public struct HTTP: Sendable, Equatable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        /// File holding the API key (bearer token); nil = no authentication.
+        public var apiKeyFile: String?
+        public var maxBodyBytes = 1 << 20
+        /// Seconds a request may take in all (slow bodies included).
+        public var requestTimeout = 600.0
+    }
+
+    /// How layers are placed: balanced by estimated cost, or explicit counts per stage.
+    public enum Layers: Sendable, Equatable {
+        case auto
+        case counts([Int])
+    }
+
+    /// Stage placement over NUMA nodes.
+    public enum NUMA: Sendable, Equatable {
+        case off, auto
+        case nodes([Int])
+    }
+
+    public struct Pipeline: Sendable, Equatable {
+        public var stages = 2
+        public var layers: Layers = .auto
+        /// Micro-batches in flight; nil = 2 × stages.
+        public var microBatches: Int?
+        public var threadsPerStage = 1
+        /// CPU lists per stage (e.g. [[0], [1]]); empty = chosen by `numa`.
+        public var cpus: [[Int]] = []
+        public var numa: NUMA = .auto
+        /// Where the runtime directory of the ring's sockets is created; nil = $RUNTIME_DIRECTORY,
+        /// $XDG_RUNTIME_DIR or /tmp.
+        public var socketDir: String?
+        public var activationDType = "f32"
+
+        public var effectiveMicroBatches: Int { microBatches ?? 2 * stages }
+    }
+
+    public struct Scheduler: Sendable, Equatable {
+        public var maxRunning = 64
+        public var maxBatchTokens = 256
+        /// KV cache budget per stage, in tokens.
+        public var kvCacheTokens = 32768
+        public var maxQueue = 256
+    }
+
+    public struct Limits: Sendable, Equatable {
+        /// nil = the model's context length.
+        public var contextLength: Int?
+        public var maxTokens = 4096
+        public var maxN = 8
+    }
+
+    public struct Logging: Sendable, Equatable {
+        public var level = "info"
+        /// `text` or `json`.
+        public var format = "text"
+    }
+
+    public var model = "~/.cache/pipeserve/models/gemma-3-270m-q4_k_m.gguf"
+    /// Name in /v1/models; nil = the GGUF's general.name.
+    public var servedModelName: String?
+    public var http = HTTP()
+    public var pipeline = Pipeline()
+    public var scheduler = Scheduler()
+    public var limits = Limits()
+    /// Chat format when the model's template is not recognised: gemma, llama3, chatml, llama2.
+    public var chatTemplate: String?
+    public var logging = Logging()
+    /// Chrome trace-event JSON file written at shutdown; nil = no trace.
+    public var trace: String?
+
+    public init() {}
+
+    /// `model` with a leading `~` expanded.
+    public var modelPath: String { expandTilde(model) }
+}
+
+func expandTilde(_ p: String) -> String {
+    guard p.hasPrefix("~") else { return p }
+    let home = ProcessInfoHome.value
+    return home + p.dropFirst()
+}
+
+enum ProcessInfoHome {
+    static var value: String {
+        if let h = getenv("HOME") { return String(cString: h) }
+        return "/root"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+@testable import ServeConfig
+
+@Suite struct ConfigLoaderTests {
+    @Test func theShippedDefaultFileParsesToTheDefaults() throws {
+        // config/pipeserve.yaml is the annotated default: it must load and equal the built-in defaults.
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/pipeserve.yaml")
+        let c = try ConfigLoader.load(path: url.path)
+        #expect(c == ServeConfiguration())
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let c = try ConfigLoader.parse("""
+            model: /m.gguf
+            served_model_name: demo
+            http: {host: 0.0.0.0, port: 9000, api_key_file: /k, max_body_bytes: 2048, request_timeout: 30}
+            pipeline:
+              stages: 3
+              layers: [6, 6, 6]
+              micro_batches: 4
+              threads_per_stage: 2
+              cpus: [[0], [1], [0, 1]]
+              numa: [0]
+              socket_dir: /run/x
+              activation_dtype: bf16
+            scheduler: {max_running: 8, max_batch_tokens: 128, kv_cache_tokens: 8192, max_queue: 10}
+            limits: {context_length: 4096, max_tokens: 100, max_n: 2}
+            chat_template: chatml
+            logging: {level: debug, format: json}
+            trace: /tmp/t.json
+            """)
+        #expect(c.model == "/m.gguf" && c.servedModelName == "demo")
+        #expect(c.http.host == "0.0.0.0" && c.http.port == 9000 && c.http.apiKeyFile == "/k" && c.http.maxBodyBytes == 2048)
+        #expect(c.pipeline.stages == 3 && c.pipeline.layers == .counts([6, 6, 6]) && c.pipeline.effectiveMicroBatches == 4)
+        #expect(c.pipeline.cpus == [[0], [1], [0, 1]] && c.pipeline.numa == .nodes([0]) && c.pipeline.activationDType == "bf16")
+        #expect(c.scheduler.kvCacheTokens == 8192 && c.limits.maxN == 2 && c.chatTemplate == "chatml")
+        #expect(c.logging.format == "json" && c.trace == "/tmp/t.json")
+    }
+
+    func failure(_ yaml: String) -> String {
+        do { _ = try ConfigLoader.parse(yaml, file: "test.yaml"); return "no error" } catch { return "\(error)" }
+    }
+
+    @Test func unknownKeysNameTheLineAndSuggest() {
+        let e = failure("model: /m\npipeline:\n  stage: 2\n")
+        #expect(e == "test.yaml:3: pipeline.stage: unknown key (did you mean pipeline.stages?)", "\(e)")
+        #expect(failure("modle: x").contains("did you mean model?"))
+    }
+
+    @Test func wrongTypesAndRanges() {
+        #expect(failure("http:\n  port: eighty\n").contains("test.yaml:2: http.port: expected an integer"))
+        #expect(failure("http:\n  port: 70000\n").contains("http.port: 70000 is out of range"))
+        #expect(failure("pipeline:\n  stages: 0\n").contains("pipeline.stages: 0 is out of range"))
+        #expect(failure("pipeline:\n  numa: sometimes\n").contains("pipeline.numa: 'sometimes' is not one of auto, off"))
+        #expect(failure("pipeline:\n  activation_dtype: f8\n").contains("is not one of f32, f16, bf16"))
+        #expect(failure("http: 5").contains("http: expected a mapping"))
+        #expect(failure("logging:\n  level: loud\n").contains("logging.level"))
+        #expect(failure("pipeline:\n  stages: 2\n  stages: 3\n").contains("stages"))
+    }
+
+    @Test func crossFieldChecks() {
+        #expect(failure("pipeline:\n  stages: 2\n  layers: [1, 2, 3]\n").contains("pipeline.layers: lists 3 stages but pipeline.stages is 2"))
+        #expect(failure("pipeline:\n  stages: 2\n  cpus: [[0]]\n").contains("pipeline.cpus"))
+        #expect(failure("limits:\n  context_length: 9000\nscheduler:\n  kv_cache_tokens: 4096\n").contains("scheduler.kv_cache_tokens"))
+    }
+
+    @Test func brokenYAMLIsAnError() {
+        #expect(failure("pipeline: [1, 2\n").contains("invalid YAML"))
+        #expect(failure("a: b: c").contains("test.yaml"))
+    }
+
+    @Test func emptyFileMeansDefaults() throws {
+        #expect(try ConfigLoader.parse("") == ServeConfiguration())
+        #expect(try ConfigLoader.parse("# only a comment\n") == ServeConfiguration())
+    }
+}
