@@ -1,0 +1,94 @@
+/// Chat prompt formats. The model's `tokenizer.chat_template` (a Jinja template in the GGUF) is
+/// recognised by its marker tokens and rendered by a built-in renderer — we do not run Jinja.
+/// Renderers follow each family's published template (Gemma 3, Llama 3, ChatML/Qwen, Llama 2).
+/// The result is tokenized with special-token parsing on and BOS added by the tokenizer.
+public enum ChatTemplate: String, Sendable, CaseIterable {
+    case gemma, llama3, chatml, llama2
+
+    /// One chat message (`role` is system, user or assistant).
+    public struct Message: Sendable, Equatable {
+        public var role: String
+        public var content: String
+        public init(role: String, content: String) { self.role = role; self.content = content }
+    }
+
+    public enum TemplateError: Error, CustomStringConvertible, Equatable {
+        case unrecognised(String)
+        case missingTemplate
+        case badRole(String)
+        case empty
+
+        public var description: String {
+            switch self {
+            case let .unrecognised(snippet):
+                return "the model's chat template is not one pipeserve recognises (starts with \"\(snippet)\"); set chat_template to one of gemma, llama3, chatml, llama2 in the configuration"
+            case .missingTemplate:
+                return "the model has no chat template (tokenizer.chat_template); set chat_template to one of gemma, llama3, chatml, llama2 in the configuration"
+            case let .badRole(r): return "unsupported message role '\(r)' (system, user, assistant)"
+            case .empty: return "messages must not be empty"
+            }
+        }
+    }
+
+    /// Recognises the family of a Jinja chat template from the special tokens it emits.
+    public static func recognise(_ jinja: String?) throws -> ChatTemplate {
+        guard let t = jinja, !t.isEmpty else { throw TemplateError.missingTemplate }
+        if t.contains("<start_of_turn>") { return .gemma }
+        if t.contains("<|start_header_id|>") { return .llama3 }
+        if t.contains("<|im_start|>") { return .chatml }
+        if t.contains("[INST]") { return .llama2 }
+        throw TemplateError.unrecognised(String(t.prefix(40)))
+    }
+
+    /// Renders messages into the prompt text, ending where the assistant's reply begins.
+    public func render(_ messages: [Message]) throws -> String {
+        guard !messages.isEmpty else { throw TemplateError.empty }
+        for m in messages where !["system", "user", "assistant"].contains(m.role) { throw TemplateError.badRole(m.role) }
+        switch self {
+        case .gemma:
+            // Gemma has no system role: the system text opens the first user turn.
+            var out = ""
+            var pendingSystem = ""
+            for m in messages {
+                if m.role == "system" { pendingSystem += m.content + "\n\n"; continue }
+                let role = m.role == "assistant" ? "model" : "user"
+                var content = m.content
+                if role == "user" && !pendingSystem.isEmpty { content = pendingSystem + content; pendingSystem = "" }
+                out += "<start_of_turn>\(role)\n\(content.trimmingWhitespace())<end_of_turn>\n"
+            }
+            if !pendingSystem.isEmpty { out += "<start_of_turn>user\n\(pendingSystem.trimmingWhitespace())<end_of_turn>\n" }
+            return out + "<start_of_turn>model\n"
+        case .llama3:
+            return messages.map { "<|start_header_id|>\($0.role)<|end_header_id|>\n\n\($0.content.trimmingWhitespace())<|eot_id|>" }.joined()
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n"
+        case .chatml:
+            return messages.map { "<|im_start|>\($0.role)\n\($0.content)<|im_end|>\n" }.joined() + "<|im_start|>assistant\n"
+        case .llama2:
+            var out = ""
+            var system: String?
+            var first = true
+            for m in messages {
+                switch m.role {
+                case "system": system = m.content
+                case "user":
+                    var text = m.content.trimmingWhitespace()
+                    if let s = system { text = "<<SYS>>\n\(s)\n<</SYS>>\n\n" + text; system = nil }
+                    out += (first ? "" : "<s>") + "[INST] \(text) [/INST]"
+                    first = false
+                default:
+                    out += " \(m.content.trimmingWhitespace()) </s>"
+                }
+            }
+            return out
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
