@@ -16,6 +16,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.9.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -26,17 +30,26 @@ let package = Package(
         ),
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Tokenization", dependencies: ["GGUF"]),
-        .target(name: "CSystem", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
+        .target(name: "CPlatform", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
         .target(name: "WireProtocol"),
         .target(name: "Scheduling"),
         .target(name: "ServeConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "OpenAIServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .target(
             name: "ModelRuntime",
             dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "StageWorker",
-            dependencies: ["ModelRuntime", "WireProtocol", "CSystem", "GGUF", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Coordinator",
@@ -45,7 +58,10 @@ let package = Package(
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CSystem", "Scheduling", "ServeConfig",
+                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,6 +74,14 @@ let package = Package(
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
         .testTarget(name: "ServeConfigTests", dependencies: ["ServeConfig"]),
+        .testTarget(
+            name: "OpenAIServerTests",
+            dependencies: [
+                "OpenAIServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),

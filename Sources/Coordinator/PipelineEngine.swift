@@ -74,6 +74,8 @@ public final class PipelineEngine: @unchecked Sendable {
     private var running = false
     private var threads: [Thread] = []
     private var stopped = false
+    private var brokenReason: String?
+    private let maxQueue: Int
 
     private struct Live {
         var request: Request
@@ -91,6 +93,7 @@ public final class PipelineEngine: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.logger = logger
         self.scheduler = try Scheduler(configuration: configuration)
+        self.maxQueue = configuration.maxQueue
         let stages = ring.processes.count
         self.telemetry = PipelineTelemetry(stageCount: stages, window: .nanoseconds(10_000_000_000))
         self.trace = trace ? TraceRecorder(stageCount: stages) : nil
@@ -120,8 +123,34 @@ public final class PipelineEngine: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Queues a request; the handler hears its tokens, text and end.
-    public func submit(_ request: Request, handler: @escaping Handler) { post(.submit(request, handler)) }
+    /// Queues a request; the handler hears its tokens, text and end. Returns false (and queues
+    /// nothing) when the waiting queue is already full, so an API can answer 503 at once; the
+    /// scheduler's own bound still applies to what races past this check.
+    @discardableResult
+    public func submit(_ request: Request, handler: @escaping Handler) -> Bool {
+        lock.lock()
+        let pending = inbox.reduce(0) { if case .submit = $1 { return $0 + 1 } else { return $0 } }
+        if snapshotValue.waiting + pending >= maxQueue {
+            lock.unlock()
+            return false
+        }
+        inbox.append(.submit(request, handler))
+        lock.signal()
+        lock.unlock()
+        return true
+    }
+
+    /// Whether the ring has broken (the engine then fails every request).
+    public var isBroken: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return brokenReason != nil
+    }
+
+    /// Why the ring broke, if it did.
+    public var failure: String? {
+        lock.lock(); defer { lock.unlock() }
+        return brokenReason
+    }
 
     /// Cancels a request (its KV cache is freed in every stage).
     public func cancel(_ id: RequestID) { post(.cancel(id)) }
@@ -185,6 +214,7 @@ public final class PipelineEngine: @unchecked Sendable {
                     handleRing(m)
                 case let .ringFailed(reason):
                     ringBroken = reason
+                    lock.lock(); brokenReason = reason; lock.unlock()
                     logger.error("pipeline ring broke", metadata: ["error": "\(reason)"])
                     for (_, live) in requests { live.handler(.failed(reason)) }
                     requests.removeAll()

@@ -30,21 +30,27 @@ public final class StageProcess: @unchecked Sendable {
         p.standardError = err
         p.standardInput = FileHandle.nullDevice
         self.process = p
-        out.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let data = h.availableData
-            guard let self, !data.isEmpty else { h.readabilityHandler = nil; return }
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix("READY") {
+        // Plain reader threads with blocking read(2): Foundation's readabilityHandler (a dispatch
+        // source) crashed in libdispatch when a stage exited during shutdown.
+        let outFD = out.fileHandleForReading.fileDescriptor
+        let errFD = err.fileHandleForReading.fileDescriptor
+        let outHandle = out.fileHandleForReading, errHandle = err.fileHandleForReading
+        Self.startReader(fd: outFD, name: "stage-\(index)-out", keep: outHandle) { [weak self] data in
+            guard let self else { return }
+            for line in String(decoding: data ?? [], as: UTF8.self).split(separator: "\n") where line.hasPrefix("READY") {
                 self.readyCondition.lock()
                 self.readyLine = String(line)
                 self.readyCondition.broadcast()
                 self.readyCondition.unlock()
             }
         }
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let data = h.availableData
-            guard let self else { h.readabilityHandler = nil; return }
+        Self.startReader(fd: errFD, name: "stage-\(index)-err", keep: errHandle) { [weak self] data in
+            guard let self else { return }
             self.lock.lock()
-            if data.isEmpty { self.partialError.append(UInt8(ascii: "\n")); self.stderrClosed = true; h.readabilityHandler = nil } else { self.partialError.append(contentsOf: data) }
+            if let data { self.partialError.append(contentsOf: data) } else {
+                self.partialError.append(UInt8(ascii: "\n"))
+                self.stderrClosed = true
+            }
             var lines: [String] = []
             while let nl = self.partialError.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: self.partialError[..<nl], as: UTF8.self)
@@ -69,6 +75,25 @@ public final class StageProcess: @unchecked Sendable {
     }
 
     public var pid: Int32 { process.processIdentifier }
+
+    /// Reads `fd` on its own thread until EOF, handing each chunk (nil at EOF) to `body`.
+    /// `keep` holds the FileHandle (which owns the descriptor) alive until then.
+    private static func startReader(fd: Int32, name: String, keep: FileHandle, body: @escaping @Sendable ([UInt8]?) -> Void) {
+        let box = HandleBox(keep)
+        let t = Thread {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 { body(Array(buf[0..<n])); continue }
+                if n < 0 && errno == EINTR { continue }
+                body(nil)
+                break
+            }
+            _ = box
+        }
+        t.name = name
+        t.start()
+    }
 
     /// When and how the process ended (nil while running): used to name the stage that failed
     /// first when its neighbours exit because their links broke.
@@ -127,4 +152,11 @@ public final class StageProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
+}
+
+/// Keeps a FileHandle alive across a thread boundary.
+private final class HandleBox: @unchecked Sendable {
+    // Sendable: never mutated; only retained.
+    let handle: FileHandle
+    init(_ h: FileHandle) { handle = h }
 }

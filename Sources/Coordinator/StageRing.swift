@@ -68,6 +68,8 @@ public final class StageRing: @unchecked Sendable {
     let fromLast: WireConnection
     let logger: Logger
 
+    /// Spawns and links the stages. Call it from a thread that outlives the ring: the stages'
+    /// parent-death signal fires when the spawning *thread* exits (Linux PR_SET_PDEATHSIG).
     public init(configuration c: RingConfiguration, logger: Logger) throws {
         self.configuration = c
         self.logger = logger

@@ -1,4 +1,4 @@
-import CSystem
+import CPlatform
 import Logging
 
 /// Where a stage runs: the CPUs its threads may use and the NUMA node its memory comes from.

@@ -4,7 +4,7 @@ import GGUF
 import Logging
 import ModelRuntime
 import StageWorker
-import CSystem
+import CPlatform
 import WireProtocol
 
 /// What a generation produced, in-process or through a pipeline.

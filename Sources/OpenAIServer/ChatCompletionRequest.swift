@@ -1,0 +1,106 @@
+/// A validated POST /v1/chat/completions body.
+struct ChatCompletionRequest: Sendable {
+    var messages: [ChatMessage]
+    /// nil: whatever fits in the context (capped by `maxTokensLimit`).
+    var maxTokens: Int?
+    var sampling: SamplingOptions
+    var logprobs = false
+    var topLogprobs = 0
+
+    /// Fields OpenAI defines that this server does not implement (rejected unless null).
+    static let unsupported: Set<String> = [
+        "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls", "logit_bias",
+        "response_format", "audio", "modalities", "prediction", "reasoning_effort", "web_search_options",
+        "store", "metadata", "service_tier",
+    ]
+
+    init(json: JSONValue, maxN: Int, maxTokensLimit: Int) throws(APIError) {
+        var fields = FieldReader(json)
+        sampling = try SamplingOptions(reading: &fields, maxN: maxN)
+        guard let value = fields.value("messages") else {
+            throw APIError.invalidRequest("'messages' is required.", param: "messages", code: "missing_required_parameter")
+        }
+        guard case .array(let items) = value else { throw fields.typeError("messages", "an array", got: value) }
+        guard !items.isEmpty else {
+            throw APIError.invalidRequest("'messages' must not be empty.", param: "messages", code: "invalid_value")
+        }
+        messages = []
+        for (index, item) in items.enumerated() {
+            messages.append(try Self.parseMessage(item, index: index))
+        }
+        let range = 1...max(1, maxTokensLimit)
+        let requirement = "between 1 and \(maxTokensLimit)"
+        let legacy = try fields.int("max_tokens", in: range, requirement)
+        maxTokens = try fields.int("max_completion_tokens", in: range, requirement) ?? legacy
+        logprobs = try fields.bool("logprobs") ?? false
+        if let top = try fields.int("top_logprobs", in: 0...5, "between 0 and 5") {
+            guard logprobs else {
+                throw APIError.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", param: "top_logprobs")
+            }
+            topLogprobs = top
+        }
+        if let format = fields.value("response_format") {
+            guard case .string("text") = format["type"] ?? .null else { throw APIError.unsupported("response_format") }
+        }
+        if let tools = fields.value("tools") {
+            guard case .array(let list) = tools, list.isEmpty else { throw APIError.unsupported("tools") }
+        }
+        _ = fields.value("parallel_tool_calls")  // meaningless without tools
+        _ = fields.value("store")  // nothing is stored either way
+        try fields.rejectUnread(unsupported: Self.unsupported)
+    }
+
+    /// `{"role", "content"}` with content a string or a list of `{"type": "text", "text"}` parts.
+    private static func parseMessage(_ value: JSONValue, index: Int) throws(APIError) -> ChatMessage {
+        let path = "messages[\(index)]"
+        guard case .object = value else {
+            throw APIError.invalidRequest("'\(path)' must be an object, got \(value.typeName).", param: path, code: "invalid_type")
+        }
+        var fields = FieldReader(value, path: path + ".")
+        guard var role = try fields.string("role") else {
+            throw APIError.invalidRequest("'\(path).role' is required.", param: path + ".role", code: "missing_required_parameter")
+        }
+        switch role {
+        case "system", "user", "assistant": break
+        case "developer": role = "system"
+        default:
+            throw APIError.invalidRequest(
+                "'\(path).role' must be one of system, user, assistant; got '\(role)'.", param: path + ".role",
+                code: "invalid_value")
+        }
+        _ = try fields.string("name")  // accepted, not passed to the template
+        guard let content = fields.value("content") else {
+            throw APIError.invalidRequest("'\(path).content' is required.", param: path + ".content", code: "missing_required_parameter")
+        }
+        let text: String
+        switch content {
+        case .string(let string):
+            text = string
+        case .array(let parts):
+            var pieces: [String] = []
+            for (partIndex, part) in parts.enumerated() {
+                let partPath = "\(path).content[\(partIndex)]"
+                var partFields = FieldReader(part, path: partPath + ".")
+                guard case .object = part, let type = try partFields.string("type") else {
+                    throw APIError.invalidRequest(
+                        "'\(partPath)' must be an object with a 'type'.", param: partPath, code: "invalid_type")
+                }
+                guard type == "text" else {
+                    throw APIError.invalidRequest(
+                        "Content parts of type '\(type)' are not supported; only 'text' is.", param: partPath + ".type",
+                        code: "unsupported_content_type")
+                }
+                guard let partText = try partFields.string("text") else {
+                    throw APIError.invalidRequest("'\(partPath).text' is required.", param: partPath + ".text")
+                }
+                try partFields.rejectUnread(unsupported: [])
+                pieces.append(partText)
+            }
+            text = pieces.joined(separator: "\n")  // as vLLM joins text parts
+        default:
+            throw fields.typeError("content", "a string or an array of content parts", got: content)
+        }
+        try fields.rejectUnread(unsupported: ["tool_calls", "tool_call_id", "function_call", "refusal", "audio"])
+        return ChatMessage(role: role, content: text)
+    }
+}

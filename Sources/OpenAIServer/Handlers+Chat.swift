@@ -1,0 +1,171 @@
+import Hummingbird
+
+/// POST /v1/chat/completions.
+extension Handlers {
+    func chatCompletions(_ request: Request, context: OpenAIRequestContext) async throws -> Response {
+        let startedAt = ContinuousClock.now
+        let body = try ChatCompletionRequest(
+            json: try await readJSON(request), maxN: configuration.maxN, maxTokensLimit: configuration.maxTokensLimit)
+        try checkModel(body.sampling.model)
+        try checkReady()
+        let requestID = RequestID(prefix: "chatcmpl")
+
+        let prompt = engine.tokenize(try engine.renderChat(body.messages), addSpecial: true)
+        guard !prompt.isEmpty else {
+            throw APIError.invalidRequest("The rendered chat prompt is empty.", param: "messages", code: "invalid_value")
+        }
+        let maxTokens: Int
+        if let requested = body.maxTokens {
+            maxTokens = requested
+        } else {
+            // OpenAI's default: as much as the context allows (capped by the server's limit).
+            maxTokens = min(configuration.maxTokensLimit, engine.contextLength - prompt.count)
+            guard maxTokens >= 1 else {
+                throw APIError.contextLengthExceeded(
+                    prompt: prompt.count, completion: 1, limit: engine.contextLength, param: "messages")
+            }
+        }
+        try checkContext(promptTokens: prompt.count, maxTokens: maxTokens, param: "max_tokens")
+
+        let n = body.sampling.n
+        let baseSeed = body.sampling.seed ?? UInt64.random(in: .min ... .max)
+        let logprobs = body.logprobs ? body.topLogprobs : nil
+        let requests = (0..<n).map { index in
+            body.sampling.generationRequest(
+                prompt: prompt, maxTokens: maxTokens, baseSeed: baseSeed, choiceIndex: index, logprobs: logprobs,
+                echoPromptLogprobs: false, requestID: requestID.description)
+        }
+        let runner = runner(startedAt: startedAt)
+        let streams = try runner.start(requests)
+        logger.debug(
+            "chat completion started",
+            metadata: ["request.id": "\(requestID)", "sequences": "\(n)", "stream": "\(body.sampling.stream)"])
+
+        var choices = (0..<n).map { ChatChoice(index: $0, logprobs: body.logprobs) }
+        let header = CompletionHeader(
+            id: requestID, created: unixTime(), model: engine.modelName,
+            object: body.sampling.stream ? "chat.completion.chunk" : "chat.completion")
+        guard body.sampling.stream else {
+            try await runner.run(streams, context: context) { index, event in
+                choices[index].apply(event, engine: engine)
+            }
+            let completion = choices.reduce(0) { $0 + $1.completionTokens }
+            return jsonResponse(
+                header.object(
+                    choices: choices.map { $0.json() },
+                    extra: [("usage", .usage(prompt: prompt.count, completion: completion))]),
+                requestID: requestID)
+        }
+
+        let includeUsage = body.sampling.includeUsage
+        return sseResponse(requestID: requestID) { [choices] writer in
+            var choices = choices
+            do {
+                // The first chunk of every choice carries the role.
+                for choice in choices {
+                    try await send(&writer, header.object(choices: [choice.roleChunk()], includeUsage: includeUsage))
+                }
+            } catch {
+                SequenceRunner.cancel(streams)
+                logger.debug("client disconnected", metadata: ["request.id": "\(requestID)"])
+                throw error
+            }
+            do {
+                try await runner.run(
+                    streams, context: context, heartbeatSeconds: configuration.streamKeepAliveSeconds,
+                    onHeartbeat: { try await sendKeepAlive(&writer) }
+                ) { index, event in
+                    if let chunk = choices[index].streamChunk(for: event, engine: engine) {
+                        try await send(&writer, header.object(choices: [chunk], includeUsage: includeUsage))
+                    }
+                }
+            } catch let error as ClientDisconnected {
+                logger.debug("client disconnected", metadata: ["request.id": "\(requestID)"])
+                throw error
+            } catch {
+                try await endStream(&writer, error: error, requestID: requestID)
+                return
+            }
+            if includeUsage {
+                let completion = choices.reduce(0) { $0 + $1.completionTokens }
+                try await send(&writer, header.object(
+                    choices: [], extra: [("usage", .usage(prompt: prompt.count, completion: completion))]))
+            }
+            try await writer.write(SSE.done)
+            try await writer.finish(nil)
+        }
+    }
+}
+
+/// One choice of /v1/chat/completions as its events arrive.
+struct ChatChoice: Sendable {
+    let index: Int
+    let logprobs: Bool
+    var text = ""
+    var entries: [LogprobEntry] = []
+    var pending: [LogprobEntry] = []
+    var finishReason: FinishReason?
+    var completionTokens = 0
+
+    /// Non-streaming: accumulate.
+    mutating func apply(_ event: GenerationEvent, engine: any InferenceEngine) {
+        switch event {
+        case .token(let id, let logprob, let top):
+            if logprobs { entries.append(LogprobEntry(TokenLogprob(id: id, logprob: logprob ?? 0, top: top), engine: engine)) }
+        case .text(let piece):
+            text += piece
+        case .finished(let reason, _, let completion):
+            finishReason = reason
+            completionTokens = completion
+        case .promptLogprobs:
+            break
+        }
+    }
+
+    func json() -> JSONValue {
+        .object([
+            ("index", .number(index)),
+            ("message", .object([("role", .string("assistant")), ("content", .string(text))])),
+            ("logprobs", logprobs ? .chatLogprobs(entries) : .null),
+            ("finish_reason", .optional(finishReason?.rawValue)),
+        ])
+    }
+
+    func roleChunk() -> JSONValue {
+        .object([
+            ("index", .number(index)),
+            ("delta", .object([("role", .string("assistant")), ("content", .string(""))])),
+            ("logprobs", .null), ("finish_reason", .null),
+        ])
+    }
+
+    /// Streaming: a content delta per text event (with the logprobs of the tokens behind it),
+    /// and an empty delta with `finish_reason` at the end.
+    mutating func streamChunk(for event: GenerationEvent, engine: any InferenceEngine) -> JSONValue? {
+        switch event {
+        case .token(let id, let logprob, let top):
+            if logprobs { pending.append(LogprobEntry(TokenLogprob(id: id, logprob: logprob ?? 0, top: top), engine: engine)) }
+            return nil
+        case .text(let piece):
+            return chunk(delta: .object([("content", .string(piece))]), finishReason: nil)
+        case .finished(let reason, _, let completion):
+            completionTokens = completion
+            finishReason = reason
+            return chunk(delta: .object([]), finishReason: reason)
+        case .promptLogprobs:
+            return nil
+        }
+    }
+
+    private mutating func chunk(delta: JSONValue, finishReason: FinishReason?) -> JSONValue {
+        var logprobsJSON = JSONValue.null
+        if logprobs && !pending.isEmpty {
+            logprobsJSON = .chatLogprobs(pending)
+            pending = []
+        }
+        return .object([
+            ("index", .number(index)), ("delta", delta), ("logprobs", logprobsJSON),
+            ("finish_reason", .optional(finishReason?.rawValue)),
+        ])
+    }
+}

@@ -1,0 +1,180 @@
+// The boundary between the HTTP layer and whatever generates tokens. The integrator adapts the
+// real pipeline (coordinator + stages) to `InferenceEngine`; tests use a fake. Nothing in this
+// module imports another pipeserve module.
+
+/// What the HTTP server needs from the inference engine.
+///
+/// Every method may be called concurrently from many requests. Text reaches the server through
+/// `.text` events that the engine has already made safe to show (held back around stop strings,
+/// never splitting a UTF-8 character); token ids and log-probabilities come through `.token`.
+public protocol InferenceEngine: Sendable {
+    /// The model name served in `/v1/models` and checked against a request's `model` field.
+    var modelName: String { get }
+    /// Maximum number of tokens (prompt + completion) a sequence may hold.
+    var contextLength: Int { get }
+    /// Current state, reported by `/health` and used to refuse work while not ready.
+    var health: EngineHealth { get }
+    /// Encodes text to token ids; `addSpecial` adds the model's BOS (or equivalent) tokens.
+    func tokenize(_ text: String, addSpecial: Bool) -> [Int32]
+    /// Renders chat messages with the model's chat template, ending with the assistant turn's
+    /// opening. Throws `EngineError.invalidRequest` for messages the template cannot express.
+    func renderChat(_ messages: [ChatMessage]) throws -> String
+    /// The text of one token, used for the `tokens` / `top_logprobs` entries of logprobs.
+    func tokenText(_ token: Int32) -> String
+    /// Decodes a token sequence to text, used to echo a prompt given as token ids.
+    func detokenize(_ tokens: [Int32]) -> String
+    /// Starts one sequence.
+    ///
+    /// Throws `EngineError.queueFull`, `.notReady` or `.invalidRequest` before anything starts.
+    /// The stream yields one `.token` per generated token (always, with `logprob` nil when not
+    /// requested), `.text` as text becomes final, optionally one `.promptLogprobs` first, and ends
+    /// after `.finished`. When the consumer stops iterating (the client went away, the request
+    /// timed out) the stream's `onTermination` must cancel the sequence and free its KV cache.
+    func generate(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, any Error>
+    /// Called just before `/metrics` renders, so the engine can refresh its gauges.
+    func recordMetrics()
+}
+
+/// The engine's state as `/health` reports it.
+public enum EngineHealth: Sendable {
+    /// Stages are starting or loading weights.
+    case loading(String)
+    /// A stage failed and is being restarted; in-flight work will be recomputed.
+    case recovering(String)
+    /// Every stage has answered its handshake.
+    case ready(stages: [StageHealth])
+    /// Gave up (repeated crashes); the service is about to exit.
+    case failed(String)
+}
+
+/// One stage's line in the `/health` body.
+public struct StageHealth: Sendable {
+    /// Position of the stage in the pipeline, from 0.
+    public var index: Int
+    /// Short state word, such as "ok" or "restarting".
+    public var status: String
+    /// The transformer layers the stage owns (half-open).
+    public var layers: Range<Int>?
+    /// How many times the stage has been restarted since the service started.
+    public var restarts: Int
+
+    public init(index: Int, status: String = "ok", layers: Range<Int>? = nil, restarts: Int = 0) {
+        self.index = index
+        self.status = status
+        self.layers = layers
+        self.restarts = restarts
+    }
+}
+
+/// One sequence to generate, already validated and tokenized by the HTTP layer.
+public struct GenerationRequest: Sendable {
+    /// Prompt token ids (never empty).
+    public var prompt: [Int32]
+    /// Maximum number of tokens to generate (>= 1; prompt + maxTokens <= contextLength).
+    public var maxTokens: Int
+    /// 0 means greedy.
+    public var temperature: Float
+    /// Nucleus sampling mass in (0, 1]; 1 disables it.
+    public var topP: Float
+    /// 0 disables top-k.
+    public var topK: Int
+    /// 0 disables min-p.
+    public var minP: Float
+    public var presencePenalty: Float
+    public var frequencyPenalty: Float
+    /// 1 disables the repetition penalty.
+    public var repetitionPenalty: Float
+    /// Sampling randomness is a function of (seed, token index); choices of one request get
+    /// different seeds (request seed + choice index).
+    public var seed: UInt64
+    /// Stop strings; the matched stop string is not part of the returned text.
+    public var stop: [String]
+    /// nil: no logprobs. 0...5: logprob of each sampled token plus that many alternatives.
+    public var logprobs: Int?
+    /// Also report the logprobs of the prompt tokens (one `.promptLogprobs` event before the
+    /// first generated token); used by `echo` with `logprobs` on /v1/completions.
+    public var echoPromptLogprobs: Bool
+    /// The HTTP request this sequence belongs to, for log correlation.
+    public var requestID: String
+
+    public init(
+        prompt: [Int32], maxTokens: Int, temperature: Float = 1, topP: Float = 1, topK: Int = 0,
+        minP: Float = 0, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
+        repetitionPenalty: Float = 1, seed: UInt64 = 0, stop: [String] = [], logprobs: Int? = nil,
+        echoPromptLogprobs: Bool = false, requestID: String = ""
+    ) {
+        self.prompt = prompt
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.minP = minP
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.repetitionPenalty = repetitionPenalty
+        self.seed = seed
+        self.stop = stop
+        self.logprobs = logprobs
+        self.echoPromptLogprobs = echoPromptLogprobs
+        self.requestID = requestID
+    }
+}
+
+/// A token with its log-probability and the most likely alternatives at its position.
+public struct TokenLogprob: Sendable {
+    public var id: Int32
+    /// nil for the first prompt token (nothing predicts it).
+    public var logprob: Float?
+    /// Alternatives, most likely first (at most the requested number).
+    public var top: [(id: Int32, logprob: Float)]
+
+    public init(id: Int32, logprob: Float?, top: [(id: Int32, logprob: Float)] = []) {
+        self.id = id
+        self.logprob = logprob
+        self.top = top
+    }
+}
+
+/// What a sequence's stream yields.
+public enum GenerationEvent: Sendable {
+    /// One generated token. `logprob`/`top` are filled only when logprobs were requested.
+    case token(id: Int32, logprob: Float?, top: [(id: Int32, logprob: Float)])
+    /// Final text (UTF-8 complete, stop strings removed); concatenated it is the completion.
+    case text(String)
+    /// Logprobs of the prompt tokens (only when `echoPromptLogprobs`), before any `.token`.
+    case promptLogprobs([TokenLogprob])
+    /// The sequence ended; the stream finishes right after.
+    case finished(reason: FinishReason, promptTokens: Int, completionTokens: Int)
+}
+
+/// Why a sequence ended, as OpenAI's `finish_reason` spells it.
+public enum FinishReason: String, Sendable {
+    /// End-of-sequence token or a stop string.
+    case stop
+    /// `max_tokens` reached (or the context is full).
+    case length
+}
+
+/// Errors the engine reports; the HTTP layer maps them to status codes in one place (`APIError`).
+public enum EngineError: Error, Sendable {
+    /// The waiting queue is full: 503 with `Retry-After`.
+    case queueFull(retryAfterSeconds: Int)
+    /// Loading or recovering: 503 with `Retry-After`.
+    case notReady(String)
+    /// The request cannot be served as asked: 400, `param` names the field when known.
+    case invalidRequest(String, param: String?)
+    /// The engine failed: 500 before a stream starts, an error event inside a stream.
+    case failed(String)
+}
+
+/// One chat message after the HTTP layer has flattened content parts to text.
+public struct ChatMessage: Sendable, Codable, Equatable {
+    /// "system", "user" or "assistant" ("developer" arrives as "system").
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}

@@ -1,0 +1,47 @@
+/// Settings of the HTTP front end. The integrator fills it from the YAML config and flags.
+public struct OpenAIServerConfiguration: Sendable {
+    /// Address to bind; loopback by default so nothing is exposed by accident.
+    public var host: String
+    /// Port to bind; 0 picks a free port, reported through `onServerRunning`.
+    public var port: Int
+    /// Largest accepted request body; larger bodies get 413 while being read.
+    public var maxBodyBytes: Int
+    /// When set, every `/v1/*` route requires `Authorization: Bearer <apiKey>`.
+    /// `/health` and `/metrics` stay open (probes and scrapers).
+    public var apiKey: String?
+    /// Longest a request may generate for; the sequences are then cancelled (504 before any
+    /// output, an error event inside a stream). nil: no limit.
+    public var requestTimeoutSeconds: Double?
+    /// Largest accepted `n` (choices per prompt).
+    public var maxN: Int
+    /// Largest accepted `max_tokens`; also caps the chat default (context left after the prompt).
+    public var maxTokensLimit: Int
+    /// `Retry-After` sent with 503 while the engine is loading or recovering.
+    public var notReadyRetryAfterSeconds: Int
+    /// Every this many seconds a stream also gets an SSE comment line (`: keep-alive`), which
+    /// keeps proxies from timing out and lets the server notice a client that left while no
+    /// token was coming (the write fails, the sequences are cancelled). nil: never.
+    public var streamKeepAliveSeconds: Double?
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        maxBodyBytes: Int = 1 << 20,
+        apiKey: String? = nil,
+        requestTimeoutSeconds: Double? = 600,
+        maxN: Int = 8,
+        maxTokensLimit: Int = 4096,
+        notReadyRetryAfterSeconds: Int = 5,
+        streamKeepAliveSeconds: Double? = 5
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.apiKey = apiKey
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.maxN = maxN
+        self.maxTokensLimit = maxTokensLimit
+        self.notReadyRetryAfterSeconds = notReadyRetryAfterSeconds
+        self.streamKeepAliveSeconds = streamKeepAliveSeconds
+    }
+}

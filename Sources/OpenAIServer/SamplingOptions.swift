@@ -1,0 +1,99 @@
+/// Fields shared by /v1/completions and /v1/chat/completions, validated.
+struct SamplingOptions: Sendable {
+    var temperature: Float = 1
+    var topP: Float = 1
+    var topK: Int = 0
+    var minP: Float = 0
+    var presencePenalty: Float = 0
+    var frequencyPenalty: Float = 0
+    var repetitionPenalty: Float = 1
+    /// nil: a random seed per request.
+    var seed: UInt64?
+    var stop: [String] = []
+    var n: Int = 1
+    var stream = false
+    var includeUsage = false
+    var model: String?
+
+    /// Reads and range-checks the shared fields (OpenAI's ranges; vLLM's for top_k/min_p/
+    /// repetition_penalty).
+    init(reading fields: inout FieldReader, maxN: Int) throws(APIError) {
+        model = try fields.string("model")
+        _ = try fields.string("user")  // accepted, not used
+        if let value = try fields.number("temperature", "between 0 and 2", { $0 >= 0 && $0 <= 2 }) {
+            temperature = Float(value)
+        }
+        if let value = try fields.number("top_p", "greater than 0 and at most 1", { $0 > 0 && $0 <= 1 }) {
+            topP = Float(value)
+        }
+        if let value = try fields.int("top_k", in: -1...Int(Int32.max), "-1, 0 (disabled) or a positive integer") {
+            topK = max(0, value)
+        }
+        if let value = try fields.number("min_p", "between 0 and 1", { $0 >= 0 && $0 <= 1 }) {
+            minP = Float(value)
+        }
+        if let value = try fields.number("presence_penalty", "between -2 and 2", { $0 >= -2 && $0 <= 2 }) {
+            presencePenalty = Float(value)
+        }
+        if let value = try fields.number("frequency_penalty", "between -2 and 2", { $0 >= -2 && $0 <= 2 }) {
+            frequencyPenalty = Float(value)
+        }
+        if let value = try fields.number("repetition_penalty", "greater than 0 and at most 2", { $0 > 0 && $0 <= 2 }) {
+            repetitionPenalty = Float(value)
+        }
+        if let value = try fields.int("seed") {
+            seed = UInt64(bitPattern: value)
+        }
+        n = try fields.int("n", in: 1...max(1, maxN), "between 1 and \(maxN)") ?? 1
+        stop = try Self.readStop(&fields)
+        stream = try fields.bool("stream") ?? false
+        if let options = fields.value("stream_options") {
+            guard stream else {
+                throw APIError.invalidRequest(
+                    "'stream_options' is only allowed when 'stream' is true.", param: "stream_options")
+            }
+            var reader = FieldReader(options, path: "stream_options.")
+            guard case .object = options else { throw fields.typeError("stream_options", "an object", got: options) }
+            includeUsage = try reader.bool("include_usage") ?? false
+            _ = try reader.bool("continuous_usage_stats")  // vLLM's; usage is only sent at the end
+            try reader.rejectUnread(unsupported: [])
+        }
+    }
+
+    private static func readStop(_ fields: inout FieldReader) throws(APIError) -> [String] {
+        guard let value = fields.value("stop") else { return [] }
+        var stops: [String]
+        switch value {
+        case .string(let stop): stops = [stop]
+        case .array(let items):
+            stops = []
+            for item in items {
+                guard case .string(let stop) = item else {
+                    throw fields.typeError("stop", "a string or an array of strings", got: value)
+                }
+                stops.append(stop)
+            }
+            guard stops.count <= 4 else {
+                throw fields.rangeError("stop", "at most 4 strings", got: "\(stops.count)")
+            }
+        default:
+            throw fields.typeError("stop", "a string or an array of strings", got: value)
+        }
+        guard !stops.contains("") else {
+            throw fields.rangeError("stop", "non-empty strings", got: "an empty string")
+        }
+        return stops
+    }
+
+    /// The engine request for choice `choiceIndex` (seed + choice index, so choices differ).
+    func generationRequest(
+        prompt: [Int32], maxTokens: Int, baseSeed: UInt64, choiceIndex: Int, logprobs: Int?,
+        echoPromptLogprobs: Bool, requestID: String
+    ) -> GenerationRequest {
+        GenerationRequest(
+            prompt: prompt, maxTokens: maxTokens, temperature: temperature, topP: topP, topK: topK,
+            minP: minP, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
+            repetitionPenalty: repetitionPenalty, seed: baseSeed &+ UInt64(choiceIndex), stop: stop,
+            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs, requestID: requestID)
+    }
+}

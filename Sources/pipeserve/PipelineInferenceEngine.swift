@@ -1,0 +1,134 @@
+import Coordinator
+import Foundation
+import Metrics
+import OpenAIServer
+import Scheduling
+import Tokenization
+import WireProtocol
+
+/// The running pipeline seen through the HTTP layer's `InferenceEngine` protocol: loading until the
+/// ring is up, then requests go to the `PipelineEngine`; a broken ring reports failed.
+final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
+    // Sendable: `state` is guarded by `lock`; the tokenizer is immutable.
+    let modelName: String
+    let contextLength: Int
+    let tokenizer: Tokenizer
+    let chatTemplate: ChatTemplate?
+    let chatTemplateProblem: String?
+    private let lock = NSLock()
+    private var state: State = .loading("starting stages")
+    private var nextID: UInt64 = 0
+
+    enum State {
+        case loading(String)
+        case ready(PipelineEngine, [StageHealth])
+        case stopping
+    }
+
+    init(modelName: String, contextLength: Int, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, chatTemplateProblem: String?) {
+        self.modelName = modelName
+        self.contextLength = contextLength
+        self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate
+        self.chatTemplateProblem = chatTemplateProblem
+    }
+
+    func setState(_ s: State) { lock.lock(); state = s; lock.unlock() }
+
+    private var current: State { lock.lock(); defer { lock.unlock() }; return state }
+
+    var health: EngineHealth {
+        switch current {
+        case let .loading(why): return .loading(why)
+        case .stopping: return .failed("shutting down")
+        case let .ready(engine, stages):
+            if let failure = engine.failure { return .failed(failure) }
+            return .ready(stages: stages)
+        }
+    }
+
+    /// Special-token text in prompts is parsed (as llama.cpp's server and Hugging Face tokenizers
+    /// do): rendered chat prompts depend on it.
+    func tokenize(_ text: String, addSpecial: Bool) -> [Int32] { tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true) }
+
+    func renderChat(_ messages: [ChatMessage]) throws -> String {
+        guard let chatTemplate else { throw EngineError.invalidRequest(chatTemplateProblem ?? "no chat template", param: "messages") }
+        do { return try chatTemplate.render(messages.map { ChatTemplate.Message(role: $0.role, content: $0.content) }) } catch {
+            throw EngineError.invalidRequest("\(error)", param: "messages")
+        }
+    }
+
+    func tokenText(_ token: Int32) -> String { String(decoding: tokenizer.tokenBytes(token), as: UTF8.self) }
+
+    func detokenize(_ tokens: [Int32]) -> String { tokenizer.decode(tokens) }
+
+    func generate(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
+        guard case let .ready(engine, _) = current else {
+            if case let .loading(why) = current { throw EngineError.notReady(why) }
+            throw EngineError.notReady("shutting down")
+        }
+        if let failure = engine.failure { throw EngineError.notReady(failure) }
+        if request.echoPromptLogprobs {
+            throw EngineError.invalidRequest("echo together with logprobs (prompt logprobs) is not supported yet", param: "echo")
+        }
+        lock.lock(); nextID += 1; let id = RequestID(nextID); lock.unlock()
+        let top = request.logprobs.map { UInt8(max(1, min(20, $0))) } ?? 0
+        let wanted = request.logprobs
+        let sampling = WireSamplingParameters(
+            temperature: request.temperature, topK: Int32(clamping: request.topK), topP: request.topP, minP: request.minP,
+            repetitionPenalty: request.repetitionPenalty, presencePenalty: request.presencePenalty,
+            frequencyPenalty: request.frequencyPenalty, penaltyWindow: 64, seed: request.seed, tokenIndex: 0, topLogprobs: top)
+        let promptCount = request.prompt.count
+        let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
+        let finished = ManagedFlag()
+        let accepted = engine.submit(
+            PipelineEngine.Request(id: id, prompt: request.prompt, maxTokens: request.maxTokens, stopTokens: tokenizer.eogIDs,
+                                   stopStrings: request.stop, sampling: sampling)
+        ) { event in
+            switch event {
+            case let .token(t, _, logprob, topList):
+                let trimmed = wanted.map { Array(topList.prefix($0)) } ?? []
+                continuation.yield(.token(id: t, logprob: wanted == nil ? nil : logprob, top: trimmed.map { ($0.token, $0.logprob) }))
+            case let .text(s):
+                continuation.yield(.text(s))
+            case let .finished(reason, usage):
+                finished.set()
+                if reason == .cancelled { continuation.finish(); return }
+                continuation.yield(.finished(reason: reason == .length ? .length : .stop, promptTokens: promptCount,
+                                             completionTokens: usage.completionTokens))
+                continuation.finish()
+            case let .failed(why):
+                finished.set()
+                continuation.finish(throwing: why.contains("queue is full") ? EngineError.queueFull(retryAfterSeconds: 1) : EngineError.failed(why))
+            }
+        }
+        guard accepted else { throw EngineError.queueFull(retryAfterSeconds: 1) }
+        continuation.onTermination = { _ in
+            if !finished.isSet { engine.cancel(id) }  // the client went away: free its KV cache
+        }
+        return stream
+    }
+
+    func recordMetrics() {
+        guard case let .ready(engine, _) = current else { return }
+        let s = engine.snapshot
+        Gauge(label: "pipeserve:num_requests_running").record(s.running)
+        Gauge(label: "pipeserve:num_requests_waiting").record(s.waiting)
+        Gauge(label: "pipeserve:kv_cache_usage_tokens").record(s.kvTokensUsed)
+        Gauge(label: "pipeserve:tokens_in_flight").record(s.tokensInFlight)
+        for (i, busy) in s.stageBusy.enumerated() {
+            Gauge(label: "pipeserve:stage_busy_ratio", dimensions: [("stage", "\(i)")]).record(busy ?? 0)
+        }
+        Gauge(label: "pipeserve:pipeline_bubble_ratio").record(s.bubbleRatio ?? 0)
+        Gauge(label: "pipeserve:stage_restarts").record(0)
+    }
+}
+
+/// A flag set once, read from any thread.
+final class ManagedFlag: @unchecked Sendable {
+    // Sendable: guarded by `lock`.
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}

@@ -1,0 +1,203 @@
+import ArgumentParser
+import Coordinator
+import Foundation
+import GGUF
+import Logging
+import Metrics
+import ModelRuntime
+import OpenAIServer
+import Prometheus
+import Scheduling
+import ServeConfig
+import ServiceLifecycle
+import Tokenization
+import WireProtocol
+
+/// `pipeserve serve`: the daemon — stages, scheduler and the OpenAI-compatible HTTP API.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon: pipeline stages, scheduler and the OpenAI-compatible HTTP API.",
+        discussion: """
+            Reads the YAML configuration (see config/pipeserve.yaml); flags override it. /health answers 503 \
+            until every stage is linked and ready. SIGTERM or SIGINT stops accepting requests, lets running \
+            ones finish, stops the stages and exits 0. Prints "listening on http://HOST:PORT" on stderr once bound.
+            """)
+
+    @Option(help: "Configuration file.") var config: String?
+    @Option(help: "Override: GGUF model path.") var model: String?
+    @Option(help: "Override: bind address.") var host: String?
+    @Option(help: "Override: port (0 = any free port).") var port: Int?
+    @Option(help: "Override: number of stages.") var stages: Int?
+    @Option(help: "Override: layer counts per stage, e.g. 10,8.") var layers: String?
+    @Option(help: "Override: micro-batches in flight.") var microBatches: Int?
+    @Option(help: "Override: threads per stage.") var threadsPerStage: Int?
+    @Option(help: "Override: numa placement (off, auto, node list).") var numa: String?
+    @Option(help: "Override: directory for the ring's socket directory.") var socketDir: String?
+    @Option(help: "Override: log level.") var logLevel: String?
+
+    func effectiveConfiguration() throws -> ServeConfiguration {
+        var c = ServeConfiguration()
+        if let config {
+            do { c = try ConfigLoader.load(path: config) } catch let e as ConfigError { throw CLIError(e.description) }
+        }
+        if let model { c.model = model }
+        if let host { c.http.host = host }
+        if let port { c.http.port = port }
+        if let stages { c.pipeline.stages = stages }
+        if let layers { c.pipeline.layers = .counts(try parseLayerCounts(layers)) }
+        if let microBatches { c.pipeline.microBatches = microBatches }
+        if let threadsPerStage { c.pipeline.threadsPerStage = threadsPerStage }
+        if let numa {
+            switch try parseNUMAMode(numa) {
+            case .off: c.pipeline.numa = .off
+            case .auto: c.pipeline.numa = .auto
+            case let .nodes(n): c.pipeline.numa = .nodes(n)
+            }
+        }
+        if let socketDir { c.pipeline.socketDir = socketDir }
+        if let logLevel { c.logging.level = logLevel }
+        do { try ConfigLoader.validate(c) } catch let e as ConfigError { throw CLIError(e.description) }
+        guard (0...65535).contains(c.http.port) else { throw CLIError("--port must be 0…65535") }
+        guard (1...64).contains(c.pipeline.stages) else { throw CLIError("--stages must be 1…64") }
+        return c
+    }
+
+    func run() async throws {
+        try requireUTF8Arguments()
+        let c = try effectiveConfiguration()
+        let logger = makeLogger(level: c.logging.level)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let file = try openModel(c.modelPath)
+        let h: Hyperparameters
+        let tokenizer: Tokenizer
+        do {
+            h = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
+            tokenizer = try Tokenizer(gguf: file)
+        } catch { throw CLIError("\(c.modelPath): \(error)") }
+        let planner = PartitionPlanner(file: file, hyperparameters: h)
+        let plan: PartitionPlan
+        do {
+            switch c.pipeline.layers {
+            case .auto: plan = try planner.balanced(stages: c.pipeline.stages)
+            case let .counts(counts): plan = try planner.plan(counts: counts, stages: c.pipeline.stages)
+            }
+        } catch { throw CLIError("pipeline.layers: \(error)") }
+        let mode: PlacementPlanner.Mode = {
+            switch c.pipeline.numa {
+            case .off: return .off
+            case .auto: return .auto
+            case let .nodes(n): return .nodes(n)
+            }
+        }()
+        var placements: [PlacementPlanner.Placement]
+        do {
+            let (p, notes) = try PlacementPlanner(nodes: machineTopology()).place(stages: c.pipeline.stages, threads: c.pipeline.threadsPerStage, mode: mode)
+            placements = p
+            for n in notes { logger.info("\(n)") }
+        } catch let e as PlacementPlanner.PlacementError { throw CLIError("pipeline.numa: \(e.description)") }
+        if !c.pipeline.cpus.isEmpty { for i in placements.indices { placements[i].cpus = c.pipeline.cpus[i] } }
+
+        var ringConfig = RingConfiguration(modelPath: c.modelPath, executable: currentExecutable(), stages: plan.stages.map {
+            StageSpec(index: $0.index, layers: $0.layers, threads: c.pipeline.threadsPerStage, cpus: placements[$0.index].cpus,
+                      numaNode: placements[$0.index].numaNode)
+        })
+        ringConfig.activationDType = WireActivationDType.allCases.first { "\($0)" == c.pipeline.activationDType } ?? .f32
+        if let dir = c.pipeline.socketDir { ringConfig.runtimeBase = dir }
+        ringConfig.stageLogLevel = c.logging.level == "trace" || c.logging.level == "debug" ? c.logging.level : "warning"
+        let context = min(c.limits.contextLength ?? h.contextLength, h.contextLength)
+        let schedulerConfig = SchedulerConfiguration(
+            microBatches: c.pipeline.effectiveMicroBatches, maxBatchTokens: c.scheduler.maxBatchTokens,
+            kvCacheTokens: max(c.scheduler.kvCacheTokens, context), maxQueue: c.scheduler.maxQueue,
+            maxRunning: c.scheduler.maxRunning, contextLength: context)
+
+        var template: ChatTemplate?
+        var templateProblem: String?
+        if let name = c.chatTemplate { template = ChatTemplate(rawValue: name) } else {
+            do { template = try ChatTemplate.recognise(try? file.metadata.optionalString("tokenizer.chat_template")) } catch {
+                templateProblem = "\(error)"
+            }
+        }
+        let servedName = c.servedModelName ?? (try? file.metadata.optionalString("general.name")) ?? URL(fileURLWithPath: c.modelPath).lastPathComponent
+        let adapter = PipelineInferenceEngine(modelName: servedName, contextLength: context, tokenizer: tokenizer,
+                                              chatTemplate: template, chatTemplateProblem: templateProblem)
+        var apiKey: String?
+        if let keyFile = c.http.apiKeyFile {
+            guard let data = FileManager.default.contents(atPath: keyFile) else { throw CLIError("http.api_key_file: cannot read \(keyFile)") }
+            apiKey = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !(apiKey ?? "").isEmpty else { throw CLIError("http.api_key_file: \(keyFile) is empty") }
+        }
+        let serverConfig = OpenAIServerConfiguration(host: c.http.host, port: c.http.port, maxBodyBytes: c.http.maxBodyBytes,
+                                                     apiKey: apiKey, requestTimeoutSeconds: c.http.requestTimeout,
+                                                     maxN: c.limits.maxN, maxTokensLimit: c.limits.maxTokens)
+        let host = c.http.host
+        let app = makeApplication(engine: adapter, configuration: serverConfig, metrics: OpenAIServerMetrics(registry: registry),
+                                  logger: logger) { port in
+            FileHandle.standardError.write(Data("pipeserve: listening on http://\(host):\(port)\n".utf8))
+        }
+        let pipeline = PipelineService(ringConfiguration: ringConfig, scheduler: schedulerConfig, tokenizer: tokenizer, adapter: adapter,
+                                       layers: plan.stages.map(\.layers), trace: c.trace, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: app)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Starts the ring and the engine, marks the API ready, and on shutdown stops them.
+struct PipelineService: Service {
+    let ringConfiguration: RingConfiguration
+    let scheduler: SchedulerConfiguration
+    let tokenizer: Tokenizer
+    let adapter: PipelineInferenceEngine
+    let layers: [Range<Int>]
+    let trace: String?
+    let logger: Logger
+
+    func run() async throws {
+        let started: (StageRing, PipelineEngine)
+        // Stages get their parent-death signal when the *thread* that spawned them exits, so the
+        // spawning thread lives until shutdown.
+        let keeper = ThreadKeeper()
+        defer { keeper.release() }
+        do {
+            started = try await withCheckedThrowingContinuation { cont in
+                let t = Thread {
+                    do {
+                        let ring = try StageRing(configuration: ringConfiguration, logger: logger)
+                        do {
+                            let engine = try PipelineEngine(ring: ring, scheduler: scheduler, tokenizer: tokenizer, trace: trace != nil, logger: logger)
+                            engine.start()
+                            cont.resume(returning: (ring, engine))
+                        } catch { ring.shutdown(); cont.resume(throwing: error) }
+                    } catch { cont.resume(throwing: error) }
+                    keeper.wait()
+                }
+                t.name = "pipeserve-stages"
+                t.start()
+            }
+        } catch {
+            adapter.setState(.loading("failed to start: \(error)"))
+            logger.critical("cannot start the pipeline", metadata: ["error": "\(error)"])
+            throw CLIError("cannot start the pipeline: \(error)")
+        }
+        let (ring, engine) = started
+        adapter.setState(.ready(engine, layers.enumerated().map { StageHealth(index: $0.offset, layers: $0.element) }))
+        logger.info("pipeline ready", metadata: ["pipeline.stages": "\(layers.count)", "pipeline.micro_batches": "\(scheduler.microBatches)"])
+        try? await gracefulShutdown()
+        adapter.setState(.stopping)
+        engine.stop()
+        if let trace { try? engine.traceJSON().write(toFile: trace, atomically: true, encoding: .utf8) }
+        ring.shutdown()
+        logger.info("pipeline stopped")
+    }
+}
+
+/// Holds a thread until released.
+final class ThreadKeeper: @unchecked Sendable {
+    // Sendable: guarded by `cond`.
+    private let cond = NSCondition()
+    private var released = false
+    func wait() { cond.lock(); while !released { cond.wait() }; cond.unlock() }
+    func release() { cond.lock(); released = true; cond.broadcast(); cond.unlock() }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// The real daemon on port 0, driven with curl as a user would: health, models, completions
+/// (plain and streaming), chat, concurrency, errors, and SIGTERM draining to exit 0.
+@Suite(.serialized) struct ServeLiveTests {
+    func config(_ extra: String = "") throws -> String {
+        let path = CLI.scratch("serve-\(UUID().uuidString).yaml")
+        try """
+            model: \(try CLI.syntheticModel("tiny-llama"))
+            chat_template: chatml
+            pipeline: {stages: 2, numa: off}
+            scheduler: {max_queue: 64, kv_cache_tokens: 8192}
+            logging: {level: warning}
+            \(extra)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func completionsChatStreamingAndShutdown() throws {
+        let server = try LiveServer(arguments: ["--config", try config()])
+        let (hs, health) = try server.get("/health")
+        #expect(hs == 200 && health.contains("\"ok\""), "\(health)")
+        let (ms, models) = try server.get("/v1/models")
+        #expect(ms == 200 && models.contains("synthetic-llama"), "\(models)")
+
+        let (cs, body) = try server.post("/v1/completions", #"{"model":"synthetic-llama","prompt":"the cat","max_tokens":8,"temperature":0}"#)
+        #expect(cs == 200, "\(body)")
+        let c = try #require(json(body))
+        #expect(c["object"] as? String == "text_completion")
+        let usage = try #require(c["usage"] as? [String: Any])
+        #expect(usage["completion_tokens"] as? Int == 8)
+        let choice = try #require((c["choices"] as? [[String: Any]])?.first)
+        #expect(choice["finish_reason"] as? String == "length")
+
+        // Greedy text over HTTP equals `pipeserve generate` on the same model.
+        let g = try CLI.run("generate", "--model", try CLI.syntheticModel("tiny-llama"), "--prompt", "the cat", "--max-tokens", "8",
+                            "--json", "--ignore-eos")
+        let gen = try #require(json(g.stdout))
+        #expect(choice["text"] as? String == gen["text"] as? String)
+
+        let stream = try server.curl(["-sN", "-H", "Content-Type: application/json", "--data-binary",
+                                      #"{"prompt":"a b","max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#,
+                                      server.url("/v1/completions")]).stdout
+        let events = stream.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
+        #expect(events.last == "data: [DONE]", "\(stream)")
+        #expect(events.count >= 3 && stream.contains("\"usage\""), "\(stream)")
+
+        let (chs, chat) = try server.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#)
+        #expect(chs == 200 && json(chat)?["object"] as? String == "chat.completion", "\(chat)")
+
+        #expect(server.stop() == 0, "\(server.log)")
+    }
+
+    @Test func thirtyTwoConcurrentClients() throws {
+        let server = try LiveServer(arguments: ["--config", try config()])
+        defer { server.stop() }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: 32) { i in
+            let r = try? server.post("/v1/completions", #"{"prompt":"request \#(i)","max_tokens":6,"temperature":0}"#)
+            results.add(r)
+        }
+        #expect(results.all.count == 32 && results.all.allSatisfy { $0.0 == 200 && (json($0.1)?["usage"] as? [String: Any])?["completion_tokens"] as? Int == 6 })
+    }
+
+    final class Results: @unchecked Sendable {
+        // Sendable: guarded by `lock`.
+        let lock = NSLock()
+        var all: [(Int, String)] = []
+        func add(_ r: (Int, String)?) { lock.lock(); if let r { all.append(r) }; lock.unlock() }
+    }
+
+    @Test func errorClasses() throws {
+        let keyFile = CLI.scratch("key-\(UUID().uuidString)")
+        try "sekrit\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        let server = try LiveServer(arguments: ["--config", try config("http: {api_key_file: \(keyFile), max_body_bytes: 4096}")])
+        defer { server.stop() }
+        let auth = ["Authorization: Bearer sekrit"]
+        func status(_ r: (Int, String)) -> Int { r.0 }
+        #expect(status(try server.post("/v1/completions", #"{"prompt":"x"}"#)) == 401)
+        #expect(status(try server.post("/v1/completions", #"{"prompt":"x"}"#, headers: ["Authorization: Bearer wrong"])) == 401)
+        let (bad, badBody) = try server.post("/v1/completions", "{not json", headers: auth)
+        #expect(bad == 400 && badBody.contains("\"error\""), "\(badBody)")
+        let (t, tBody) = try server.post("/v1/completions", #"{"prompt":"x","temperature":-1}"#, headers: auth)
+        #expect(t == 400 && tBody.contains("temperature"), "\(tBody)")
+        let (long, longBody) = try server.post("/v1/completions", #"{"prompt":"x","max_tokens":100000}"#, headers: auth)
+        #expect(long == 400 && longBody.contains("max_tokens"), "\(longBody)")
+        #expect(status(try server.post("/v1/completions", #"{"prompt":"x","model":"gpt-9"}"#, headers: auth)) == 404)
+        #expect(status(try server.post("/v1/nothing", "{}", headers: auth)) == 404)
+        let big = String(repeating: "a", count: 10_000)
+        #expect(status(try server.post("/v1/completions", #"{"prompt":"\#(big)"}"#, headers: auth)) == 413)
+        let (ok, okBody) = try server.post("/v1/completions", #"{"prompt":"x","max_tokens":2}"#, headers: auth)
+        #expect(ok == 200, "\(okBody)")
+        #expect(!server.log.contains("sekrit"))
+    }
+}
+
+/// The official `openai` Python package against the daemon (scripts/test makes the venv and sets
+/// PIPESERVE_PYTHON; the suite is skipped when run without it).
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"] != nil, "no PIPESERVE_PYTHON with the openai package"))
+struct OpenAIClientTests {
+    @Test func officialClientWorks() throws {
+        let config = CLI.scratch("serve-openai-\(UUID().uuidString).yaml")
+        try """
+            model: \(try CLI.syntheticModel("tiny-llama"))
+            chat_template: chatml
+            pipeline: {stages: 2, numa: off}
+            logging: {level: warning}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let server = try LiveServer(arguments: ["--config", config])
+        defer { server.stop() }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/openai_client_check.py").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"]!)
+        p.arguments = [script, "http://127.0.0.1:\(server.port)", "synthetic-llama"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(text)")
+    }
+}
