@@ -40,6 +40,15 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
         throw TemplateError.unrecognised(String(t.prefix(40)))
     }
 
+    /// For a model without `tokenizer.chat_template` (Gemma 3 270M's GGUF has none): the family
+    /// whose marker tokens are special tokens of the vocabulary, if exactly one family's are.
+    public static func infer(fromVocabulary tokenizer: Tokenizer) -> ChatTemplate? {
+        func isSingleToken(_ text: String) -> Bool { tokenizer.encode(text, addSpecial: false, parseSpecial: true).count == 1 }
+        let found = [(ChatTemplate.gemma, "<start_of_turn>"), (.llama3, "<|start_header_id|>"), (.chatml, "<|im_start|>")]
+            .filter { isSingleToken($0.1) }.map(\.0)
+        return found.count == 1 ? found[0] : nil
+    }
+
     /// Renders messages into the prompt text, ending where the assistant's reply begins.
     public func render(_ messages: [Message]) throws -> String {
         guard !messages.isEmpty else { throw TemplateError.empty }

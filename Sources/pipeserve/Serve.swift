@@ -115,8 +115,14 @@ struct Serve: AsyncParsableCommand {
         var template: ChatTemplate?
         var templateProblem: String?
         if let name = c.chatTemplate { template = ChatTemplate(rawValue: name) } else {
-            do { template = try ChatTemplate.recognise(try? file.metadata.optionalString("tokenizer.chat_template")) } catch {
-                templateProblem = "\(error)"
+            let jinja = (try? file.metadata.optionalString("tokenizer.chat_template")) ?? nil
+            do { template = try ChatTemplate.recognise(jinja) } catch {
+                if jinja == nil, let inferred = ChatTemplate.infer(fromVocabulary: tokenizer) {
+                    template = inferred
+                    logger.info("the model has no chat template; using \(inferred.rawValue), whose turn tokens are in its vocabulary")
+                } else {
+                    templateProblem = "\(error)"
+                }
             }
         }
         let servedName = c.servedModelName ?? (try? file.metadata.optionalString("general.name")) ?? URL(fileURLWithPath: c.modelPath).lastPathComponent

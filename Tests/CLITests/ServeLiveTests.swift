@@ -122,3 +122,50 @@ struct OpenAIClientTests {
         #expect(p.terminationStatus == 0, "\(text)")
     }
 }
+
+/// The daemon on the real Gemma 3 270M: greedy text over HTTP equals `pipeserve generate`, for one
+/// and two stages; a client that disconnects mid-stream frees its sequence (watched in /metrics).
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PIPESERVE_MODEL"] != nil, "needs PIPESERVE_MODEL"))
+struct ServeGemmaTests {
+    let model = ProcessInfo.processInfo.environment["PIPESERVE_MODEL"] ?? ""
+
+    @Test(arguments: [1, 2])
+    func greedyOverHTTPEqualsGenerate(stages: Int) throws {
+        let g = try CLI.run("generate", "--model", model, "--prompt", "The capital of France is", "--max-tokens", "16", "--json")
+        let expected = try #require(json(g.stdout)?["text"] as? String)
+        let server = try LiveServer(arguments: ["--model", model, "--stages", "\(stages)", "--numa", "off", "--log-level", "warning"])
+        defer { server.stop() }
+        let (s, body) = try server.post("/v1/completions", #"{"prompt":"The capital of France is","max_tokens":16,"temperature":0}"#)
+        #expect(s == 200, "\(body)")
+        let text = ((json(body)?["choices"] as? [[String: Any]])?.first?["text"] as? String) ?? ""
+        // generate stops at end-of-generation as the API does; both are greedy.
+        #expect(text == expected, "HTTP \(text.debugDescription) vs generate \(expected.debugDescription)")
+        let (cs, chat) = try server.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"Say hello."}],"max_tokens":12}"#)
+        #expect(cs == 200 && !(((json(chat)?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String ?? "").isEmpty, "\(chat)")
+    }
+
+    @Test func aDisconnectedStreamFreesItsSequence() throws {
+        let server = try LiveServer(arguments: ["--model", model, "--stages", "2", "--numa", "off", "--log-level", "warning"])
+        defer { server.stop() }
+        // The client gives up after 1.5 s of a 2000-token stream.
+        _ = try server.curl(["-sN", "--max-time", "1.5", "-H", "Content-Type: application/json", "--data-binary",
+                             #"{"prompt":"Tell me a long story.","max_tokens":2000,"stream":true,"temperature":0.8}"#,
+                             server.url("/v1/completions")])
+        var running = -1.0, kv = -1.0
+        for _ in 0..<100 {
+            let metrics = try server.get("/metrics").1
+            running = metricValue(metrics, "pipeserve:num_requests_running")
+            kv = metricValue(metrics, "pipeserve:kv_cache_usage_tokens")
+            if running == 0 && kv == 0 { break }
+            usleep(50_000)
+        }
+        #expect(running == 0 && kv == 0, "running \(running), kv \(kv)")
+    }
+
+    func metricValue(_ text: String, _ name: String) -> Double {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") || line.hasPrefix(name + "{") {
+            return Double(line.split(separator: " ").last ?? "") ?? -1
+        }
+        return -1
+    }
+}

@@ -34,3 +34,14 @@ import Testing
         #expect(throws: ChatTemplate.TemplateError.badRole("tool")) { try ChatTemplate.chatml.render([.init(role: "tool", content: "x")]) }
     }
 }
+
+@Suite struct ChatTemplateInferenceTests {
+    @Test func infersTheFamilyFromSpecialTokens() throws {
+        let gemma = TokenizerVocabulary(model: .llama, tokens: ["<unk>", "<s>", "</s>", "<start_of_turn>", "<end_of_turn>", "▁a"],
+                                        scores: [0, 0, 0, 0, 0, -1], tokenTypes: [2, 3, 3, 3, 3, 1], bosID: 1, eosID: 2, unknownID: 0)
+        #expect(ChatTemplate.infer(fromVocabulary: try Tokenizer(vocabulary: gemma)) == .gemma)
+        let plain = TokenizerVocabulary(model: .llama, tokens: ["<unk>", "<s>", "</s>", "▁a"], scores: [0, 0, 0, -1],
+                                        tokenTypes: [2, 3, 3, 1], bosID: 1, eosID: 2, unknownID: 0)
+        #expect(ChatTemplate.infer(fromVocabulary: try Tokenizer(vocabulary: plain)) == nil)
+    }
+}
