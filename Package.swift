@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "CPlatform", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
         .target(name: "WireProtocol"),
         .target(name: "Scheduling"),
+        .target(name: "SystemdNotify"),
         .target(name: "ServeConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "OpenAIServer",
@@ -58,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer",
+                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -73,6 +74,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
+        .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"]),
         .testTarget(name: "ServeConfigTests", dependencies: ["ServeConfig"]),
         .testTarget(
             name: "OpenAIServerTests",

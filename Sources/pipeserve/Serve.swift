@@ -10,6 +10,7 @@ import Prometheus
 import Scheduling
 import ServeConfig
 import ServiceLifecycle
+import SystemdNotify
 import Tokenization
 import WireProtocol
 
@@ -144,9 +145,27 @@ struct Serve: AsyncParsableCommand {
         }
         let pipeline = PipelineService(ringConfiguration: ringConfig, scheduler: schedulerConfig, tokenizer: tokenizer, adapter: adapter,
                                        layers: plan.stages.map(\.layers), trace: c.trace, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: app)],
+        let stageCount = plan.stages.count
+        let systemd = SystemdService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment), adapter: adapter,
+                                     describe: { "serving \(servedName) on \(host):\(c.http.port) with \(stageCount) stages" }, logger: logger)
+        // Shutdown runs in reverse: systemd hears STOPPING, HTTP stops accepting and drains, then the stages stop.
+        let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: app), .init(service: systemd)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // SIGHUP must not kill the daemon: live reload arrives with the service issue; for now the
+        // file is re-validated and the result logged.
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP)
+        signal(SIGHUP, SIG_IGN)
+        let configPath = config
+        hup.setEventHandler {
+            guard let configPath else { logger.notice("SIGHUP: no --config file to re-read"); return }
+            do {
+                _ = try ConfigLoader.load(path: configPath)
+                logger.notice("SIGHUP: \(configPath) is valid; changes apply at the next restart (live reload is not implemented yet)")
+            } catch { logger.error("SIGHUP: \(error); keeping the running configuration") }
+        }
+        hup.resume()
         try await group.run()
+        hup.cancel()
     }
 }
 

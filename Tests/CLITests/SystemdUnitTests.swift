@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+
+/// `systemd-analyze verify` only warns (exit 0) on unknown keys or bad values, so any output on
+/// stderr counts as a failure (PLATFORM.md).
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "systemd-analyze not installed"))
+struct SystemdUnitTests {
+    func verify(_ unit: String) throws -> CLIResult {
+        let path = CLI.scratch("pipeserve-\(UUID().uuidString).service")
+        try unit.write(toFile: path, atomically: true, encoding: .utf8)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+        p.arguments = ["verify", path]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func shippedUnit() throws -> String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let unit = try String(contentsOf: root.appendingPathComponent("systemd/pipeserve.service"), encoding: .utf8)
+        // Point ExecStart at the binary under test (verify checks that it is executable).
+        return unit.replacingOccurrences(of: "/usr/local/bin/pipeserve", with: CLI.binary)
+            .replacingOccurrences(of: "/etc/pipeserve/pipeserve.yaml", with: root.appendingPathComponent("config/pipeserve.yaml").path)
+    }
+
+    @Test func theShippedUnitVerifiesCleanly() throws {
+        let unit = try shippedUnit()
+        #expect(unit.contains("Type=notify") && unit.contains("KillMode=control-group") && unit.contains("RuntimeDirectory=pipeserve"))
+        let r = try verify(unit)
+        #expect(r.status == 0 && r.stderr.isEmpty, "\(r.stderr)")
+    }
+
+    @Test func aBrokenUnitIsCaughtByTheStderrRule() throws {
+        let r = try verify(try shippedUnit().replacingOccurrences(of: "NoNewPrivileges=yes", with: "NoNewPrivilegez=yes"))
+        #expect(!r.stderr.isEmpty)
+    }
+}
