@@ -15,6 +15,20 @@ public enum ConfigLoader {
         return try parse(text, file: path)
     }
 
+    /// Files that others can read though they may hold secrets (the configuration names the API
+    /// key file; the key file is the secret). Returns one warning per such file; never fails.
+    public static func permissionWarnings(configPath: String?, configuration c: ServeConfiguration) -> [String] {
+        var out: [String] = []
+        for (path, what) in [(configPath, "configuration file"), (c.http.apiKeyFile, "API key file")] {
+            guard let path, let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+                  let mode = (attrs[.posixPermissions] as? NSNumber)?.intValue else { continue }
+            if mode & 0o004 != 0 {
+                out.append("\(what) \(path) is readable by every user (mode \(String(mode & 0o777, radix: 8))); chmod o-r it")
+            }
+        }
+        return out
+    }
+
     /// Parses YAML text (`file` only labels errors).
     public static func parse(_ text: String, file: String? = nil) throws -> ServeConfiguration {
         let root: Node?

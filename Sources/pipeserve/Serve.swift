@@ -67,6 +67,7 @@ struct Serve: AsyncParsableCommand {
         try requireUTF8Arguments()
         let c = try effectiveConfiguration()
         let logger = makeLogger(level: c.logging.level)
+        for warning in ConfigLoader.permissionWarnings(configPath: config, configuration: c) { logger.warning("\(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 

@@ -76,3 +76,20 @@ import Testing
         #expect(try ConfigLoader.parse("# only a comment\n") == ServeConfiguration())
     }
 }
+
+@Suite struct PermissionWarningTests {
+    @Test func worldReadableSecretsAreNamed() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeserve-perm-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let key = dir.appendingPathComponent("key").path, conf = dir.appendingPathComponent("c.yaml").path
+        try "k".write(toFile: key, atomically: true, encoding: .utf8)
+        try "model: x".write(toFile: conf, atomically: true, encoding: .utf8)
+        var c = ServeConfiguration()
+        c.http.apiKeyFile = key
+        chmod(key, 0o644); chmod(conf, 0o644)
+        let loud = ConfigLoader.permissionWarnings(configPath: conf, configuration: c)
+        #expect(loud.count == 2 && loud.allSatisfy { $0.contains("readable by every user") })
+        chmod(key, 0o600); chmod(conf, 0o640)
+        #expect(ConfigLoader.permissionWarnings(configPath: conf, configuration: c).isEmpty)
+    }
+}
