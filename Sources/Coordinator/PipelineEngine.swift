@@ -286,10 +286,33 @@ public final class PipelineEngine: @unchecked Sendable {
             }
             apply(scheduler.complete(batch: planned.id, samples: samples))
         case let .error(report):
-            post(.ringFailed("\(report.origin): \(report.message)"))
+            // A stage that rejects one batch ("batch N: …") fails that batch's requests; the ring
+            // and every other request go on. Any other report means the ring cannot be trusted.
+            if let id = Self.batchID(in: report.message), let (planned, _) = inFlight.removeValue(forKey: id) {
+                failBatch(planned, reason: "\(report.origin): \(report.message)")
+            } else {
+                post(.ringFailed("\(report.origin): \(report.message)"))
+            }
         default:
             break  // echoes of free/reset/heartbeat that went round the ring
         }
+    }
+
+    /// The batch id at the start of a stage's per-batch error ("batch 12: …").
+    static func batchID(in message: String) -> UInt64? {
+        guard message.hasPrefix("batch ") else { return nil }
+        return UInt64(message.dropFirst(6).prefix { $0.isNumber })
+    }
+
+    /// Fails every request that had a sequence in `planned`, frees their KV everywhere, and clears
+    /// the slot so it schedules again.
+    private func failBatch(_ planned: PlannedBatch, reason: String) {
+        logger.error("a stage rejected a batch", metadata: ["batch.id": "\(planned.id.rawValue)", "error": "\(reason)"])
+        for request in Set(planned.entries.map(\.request)) {
+            if let live = requests.removeValue(forKey: request) { live.handler(.failed(reason)) }
+            apply(scheduler.cancel(request))
+        }
+        apply(scheduler.complete(batch: planned.id, samples: []))
     }
 
     private func apply(_ events: [SchedulerEvent]) {

@@ -68,6 +68,9 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
             throw EngineError.notReady("shutting down")
         }
         if let failure = engine.failure { throw EngineError.notReady(failure) }
+        if let bad = request.prompt.first(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
+            throw EngineError.invalidRequest("token id \(bad) is outside the vocabulary (size \(tokenizer.vocabularySize))", param: "prompt")
+        }
         if request.echoPromptLogprobs {
             throw EngineError.invalidRequest("echo together with logprobs (prompt logprobs) is not supported yet", param: "echo")
         }

@@ -89,6 +89,11 @@ import Testing
         #expect(status(try server.post("/v1/nothing", "{}", headers: auth)) == 404)
         let big = String(repeating: "a", count: 10_000)
         #expect(status(try server.post("/v1/completions", #"{"prompt":"\#(big)"}"#, headers: auth)) == 413)
+        let (oov, oovBody) = try server.post("/v1/completions", #"{"prompt":[[1,2],[99999999]],"max_tokens":2}"#, headers: auth)
+        #expect(oov == 400 && oovBody.contains("outside the vocabulary"), "\(oovBody)")
+        let (nested, _) = try server.post("/v1/completions", String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000),
+                                          headers: auth)
+        #expect(nested == 400 || nested == 413)
         let (ok, okBody) = try server.post("/v1/completions", #"{"prompt":"x","max_tokens":2}"#, headers: auth)
         #expect(ok == 200, "\(okBody)")
         #expect(!server.log.contains("sekrit"))

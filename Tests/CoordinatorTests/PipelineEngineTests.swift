@@ -133,3 +133,21 @@ import WireProtocol
         #expect(out.failed.count == 3 && out.failed.values.allSatisfy { $0.contains("stage 1") }, "\(out.failed)")
     }
 }
+
+extension PipelineEngineTests {
+    @Test func aBatchAStageRejectsFailsOnlyItsRequests() throws {
+        let model = try Ring.model("tiny-llama")
+        let (ring, engine) = try engine(model, counts: [2, 2], microBatches: 1)
+        defer { engine.stop(); ring.shutdown() }
+        let out = Outcome()
+        // Token 99999 is outside the 512-token vocabulary: stage 0 rejects the batch.
+        engine.submit(.init(id: RequestID(1), prompt: [1, 99999], maxTokens: 4), handler: out.handler(RequestID(1)))
+        #expect(out.wait(for: 1, seconds: 10))
+        #expect(out.failed[RequestID(1)]?.contains("outside the vocabulary") == true, "\(out.failed)")
+        // The ring is still healthy and serves the next request.
+        engine.submit(.init(id: RequestID(2), prompt: prompt(2), maxTokens: 5), handler: out.handler(RequestID(2)))
+        #expect(out.wait(for: 2, seconds: 10))
+        #expect(out.finished[RequestID(2)] == .length && out.tokens[RequestID(2)]?.count == 5)
+        #expect(!engine.isBroken)
+    }
+}
