@@ -96,12 +96,14 @@ public struct GenerationRequest: Sendable {
     public var echoPromptLogprobs: Bool
     /// The HTTP request this sequence belongs to, for log correlation.
     public var requestID: String
+    /// Keep generating past end-of-generation tokens (vLLM's `ignore_eos`).
+    public var ignoreEOS: Bool
 
     public init(
         prompt: [Int32], maxTokens: Int, temperature: Float = 1, topP: Float = 1, topK: Int = 0,
         minP: Float = 0, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
         repetitionPenalty: Float = 1, seed: UInt64 = 0, stop: [String] = [], logprobs: Int? = nil,
-        echoPromptLogprobs: Bool = false, requestID: String = ""
+        echoPromptLogprobs: Bool = false, requestID: String = "", ignoreEOS: Bool = false
     ) {
         self.prompt = prompt
         self.maxTokens = maxTokens
@@ -117,6 +119,7 @@ public struct GenerationRequest: Sendable {
         self.logprobs = logprobs
         self.echoPromptLogprobs = echoPromptLogprobs
         self.requestID = requestID
+        self.ignoreEOS = ignoreEOS
     }
 }
 

@@ -13,6 +13,8 @@ struct SamplingOptions: Sendable {
     var n: Int = 1
     var stream = false
     var includeUsage = false
+    /// vLLM's extension (load generators rely on it): keep generating past end-of-generation tokens.
+    var ignoreEOS = false
     var model: String?
 
     /// Reads and range-checks the shared fields (OpenAI's ranges; vLLM's for top_k/min_p/
@@ -47,6 +49,7 @@ struct SamplingOptions: Sendable {
         n = try fields.int("n", in: 1...max(1, maxN), "between 1 and \(maxN)") ?? 1
         stop = try Self.readStop(&fields)
         stream = try fields.bool("stream") ?? false
+        ignoreEOS = try fields.bool("ignore_eos") ?? false
         if let options = fields.value("stream_options") {
             guard stream else {
                 throw APIError.invalidRequest(
@@ -94,6 +97,6 @@ struct SamplingOptions: Sendable {
             prompt: prompt, maxTokens: maxTokens, temperature: temperature, topP: topP, topK: topK,
             minP: minP, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
             repetitionPenalty: repetitionPenalty, seed: baseSeed &+ UInt64(choiceIndex), stop: stop,
-            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs, requestID: requestID)
+            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs, requestID: requestID, ignoreEOS: ignoreEOS)
     }
 }

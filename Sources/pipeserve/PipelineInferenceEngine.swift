@@ -85,7 +85,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
         let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
         let finished = ManagedFlag()
         let accepted = engine.submit(
-            PipelineEngine.Request(id: id, prompt: request.prompt, maxTokens: request.maxTokens, stopTokens: tokenizer.eogIDs,
+            PipelineEngine.Request(id: id, prompt: request.prompt, maxTokens: request.maxTokens, stopTokens: request.ignoreEOS ? [] : tokenizer.eogIDs,
                                    stopStrings: request.stop, sampling: sampling)
         ) { event in
             switch event {

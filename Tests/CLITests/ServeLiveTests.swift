@@ -46,6 +46,8 @@ import Testing
         #expect(events.last == "data: [DONE]", "\(stream)")
         #expect(events.count >= 3 && stream.contains("\"usage\""), "\(stream)")
 
+        let (ies, ie) = try server.post("/v1/completions", #"{"prompt":"x","max_tokens":7,"ignore_eos":true}"#)
+        #expect(ies == 200 && (json(ie)?["usage"] as? [String: Any])?["completion_tokens"] as? Int == 7, "\(ie)")
         let (chs, chat) = try server.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#)
         #expect(chs == 200 && json(chat)?["object"] as? String == "chat.completion", "\(chat)")
 
