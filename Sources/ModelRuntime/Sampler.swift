@@ -8,6 +8,8 @@ public enum Sampler {
     ///   - history: earlier tokens of the sequence (prompt and generated), most recent last.
     ///   - tokenIndex: index of the token being generated within the request (0 for the first).
     public static func sample(_ logits: ArraySlice<Float>, parameters p: SamplingParameters, history: [Int32], tokenIndex: Int) -> Int32 {
+        // Greedy without penalties needs no copy of the (vocabulary-sized) row.
+        if p.temperature <= 0 && !p.hasPenalties { return argmax(logits) }
         var l = Array(logits)
         if p.hasPenalties { applyPenalties(&l, p, history) }
         guard p.temperature > 0 else { return argmax(l) }
@@ -59,10 +61,13 @@ public enum Sampler {
     }
 
     /// Index of the largest logit (lowest id on ties).
-    public static func argmax(_ l: [Float]) -> Int32 {
-        var best = 0
-        for i in 1..<max(1, l.count) where l[i] > l[best] { best = i }
-        return Int32(best)
+    public static func argmax(_ l: [Float]) -> Int32 { argmax(l[...]) }
+
+    /// Index, relative to the slice's start, of the largest logit (lowest id on ties).
+    public static func argmax(_ l: ArraySlice<Float>) -> Int32 {
+        guard var best = l.indices.first else { return 0 }
+        for i in l.indices where l[i] > l[best] { best = i }
+        return Int32(best - l.startIndex)
     }
 
     /// A uniform double in [0, 1) that depends only on (seed, index): SplitMix64 of a mix of both.

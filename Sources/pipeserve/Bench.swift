@@ -70,13 +70,9 @@ struct Bench: ParsableCommand {
             do {
                 plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: s) } ?? planner.balanced(stages: s)
             } catch { throw CLIError("\(error)") }
-            let placements: [PlacementPlanner.Placement]
-            do { placements = try PlacementPlanner(nodes: machineTopology()).place(stages: s, threads: threadsPerStage, mode: try parseNUMAMode(numa)).placements } catch let e as PlacementPlanner.PlacementError { throw CLIError(e.description) }
+            let placements = try placeStages(s, threads: threadsPerStage, mode: try parseNUMAMode(numa), logger: logger)
             for (mi, m) in mbList.enumerated() {
-                var config = RingConfiguration(modelPath: model, executable: currentExecutable(), stages: plan.stages.map {
-                    StageSpec(index: $0.index, layers: $0.layers, threads: threadsPerStage, cpus: placements[$0.index].cpus,
-                              numaNode: placements[$0.index].numaNode)
-                })
+                var config = ringConfiguration(model: model, plan: plan, threads: threadsPerStage, placements: placements)
                 config.stageLogLevel = logLevel
                 let ring: StageRing
                 do { ring = try StageRing(configuration: config, logger: logger) } catch { throw CLIError("cannot start \(s) stages: \(error)") }

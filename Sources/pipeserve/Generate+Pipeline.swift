@@ -32,19 +32,9 @@ extension Generate {
         do {
             plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: stages) } ?? planner.balanced(stages: stages)
         } catch let e as PartitionError { throw CLIError(e.description) }
-        let placements: [PlacementPlanner.Placement]
-        do {
-            let (p, notes) = try PlacementPlanner(nodes: machineTopology()).place(stages: stages, threads: threads, mode: try parseNUMAMode(numa))
-            placements = p
-            for n in notes { logger.info("\(n)") }
-        } catch let e as PlacementPlanner.PlacementError { throw CLIError(e.description) }
-        var config = RingConfiguration(
-            modelPath: model, executable: currentExecutable(),
-            stages: plan.stages.map {
-                StageSpec(index: $0.index, layers: $0.layers, threads: threads, cpus: placements[$0.index].cpus,
-                          numaNode: placements[$0.index].numaNode)
-            })
-        config.activationDType = WireActivationDType.allCases.first { "\($0)" == activationDtype } ?? .f32
+        let placements = try placeStages(stages, threads: threads, mode: try parseNUMAMode(numa), logger: logger)
+        var config = ringConfiguration(model: model, plan: plan, threads: threads, placements: placements)
+        config.activationDType = activationDType(named: activationDtype) ?? .f32
         config.stageLogLevel = logLevel
         let ring: StageRing
         do { ring = try StageRing(configuration: config, logger: logger) } catch { throw CLIError("cannot start the pipeline: \(error)") }

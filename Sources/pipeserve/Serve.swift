@@ -93,19 +93,12 @@ struct Serve: AsyncParsableCommand {
             case let .nodes(n): return .nodes(n)
             }
         }()
-        var placements: [PlacementPlanner.Placement]
-        do {
-            let (p, notes) = try PlacementPlanner(nodes: machineTopology()).place(stages: c.pipeline.stages, threads: c.pipeline.threadsPerStage, mode: mode)
-            placements = p
-            for n in notes { logger.info("\(n)") }
-        } catch let e as PlacementPlanner.PlacementError { throw CLIError("pipeline.numa: \(e.description)") }
+        var placements = try placeStages(c.pipeline.stages, threads: c.pipeline.threadsPerStage, mode: mode, logger: logger,
+                                         errorPrefix: "pipeline.numa: ")
         if !c.pipeline.cpus.isEmpty { for i in placements.indices { placements[i].cpus = c.pipeline.cpus[i] } }
 
-        var ringConfig = RingConfiguration(modelPath: c.modelPath, executable: currentExecutable(), stages: plan.stages.map {
-            StageSpec(index: $0.index, layers: $0.layers, threads: c.pipeline.threadsPerStage, cpus: placements[$0.index].cpus,
-                      numaNode: placements[$0.index].numaNode)
-        })
-        ringConfig.activationDType = WireActivationDType.allCases.first { "\($0)" == c.pipeline.activationDType } ?? .f32
+        var ringConfig = ringConfiguration(model: c.modelPath, plan: plan, threads: c.pipeline.threadsPerStage, placements: placements)
+        ringConfig.activationDType = activationDType(named: c.pipeline.activationDType) ?? .f32
         if let dir = c.pipeline.socketDir { ringConfig.runtimeBase = dir }
         ringConfig.stageLogLevel = c.logging.level == "trace" || c.logging.level == "debug" ? c.logging.level : "warning"
         let context = min(c.limits.contextLength ?? h.contextLength, h.contextLength)

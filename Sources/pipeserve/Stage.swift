@@ -36,7 +36,7 @@ struct Stage: ParsableCommand {
         guard index >= 0, stages >= 1, index < stages else { throw CLIError("stage index \(index) out of range for \(stages) stages") }
         let range = try parseRange(layers, "--layers")
         let nextRange = try nextLayers.map { try parseRange($0, "--next-layers") }
-        guard let dtype = WireActivationDType.allCases.first(where: { "\($0)" == activationDtype }) else {
+        guard let dtype = activationDType(named: activationDtype) else {
             throw CLIError("--activation-dtype must be f32, f16 or bf16 (got \(activationDtype))")
         }
         let cpuList = try cpus.map { try parseCPUList($0) } ?? []
