@@ -6,11 +6,17 @@ import WireProtocol
 
 /// Drives a ring of stages with the micro-batch scheduler: up to M batches in flight; when a
 /// slot's sampled tokens return it applies them, streams text to each request's handler, and sends
-/// that slot's next batch at once (continuous batching). One engine thread owns the scheduler; a
-/// receiver thread turns ring messages into inbox items. Handlers are called on the engine thread.
+/// that slot's next batch at once (continuous batching).
+///
+/// The engine owns the ring's life: its engine thread spawns the stages (so their parent-death
+/// signal follows a thread that lives as long as the engine), restarts them when one crashes or
+/// hangs — every running sequence is recomputed from its prompt and generated tokens, so clients
+/// see a delay, not an error — and applies a new partition on `reconfigure` by draining the ring
+/// and restarting it. A receiver thread per ring turns its messages into inbox items. Handlers
+/// are called on the engine thread.
 public final class PipelineEngine: @unchecked Sendable {
-    // Sendable: `scheduler`, `requests`, `inFlight` and `telemetry` are touched only on the engine
-    // thread; the inbox and the snapshot are guarded by `lock`.
+    // Sendable: `scheduler`, `requests`, `inFlight`, `ring`, `telemetry` and the recovery state
+    // are touched only on the engine thread; the inbox, status and snapshot are guarded by `lock`.
 
     /// What a client asks for; one sequence (the API makes n of these for n choices).
     public struct Request: Sendable {
@@ -34,11 +40,21 @@ public final class PipelineEngine: @unchecked Sendable {
         /// New text (held back around possible stop strings, never half a UTF-8 character).
         case text(String)
         case finished(FinishReason, Usage)
-        /// The engine failed this request (ring broke, stage error).
+        /// The engine failed this request (a stage rejected its batch, the service failed).
         case failed(String)
     }
 
     public typealias Handler = @Sendable (Event) -> Void
+
+    /// Where the engine is in its life.
+    public enum Status: Sendable, Equatable {
+        case starting
+        case ready
+        /// The ring is being restarted (crash, hang) or repartitioned; requests wait.
+        case recovering(String)
+        /// Gave up (restart budget spent, or stopped); requests fail.
+        case failed(String)
+    }
 
     /// Counters and gauges for metrics and `bench`.
     public struct Snapshot: Sendable {
@@ -51,81 +67,112 @@ public final class PipelineEngine: @unchecked Sendable {
         public var stageComputeNanoseconds: [UInt64] = []
         public var stageWaitNanoseconds: [UInt64] = []
         public var batches: UInt64 = 0
+        /// Ring restarts after a crash or hang (not counting reconfigurations).
+        public var restarts = 0
+        /// Partitions applied by `reconfigure`.
+        public var reconfigurations = 0
+        /// Sequences sent back to the queue to be recomputed after a restart.
+        public var recomputedSequences = 0
+        /// The current partition (layers of each stage) and the stage processes' ids.
+        public var stageLayers: [Range<Int>] = []
+        public var stagePIDs: [Int32] = []
+        public var microBatches = 0
     }
 
-    private enum InboxItem {
+    enum InboxItem {
         case submit(Request, Handler)
         case cancel(RequestID)
-        case ring(WireMessage)
-        case ringFailed(String)
+        case ring(WireMessage, generation: Int)
+        case ringFailed(String, generation: Int)
+        case reconfigure(Reconfiguration)
         case stop
     }
 
-    public let ring: StageRing
-    let tokenizer: Tokenizer
-    let logger: Logger
-    private var scheduler: Scheduler
-    private var telemetry: PipelineTelemetry
-    /// Chrome trace of stage and coordinator spans (nil = off).
-    private var trace: TraceRecorder?
-    private let lock = NSCondition()
-    private var inbox: [InboxItem] = []
-    private var snapshotValue = Snapshot()
-    private var running = false
-    private var threads: [Thread] = []
-    private var stopped = false
-    private var brokenReason: String?
-    private let maxQueue: Int
+    struct Reconfiguration {
+        var ring: RingConfiguration
+        var microBatches: Int
+        var done: @Sendable (Result<Void, any Error>) -> Void
+    }
 
-    private struct Live {
+    struct Live {
         var request: Request
         var handler: Handler
         var detokenizer: StreamingDetokenizer
         var promptTokens: Int
     }
-    private var requests: [RequestID: Live] = [:]
-    private var inFlight: [UInt64: (batch: PlannedBatch, sentAt: UInt64)] = [:]
-    private var batchCounter: UInt64 = 0
 
-    public init(ring: StageRing, scheduler configuration: SchedulerConfiguration, tokenizer: Tokenizer, trace: Bool = false,
-                logger: Logger) throws {
-        self.ring = ring
+    let tokenizer: Tokenizer
+    let logger: Logger
+    let policy: RecoveryPolicy
+    let traceEnabled: Bool
+    let maxQueue: Int
+    /// The scheduler configuration given at init (micro-batches may change on reconfigure).
+    let schedulerTemplate: SchedulerConfiguration
+
+    // Engine-thread state.
+    var ringConfiguration: RingConfiguration
+    var ring: StageRing?
+    var generation = 0
+    var scheduler: Scheduler
+    var telemetry: PipelineTelemetry
+    var trace: TraceRecorder?
+    var requests: [RequestID: Live] = [:]
+    var inFlight: [UInt64: (batch: PlannedBatch, sentAt: UInt64)] = [:]
+    var budget: RestartBudget
+    var liveness: RingLiveness
+    var heartbeatNumber: UInt64 = 0
+    var pendingReconfiguration: Reconfiguration?
+    var failedReason: String?
+
+    // Shared state, guarded by `lock`.
+    let lock = NSCondition()
+    var inbox: [InboxItem] = []
+    var snapshotValue = Snapshot()
+    var statusValue = Status.starting
+    private var thread: Thread?
+    private var finished = false
+
+    public init(ringConfiguration: RingConfiguration, scheduler configuration: SchedulerConfiguration, tokenizer: Tokenizer,
+                recovery: RecoveryPolicy = RecoveryPolicy(), trace: Bool = false, logger: Logger) throws {
+        self.ringConfiguration = ringConfiguration
         self.tokenizer = tokenizer
         self.logger = logger
+        self.policy = recovery
+        self.traceEnabled = trace
         self.scheduler = try Scheduler(configuration: configuration)
         self.maxQueue = configuration.maxQueue
-        let stages = ring.processes.count
+        self.schedulerTemplate = configuration
+        let stages = ringConfiguration.stages.count
         self.telemetry = PipelineTelemetry(stageCount: stages, window: .nanoseconds(10_000_000_000))
         self.trace = trace ? TraceRecorder(stageCount: stages) : nil
-        snapshotValue.stageComputeNanoseconds = Array(repeating: 0, count: stages)
-        snapshotValue.stageWaitNanoseconds = Array(repeating: 0, count: stages)
+        self.budget = RestartBudget(policy: recovery)
+        self.liveness = RingLiveness(timeout: recovery.heartbeatTimeoutSeconds, now: 0)
+        snapshotValue.microBatches = configuration.microBatches
     }
 
-    /// Starts the receiver and engine threads.
-    public func start() {
-        lock.lock(); defer { lock.unlock() }
-        guard !running else { return }
-        running = true
-        let receiver = Thread { [weak self] in self?.receiveLoop() }
-        receiver.name = "pipeserve-ring-rx"
-        let engine = Thread { [weak self] in self?.engineLoop() }
-        engine.name = "pipeserve-engine"
-        threads = [receiver, engine]
-        receiver.start()
-        engine.start()
+    /// Starts the engine thread, which spawns and links the stages; returns once they are ready,
+    /// or throws why they could not start (`RingError`).
+    public func start() throws {
+        let started = StartSignal()
+        let t = Thread { [self] in engineMain(started) }
+        t.name = "pipeserve-engine"
+        lock.lock(); thread = t; lock.unlock()
+        t.start()
+        if let error = started.wait() { throw error }
     }
 
-    /// Stops the engine thread (in-flight requests are failed); the ring is left to its owner.
+    /// Stops the engine: waiting and running requests are failed, the stages are shut down.
     public func stop() {
         post(.stop)
         lock.lock()
-        while !stopped && running { _ = lock.wait(until: Date().addingTimeInterval(0.05)) }
+        while thread != nil && !finished { _ = lock.wait(until: Date().addingTimeInterval(0.05)) }
         lock.unlock()
     }
 
     /// Queues a request; the handler hears its tokens, text and end. Returns false (and queues
     /// nothing) when the waiting queue is already full, so an API can answer 503 at once; the
-    /// scheduler's own bound still applies to what races past this check.
+    /// scheduler's own bound still applies to what races past this check. During a restart
+    /// requests are queued and wait.
     @discardableResult
     public func submit(_ request: Request, handler: @escaping Handler) -> Bool {
         lock.lock()
@@ -140,20 +187,32 @@ public final class PipelineEngine: @unchecked Sendable {
         return true
     }
 
-    /// Whether the ring has broken (the engine then fails every request).
-    public var isBroken: Bool {
-        lock.lock(); defer { lock.unlock() }
-        return brokenReason != nil
-    }
-
-    /// Why the ring broke, if it did.
-    public var failure: String? {
-        lock.lock(); defer { lock.unlock() }
-        return brokenReason
+    /// Applies a new partition (stages, layers, threads, placement, wire dtype, micro-batches):
+    /// the engine stops sending new batches, lets the in-flight ones return, restarts the ring
+    /// with `ring`, and recomputes every running sequence there; queued requests wait, none is
+    /// lost. If the new ring cannot start, the old configuration is started again and `done`
+    /// hears the error. `done` is called on the engine thread.
+    public func reconfigure(_ ring: RingConfiguration, microBatches: Int, done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        var c = schedulerTemplate
+        c.microBatches = microBatches
+        do { try c.validate() } catch { done(.failure(error)); return }
+        post(.reconfigure(Reconfiguration(ring: ring, microBatches: microBatches, done: done)))
     }
 
     /// Cancels a request (its KV cache is freed in every stage).
     public func cancel(_ id: RequestID) { post(.cancel(id)) }
+
+    /// Current status (thread-safe).
+    public var status: Status {
+        lock.lock(); defer { lock.unlock() }
+        return statusValue
+    }
+
+    /// Why the engine gave up, if it did (requests then fail).
+    public var failure: String? {
+        if case let .failed(why) = status { return why }
+        return nil
+    }
 
     /// Current counters (thread-safe).
     public var snapshot: Snapshot {
@@ -167,75 +226,96 @@ public final class PipelineEngine: @unchecked Sendable {
         return trace?.json() ?? "{\"traceEvents\":[]}"
     }
 
-    private func post(_ item: InboxItem) {
+    func post(_ item: InboxItem) {
         lock.lock()
         inbox.append(item)
         lock.signal()
         lock.unlock()
     }
 
-    private func receiveLoop() {
-        while true {
-            do {
-                let m = try ring.receive()
-                post(.ring(m))
-            } catch {
-                // The link usually breaks because a stage died: give its exit a moment to be seen
-                // so the failure names the stage.
-                var exited = ring.exitedStage
-                for _ in 0..<100 where exited == nil {
-                    usleep(10_000)
-                    exited = ring.exitedStage
-                }
-                post(.ringFailed(exited.map { "stage \($0.index) exited with status \($0.status)" } ?? "pipeline link failed: \(error)"))
-                return
-            }
-        }
+    func setStatus(_ s: Status) {
+        lock.lock(); statusValue = s; lock.unlock()
     }
 
-    private func now() -> UInt64 { WireClock.monotonicNanoseconds() }
+    static func seconds() -> Double { Double(WireClock.monotonicNanoseconds()) / 1e9 }
+    func now() -> UInt64 { WireClock.monotonicNanoseconds() }
 
-    private func engineLoop() {
-        var ringBroken: String?
+    // MARK: The engine thread
+
+    private func engineMain(_ started: StartSignal) {
+        do {
+            try bringUp(ringConfiguration)
+            setStatus(.ready)
+            started.finish(nil)
+        } catch {
+            setStatus(.failed("\(error)"))
+            started.finish(error)
+            markFinished()
+            return
+        }
+        runLoop()
+        if let ring { ring.shutdown() }
+        ring = nil
+        publishSnapshot()
+        markFinished()
+    }
+
+    private func markFinished() {
+        lock.lock(); finished = true; lock.broadcast(); lock.unlock()
+    }
+
+    private func runLoop() {
+        // Wake at least this often to watch the ring's liveness.
+        let tick = policy.heartbeatTimeoutSeconds > 0 ? min(0.25, policy.heartbeatTimeoutSeconds / 8) : 1
         loop: while true {
             lock.lock()
-            while inbox.isEmpty { lock.wait() }
+            if inbox.isEmpty { _ = lock.wait(until: Date().addingTimeInterval(tick)) }
             let items = inbox
             inbox.removeAll()
             lock.unlock()
             for item in items {
                 switch item {
                 case let .submit(r, h):
-                    if let broken = ringBroken { h(.failed(broken)); continue }
+                    if let failedReason { h(.failed(failedReason)); continue }
                     admit(r, h)
                 case let .cancel(id):
                     apply(scheduler.cancel(id))
-                case let .ring(m):
+                case let .ring(m, gen):
+                    guard gen == generation else { continue }
+                    if case .heartbeat = m { liveness.received(at: Self.seconds(), heartbeat: true) } else {
+                        liveness.received(at: Self.seconds(), heartbeat: false)
+                    }
                     handleRing(m)
-                case let .ringFailed(reason):
-                    ringBroken = reason
-                    lock.lock(); brokenReason = reason; lock.unlock()
-                    logger.error("pipeline ring broke", metadata: ["error": "\(reason)"])
-                    for (_, live) in requests { live.handler(.failed(reason)) }
-                    requests.removeAll()
-                    inFlight.removeAll()
+                case let .ringFailed(reason, gen):
+                    guard gen == generation, failedReason == nil else { continue }
+                    recover(from: reason)
+                case let .reconfigure(r):
+                    if let failedReason { r.done(.failure(RingError.link(stage: nil, "the service has failed: \(failedReason)"))); continue }
+                    if let previous = pendingReconfiguration {
+                        previous.done(.failure(RingError.link(stage: nil, "superseded by a newer configuration")))
+                    }
+                    pendingReconfiguration = r
+                    setStatus(.recovering("applying a new partition: draining the ring"))
                 case .stop:
                     for (_, live) in requests { live.handler(.failed("engine stopped")) }
                     requests.removeAll()
+                    if let r = pendingReconfiguration { r.done(.failure(RingError.link(stage: nil, "engine stopped"))) }
                     break loop
                 }
             }
-            if ringBroken == nil { sendReadyBatches() }
+            if failedReason == nil {
+                if let r = pendingReconfiguration {
+                    if inFlight.isEmpty { pendingReconfiguration = nil; applyReconfiguration(r) }
+                } else {
+                    sendReadyBatches()
+                }
+                watchLiveness()
+            }
             publishSnapshot()
         }
-        lock.lock()
-        stopped = true
-        running = false
-        lock.broadcast()
-        lock.unlock()
     }
 
-    private func admit(_ r: Request, _ h: @escaping Handler) {
+    func admit(_ r: Request, _ h: @escaping Handler) {
         let result = scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.maxTokens, stopTokenIDs: r.stopTokens,
                                                       stopStrings: r.stopStrings))
         switch result {
@@ -246,120 +326,7 @@ public final class PipelineEngine: @unchecked Sendable {
         }
     }
 
-    private func sendReadyBatches() {
-        for planned in scheduler.nextBatches() {
-            do {
-                if !planned.freeBefore.isEmpty {
-                    try ring.send(.freeSequences(planned.freeBefore.map { WireSequenceID($0.rawValue) }))
-                }
-                let entries = planned.entries.map { e -> WireBatchEntry in
-                    var s = requests[e.request]?.request.sampling ?? WireSamplingParameters()
-                    s.tokenIndex = UInt32(e.tokenIndex)
-                    return WireBatchEntry(sequence: WireSequenceID(e.sequence.rawValue), startPosition: UInt32(e.startPosition),
-                                          count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens, sampling: s)
-                }
-                inFlight[planned.id.rawValue] = (planned, now())
-                try ring.send(.forwardBatch(WireForwardBatch(batch: WireProtocol.BatchID(planned.id.rawValue),
-                                                             slot: MicroBatchSlot(UInt32(planned.slot.rawValue)), entries: entries)))
-            } catch {
-                post(.ringFailed("cannot send to stage 0: \(error)"))
-                return
-            }
-        }
-    }
-
-    private func handleRing(_ m: WireMessage) {
-        switch m {
-        case let .sampledTokens(t):
-            guard let (planned, sentAt) = inFlight.removeValue(forKey: t.batch.rawValue) else { return }
-            let received = now()
-            record(timings: t.timings, planned: planned, sentAt: sentAt, receivedAt: received)
-            let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence.rawValue, $0) })
-            var samples: [SampledToken] = []
-            for s in t.tokens {
-                guard let entry = bySequence[s.sequence.rawValue], var live = requests[entry.request] else { continue }
-                let eog = live.request.stopTokens.contains(s.token)
-                let text = eog ? "" : live.detokenizer.append(s.token)
-                requests[entry.request] = live
-                live.handler(.token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob, top: s.topLogprobs))
-                samples.append(SampledToken(sequence: Scheduling.SequenceID(s.sequence.rawValue), token: s.token, text: text))
-            }
-            apply(scheduler.complete(batch: planned.id, samples: samples))
-        case let .error(report):
-            // A stage that rejects one batch ("batch N: …") fails that batch's requests; the ring
-            // and every other request go on. Any other report means the ring cannot be trusted.
-            if let id = Self.batchID(in: report.message), let (planned, _) = inFlight.removeValue(forKey: id) {
-                failBatch(planned, reason: "\(report.origin): \(report.message)")
-            } else {
-                post(.ringFailed("\(report.origin): \(report.message)"))
-            }
-        default:
-            break  // echoes of free/reset/heartbeat that went round the ring
-        }
-    }
-
-    /// The batch id at the start of a stage's per-batch error ("batch 12: …").
-    static func batchID(in message: String) -> UInt64? {
-        guard message.hasPrefix("batch ") else { return nil }
-        return UInt64(message.dropFirst(6).prefix { $0.isNumber })
-    }
-
-    /// Fails every request that had a sequence in `planned`, frees their KV everywhere, and clears
-    /// the slot so it schedules again.
-    private func failBatch(_ planned: PlannedBatch, reason: String) {
-        logger.error("a stage rejected a batch", metadata: ["batch.id": "\(planned.id.rawValue)", "error": "\(reason)"])
-        for request in Set(planned.entries.map(\.request)) {
-            if let live = requests.removeValue(forKey: request) { live.handler(.failed(reason)) }
-            apply(scheduler.cancel(request))
-        }
-        apply(scheduler.complete(batch: planned.id, samples: []))
-    }
-
-    private func apply(_ events: [SchedulerEvent]) {
-        for e in events {
-            switch e {
-            case let .text(id, delta):
-                if !delta.isEmpty { requests[id]?.handler(.text(delta)) }
-            case .token:
-                break  // already reported with its logprob when it arrived
-            case let .finished(id, reason, usage):
-                if var live = requests.removeValue(forKey: id) {
-                    if reason != .cancelled {
-                        let tail = live.detokenizer.flush()
-                        if !tail.isEmpty { live.handler(.text(tail)) }
-                    }
-                    live.handler(.finished(reason, usage))
-                }
-            case let .free(ids):
-                try? ring.send(.freeSequences(ids.map { WireSequenceID($0.rawValue) }))
-            }
-        }
-    }
-
-    private func record(timings: [WireStageTiming], planned: PlannedBatch, sentAt: UInt64, receivedAt: UInt64) {
-        let stageTimings = timings.map {
-            PipelineTelemetry.StageTiming(stage: Int($0.stage.rawValue), waitNanoseconds: $0.waitNanoseconds,
-                                          computeNanoseconds: $0.computeNanoseconds)
-        }
-        telemetry.recordBatch(stageTimings, finishedAtNanoseconds: receivedAt)
-        lock.lock()
-        for t in timings where Int(t.stage.rawValue) < snapshotValue.stageComputeNanoseconds.count {
-            snapshotValue.stageComputeNanoseconds[Int(t.stage.rawValue)] += t.computeNanoseconds
-            snapshotValue.stageWaitNanoseconds[Int(t.stage.rawValue)] += t.waitNanoseconds
-        }
-        snapshotValue.batches += 1
-        if trace != nil {
-            for t in timings where t.finishedAtNanoseconds > t.computeNanoseconds {
-                trace?.batchSpan(track: .stage(Int(t.stage.rawValue)), batch: planned.id, slot: planned.slot, tokens: planned.tokenCount,
-                                 startNanoseconds: t.finishedAtNanoseconds - t.computeNanoseconds, durationNanoseconds: t.computeNanoseconds)
-            }
-            trace?.batchSpan(name: "in flight", category: "coordinator", track: .coordinator, batch: planned.id, slot: planned.slot,
-                             tokens: planned.tokenCount, startNanoseconds: sentAt, durationNanoseconds: receivedAt - sentAt)
-        }
-        lock.unlock()
-    }
-
-    private func publishSnapshot() {
+    func publishSnapshot() {
         let s = scheduler
         let busy = telemetry.busyRatios
         let bubble = telemetry.bubbleRatio
@@ -370,6 +337,23 @@ public final class PipelineEngine: @unchecked Sendable {
         snapshotValue.kvTokensUsed = s.kvTokensUsed
         snapshotValue.stageBusy = busy
         snapshotValue.bubbleRatio = bubble
+        snapshotValue.microBatches = s.configuration.microBatches
         lock.unlock()
+    }
+}
+
+/// The engine thread's answer to `start()`.
+final class StartSignal: @unchecked Sendable {
+    // Sendable: guarded by `cond`.
+    private let cond = NSCondition()
+    private var done = false
+    private var error: (any Error)?
+
+    func finish(_ e: (any Error)?) { cond.lock(); error = e; done = true; cond.broadcast(); cond.unlock() }
+
+    func wait() -> (any Error)? {
+        cond.lock(); defer { cond.unlock() }
+        while !done { cond.wait() }
+        return error
     }
 }

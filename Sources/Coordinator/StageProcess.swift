@@ -140,6 +140,14 @@ public final class StageProcess: @unchecked Sendable {
         }
     }
 
+    /// Whether the process is stopped (SIGSTOP, a debugger): /proc/PID/stat state T or t.
+    public var isStopped: Bool {
+        guard exited == nil, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), stat.index(close, offsetBy: 2) < stat.endIndex else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state == "T" || state == "t"
+    }
+
     /// Sends a signal (SIGTERM by default).
     public func signal(_ sig: Int32 = SIGTERM) {
         if process.isRunning { kill(process.processIdentifier, sig) }

@@ -211,6 +211,19 @@ public final class StageRing: @unchecked Sendable {
         return (first.0.index, first.0.exited ?? -1)
     }
 
+    /// Kills every stage at once (SIGKILL also ends stopped ones), reaps them and removes the
+    /// directory: the teardown of a ring that crashed or hung, where a polite shutdown could wait.
+    public func kill() {
+        for p in processes { p.signal(SIGKILL) }
+        for p in processes { p.stop(graceSeconds: 1) }
+        toFirst.close()
+        fromLast.close()
+        directory.remove()
+    }
+
+    /// Stages that are stopped (SIGSTOP), for naming the culprit of a hang.
+    public var stoppedStages: [Int] { processes.filter(\.isStopped).map(\.index) }
+
     /// Sends shutdown around the ring, waits for the stages to exit (killing stragglers), removes the directory.
     public func shutdown(graceSeconds: Double = 3) {
         try? toFirst.send(.shutdown)

@@ -39,7 +39,7 @@
 /// runs the batch, then drops the KV; its returning sample is ignored.
 public struct Scheduler: Sendable {
     /// The limits this scheduler enforces.
-    public let configuration: SchedulerConfiguration
+    public internal(set) var configuration: SchedulerConfiguration
 
     var sequences: [SequenceID: SequenceState] = [:]
     var byRequest: [RequestID: SequenceID] = [:]

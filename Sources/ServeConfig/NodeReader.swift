@@ -74,7 +74,7 @@ struct NodeReader {
     }
 
     mutating func read(_ root: Node, into c: inout ServeConfiguration) throws {
-        let top = ["model", "served_model_name", "http", "pipeline", "scheduler", "limits", "chat_template", "logging", "trace"]
+        let top = ["model", "served_model_name", "http", "pipeline", "scheduler", "limits", "recovery", "chat_template", "logging", "trace"]
         for (k, v) in try entries(root, "", known: top) {
             switch k {
             case "model": c.model = try string(v, k)
@@ -133,6 +133,15 @@ struct NodeReader {
                     case "context_length": c.limits.contextLength = isNull(lv) ? nil : try int(lv, key, 16...(1 << 24))
                     case "max_tokens": c.limits.maxTokens = try int(lv, key, 1...(1 << 24))
                     default: c.limits.maxN = try int(lv, key, 1...128)
+                    }
+                }
+            case "recovery":
+                for (rk, rv) in try entries(v, "recovery", known: ["max_restarts", "restart_window", "heartbeat_timeout"]) {
+                    let key = "recovery.\(rk)"
+                    switch rk {
+                    case "max_restarts": c.recovery.maxRestarts = try int(rv, key, 0...1000)
+                    case "restart_window": c.recovery.restartWindow = try double(rv, key, 1...86400)
+                    default: c.recovery.heartbeatTimeout = try double(rv, key, 0...86400)
                     }
                 }
             default:  // logging

@@ -41,6 +41,10 @@ extension ServeConfiguration {
               context_length: \(limits.contextLength.map(String.init) ?? "null")
               max_tokens: \(limits.maxTokens)
               max_n: \(limits.maxN)
+            recovery:
+              max_restarts: \(recovery.maxRestarts)
+              restart_window: \(recovery.restartWindow)
+              heartbeat_timeout: \(recovery.heartbeatTimeout)
             chat_template: \(q(chatTemplate))
             logging:
               level: \(logging.level)

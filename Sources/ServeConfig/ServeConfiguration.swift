@@ -55,6 +55,16 @@ public struct ServeConfiguration: Sendable, Equatable {
         public var maxN = 8
     }
 
+    /// Stage crash and hang handling.
+    public struct Recovery: Sendable, Equatable {
+        /// Ring restarts allowed within `restartWindow`; one more crash fails the service.
+        public var maxRestarts = 5
+        /// Seconds over which restarts are counted.
+        public var restartWindow = 300.0
+        /// Seconds of silence from the ring (with work outstanding) before it counts as hung; 0 = off.
+        public var heartbeatTimeout = 30.0
+    }
+
     public struct Logging: Sendable, Equatable {
         public var level = "info"
         /// `text` or `json`.
@@ -68,6 +78,7 @@ public struct ServeConfiguration: Sendable, Equatable {
     public var pipeline = Pipeline()
     public var scheduler = Scheduler()
     public var limits = Limits()
+    public var recovery = Recovery()
     /// Chat format when the model's template is not recognised: gemma, llama3, chatml, llama2.
     public var chatTemplate: String?
     public var logging = Logging()

@@ -74,16 +74,13 @@ struct Bench: ParsableCommand {
             for (mi, m) in mbList.enumerated() {
                 var config = ringConfiguration(model: model, plan: plan, threads: threadsPerStage, placements: placements)
                 config.stageLogLevel = logLevel
-                let ring: StageRing
-                do { ring = try StageRing(configuration: config, logger: logger) } catch { throw CLIError("cannot start \(s) stages: \(error)") }
-                defer { ring.shutdown() }
-                let last = ci == stageList.count - 1 && mi == mbList.count - 1
                 let sched = SchedulerConfiguration(microBatches: m, maxBatchTokens: maxBatchTokens, kvCacheTokens: kvCacheTokens,
                                                    maxQueue: requests, maxRunning: requests, contextLength: h.contextLength)
+                let last = ci == stageList.count - 1 && mi == mbList.count - 1
                 let engine: PipelineEngine
-                do { engine = try PipelineEngine(ring: ring, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }
+                do { engine = try PipelineEngine(ringConfiguration: config, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }
                 catch { throw CLIError("\(error)") }
-                engine.start()
+                do { try engine.start() } catch { throw CLIError("cannot start \(s) stages: \(error)") }
                 let r = runWorkload(engine: engine, vocabulary: h.vocabularySize, label: "stages \(s), M \(m)")
                 let snap = engine.snapshot
                 engine.stop()

@@ -7,7 +7,8 @@ import Tokenization
 import WireProtocol
 
 /// The running pipeline seen through the HTTP layer's `InferenceEngine` protocol: loading until the
-/// ring is up, then requests go to the `PipelineEngine`; a broken ring reports failed.
+/// ring is up, then requests go to the `PipelineEngine`, whose status (ready, recovering from a
+/// stage crash, repartitioning, failed) /health reports.
 final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
     // Sendable: `state` is guarded by `lock`; the tokenizer is immutable.
     let modelName: String
@@ -21,7 +22,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
 
     enum State {
         case loading(String)
-        case ready(PipelineEngine, [StageHealth])
+        case ready(PipelineEngine)
         case stopping
     }
 
@@ -41,9 +42,17 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
         switch current {
         case let .loading(why): return .loading(why)
         case .stopping: return .failed("shutting down")
-        case let .ready(engine, stages):
-            if let failure = engine.failure { return .failed(failure) }
-            return .ready(stages: stages)
+        case let .ready(engine):
+            let snap = engine.snapshot
+            switch engine.status {
+            case .starting: return .loading("starting pipeline stages")
+            case let .recovering(why): return .recovering(why)
+            case let .failed(why): return .failed(why)
+            case .ready:
+                return .ready(stages: snap.stageLayers.enumerated().map {
+                    StageHealth(index: $0.offset, layers: $0.element, restarts: snap.restarts)
+                })
+            }
         }
     }
 
@@ -63,7 +72,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
     func detokenize(_ tokens: [Int32]) -> String { tokenizer.decode(tokens) }
 
     func generate(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
-        guard case let .ready(engine, _) = current else {
+        guard case let .ready(engine) = current else {
             if case let .loading(why) = current { throw EngineError.notReady(why) }
             throw EngineError.notReady("shutting down")
         }
@@ -102,7 +111,13 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
                 continuation.finish()
             case let .failed(why):
                 finished.set()
-                continuation.finish(throwing: why.contains("queue is full") ? EngineError.queueFull(retryAfterSeconds: 1) : EngineError.failed(why))
+                if why.contains("queue is full") {
+                    continuation.finish(throwing: EngineError.queueFull(retryAfterSeconds: 1))
+                } else if engine.failure != nil || why == "engine stopped" {
+                    continuation.finish(throwing: EngineError.notReady(why))  // the service failed or is stopping: 503
+                } else {
+                    continuation.finish(throwing: EngineError.failed(why))
+                }
             }
         }
         guard accepted else { throw EngineError.queueFull(retryAfterSeconds: 1) }
@@ -113,7 +128,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
     }
 
     func recordMetrics() {
-        guard case let .ready(engine, _) = current else { return }
+        guard case let .ready(engine) = current else { return }
         let s = engine.snapshot
         Gauge(label: "pipeserve:num_requests_running").record(s.running)
         Gauge(label: "pipeserve:num_requests_waiting").record(s.waiting)
@@ -123,7 +138,13 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
             Gauge(label: "pipeserve:stage_busy_ratio", dimensions: [("stage", "\(i)")]).record(busy ?? 0)
         }
         Gauge(label: "pipeserve:pipeline_bubble_ratio").record(s.bubbleRatio ?? 0)
-        Gauge(label: "pipeserve:stage_restarts").record(0)
+        Gauge(label: "pipeserve:stage_restarts").record(s.restarts)
+        Gauge(label: "pipeserve:pipeline_reconfigurations").record(s.reconfigurations)
+        Gauge(label: "pipeserve:recomputed_sequences").record(s.recomputedSequences)
+        Gauge(label: "pipeserve:pipeline_stages").record(s.stageLayers.count)
+        Gauge(label: "pipeserve:micro_batches").record(s.microBatches)
+        let healthy: Int = { if case .ready = engine.status { return 1 } else { return 0 } }()
+        Gauge(label: "pipeserve:pipeline_ready").record(healthy)
     }
 }
 

@@ -1,4 +1,5 @@
 import Coordinator
+import ServeConfig
 import Logging
 import ModelRuntime
 import WireProtocol
@@ -26,4 +27,42 @@ func ringConfiguration(model: String, plan: PartitionPlan, threads: Int, placeme
 /// The wire dtype named `f32`, `f16` or `bf16`.
 func activationDType(named name: String) -> WireActivationDType? {
     WireActivationDType.allCases.first { "\($0)" == name }
+}
+
+/// The ring and micro-batch count a configuration asks for: partition plan, stage placement,
+/// wire dtype. Computed at start and again on SIGHUP.
+struct PipelineSettings {
+    var ring: RingConfiguration
+    var microBatches: Int
+
+    init(_ c: ServeConfiguration, planner: PartitionPlanner, logger: Logger) throws {
+        let plan: PartitionPlan
+        do {
+            switch c.pipeline.layers {
+            case .auto: plan = try planner.balanced(stages: c.pipeline.stages)
+            case let .counts(counts): plan = try planner.plan(counts: counts, stages: c.pipeline.stages)
+            }
+        } catch { throw CLIError("pipeline.layers: \(error)") }
+        let mode: PlacementPlanner.Mode = {
+            switch c.pipeline.numa {
+            case .off: return .off
+            case .auto: return .auto
+            case let .nodes(n): return .nodes(n)
+            }
+        }()
+        var placements = try placeStages(c.pipeline.stages, threads: c.pipeline.threadsPerStage, mode: mode, logger: logger,
+                                         errorPrefix: "pipeline.numa: ")
+        if !c.pipeline.cpus.isEmpty { for i in placements.indices { placements[i].cpus = c.pipeline.cpus[i] } }
+        ring = ringConfiguration(model: c.modelPath, plan: plan, threads: c.pipeline.threadsPerStage, placements: placements)
+        ring.activationDType = activationDType(named: c.pipeline.activationDType) ?? .f32
+        if let dir = c.pipeline.socketDir { ring.runtimeBase = dir }
+        ring.stageLogLevel = c.logging.level == "trace" || c.logging.level == "debug" ? c.logging.level : "warning"
+        microBatches = c.pipeline.effectiveMicroBatches
+    }
+
+    /// Whether applying `other` needs the stages restarted.
+    func differs(from other: PipelineSettings) -> Bool {
+        ring.stages != other.ring.stages || ring.activationDType != other.ring.activationDType
+            || ring.runtimeBase != other.ring.runtimeBase || microBatches != other.microBatches
+    }
 }

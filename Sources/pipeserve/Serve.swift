@@ -79,31 +79,10 @@ struct Serve: AsyncParsableCommand {
             tokenizer = try Tokenizer(gguf: file)
         } catch { throw CLIError("\(c.modelPath): \(error)") }
         let planner = PartitionPlanner(file: file, hyperparameters: h)
-        let plan: PartitionPlan
-        do {
-            switch c.pipeline.layers {
-            case .auto: plan = try planner.balanced(stages: c.pipeline.stages)
-            case let .counts(counts): plan = try planner.plan(counts: counts, stages: c.pipeline.stages)
-            }
-        } catch { throw CLIError("pipeline.layers: \(error)") }
-        let mode: PlacementPlanner.Mode = {
-            switch c.pipeline.numa {
-            case .off: return .off
-            case .auto: return .auto
-            case let .nodes(n): return .nodes(n)
-            }
-        }()
-        var placements = try placeStages(c.pipeline.stages, threads: c.pipeline.threadsPerStage, mode: mode, logger: logger,
-                                         errorPrefix: "pipeline.numa: ")
-        if !c.pipeline.cpus.isEmpty { for i in placements.indices { placements[i].cpus = c.pipeline.cpus[i] } }
-
-        var ringConfig = ringConfiguration(model: c.modelPath, plan: plan, threads: c.pipeline.threadsPerStage, placements: placements)
-        ringConfig.activationDType = activationDType(named: c.pipeline.activationDType) ?? .f32
-        if let dir = c.pipeline.socketDir { ringConfig.runtimeBase = dir }
-        ringConfig.stageLogLevel = c.logging.level == "trace" || c.logging.level == "debug" ? c.logging.level : "warning"
+        let settings = try PipelineSettings(c, planner: planner, logger: logger)
         let context = min(c.limits.contextLength ?? h.contextLength, h.contextLength)
         let schedulerConfig = SchedulerConfiguration(
-            microBatches: c.pipeline.effectiveMicroBatches, maxBatchTokens: c.scheduler.maxBatchTokens,
+            microBatches: settings.microBatches, maxBatchTokens: c.scheduler.maxBatchTokens,
             kvCacheTokens: max(c.scheduler.kvCacheTokens, context), maxQueue: c.scheduler.maxQueue,
             maxRunning: c.scheduler.maxRunning, contextLength: context)
 
@@ -137,62 +116,49 @@ struct Serve: AsyncParsableCommand {
                                   logger: logger) { port in
             FileHandle.standardError.write(Data("pipeserve: listening on http://\(host):\(port)\n".utf8))
         }
-        let pipeline = PipelineService(ringConfiguration: ringConfig, scheduler: schedulerConfig, tokenizer: tokenizer, adapter: adapter,
-                                       layers: plan.stages.map(\.layers), trace: c.trace, logger: logger)
-        let stageCount = plan.stages.count
-        let systemd = SystemdService(notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment), adapter: adapter,
-                                     describe: { "serving \(servedName) on \(host):\(c.http.port) with \(stageCount) stages" }, logger: logger)
+        let engine: PipelineEngine
+        do {
+            engine = try PipelineEngine(ringConfiguration: settings.ring, scheduler: schedulerConfig, tokenizer: tokenizer,
+                                        recovery: RecoveryPolicy(maxRestarts: c.recovery.maxRestarts, restartWindowSeconds: c.recovery.restartWindow,
+                                                                 heartbeatTimeoutSeconds: c.recovery.heartbeatTimeout),
+                                        trace: c.trace != nil, logger: logger)
+        } catch { throw CLIError("scheduler: \(error)") }
+        let pipeline = PipelineService(engine: engine, adapter: adapter, trace: c.trace, logger: logger)
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let systemd = SystemdService(notifier: notifier, adapter: adapter, describe: {
+            "serving \(servedName) on \(host):\(c.http.port) with \(engine.snapshot.stageLayers.count) stages"
+        }, logger: logger)
         // Shutdown runs in reverse: systemd hears STOPPING, HTTP stops accepting and drains, then the stages stop.
         let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: app), .init(service: systemd)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        // SIGHUP must not kill the daemon: live reload arrives with the service issue; for now the
-        // file is re-validated and the result logged.
+        // SIGHUP re-reads the configuration and applies a changed partition live.
+        let reloader = Reloader(command: self, running: c, settings: settings, planner: planner, engine: engine, logger: logger)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP)
         signal(SIGHUP, SIG_IGN)
-        let configPath = config
-        hup.setEventHandler {
-            guard let configPath else { logger.notice("SIGHUP: no --config file to re-read"); return }
-            do {
-                _ = try ConfigLoader.load(path: configPath)
-                logger.notice("SIGHUP: \(configPath) is valid; changes apply at the next restart (live reload is not implemented yet)")
-            } catch { logger.error("SIGHUP: \(error); keeping the running configuration") }
-        }
+        hup.setEventHandler { reloader.reload() }
         hup.resume()
         try await group.run()
         hup.cancel()
     }
 }
 
-/// Starts the ring and the engine, marks the API ready, and on shutdown stops them.
+/// Starts the engine (which spawns the stages), marks the API ready, watches for the engine
+/// giving up (restart budget spent: the daemon then exits non-zero so systemd can act), and on
+/// shutdown stops it.
 struct PipelineService: Service {
-    let ringConfiguration: RingConfiguration
-    let scheduler: SchedulerConfiguration
-    let tokenizer: Tokenizer
+    let engine: PipelineEngine
     let adapter: PipelineInferenceEngine
-    let layers: [Range<Int>]
     let trace: String?
     let logger: Logger
 
     func run() async throws {
-        let started: (StageRing, PipelineEngine)
-        // Stages get their parent-death signal when the *thread* that spawned them exits, so the
-        // spawning thread lives until shutdown.
-        let keeper = ThreadKeeper()
-        defer { keeper.release() }
         do {
-            started = try await withCheckedThrowingContinuation { cont in
-                let t = Thread {
-                    do {
-                        let ring = try StageRing(configuration: ringConfiguration, logger: logger)
-                        do {
-                            let engine = try PipelineEngine(ring: ring, scheduler: scheduler, tokenizer: tokenizer, trace: trace != nil, logger: logger)
-                            engine.start()
-                            cont.resume(returning: (ring, engine))
-                        } catch { ring.shutdown(); cont.resume(throwing: error) }
-                    } catch { cont.resume(throwing: error) }
-                    keeper.wait()
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+                // start() blocks until the stages are up: keep it off the cooperative pool.
+                let t = Thread { [engine] in
+                    do { try engine.start(); cont.resume() } catch { cont.resume(throwing: error) }
                 }
-                t.name = "pipeserve-stages"
+                t.name = "pipeserve-start"
                 t.start()
             }
         } catch {
@@ -200,23 +166,19 @@ struct PipelineService: Service {
             logger.critical("cannot start the pipeline", metadata: ["error": "\(error)"])
             throw CLIError("cannot start the pipeline: \(error)")
         }
-        let (ring, engine) = started
-        adapter.setState(.ready(engine, layers.enumerated().map { StageHealth(index: $0.offset, layers: $0.element) }))
-        logger.info("pipeline ready", metadata: ["pipeline.stages": "\(layers.count)", "pipeline.micro_batches": "\(scheduler.microBatches)"])
-        try? await gracefulShutdown()
+        adapter.setState(.ready(engine))
+        let snap = engine.snapshot
+        logger.info("pipeline ready", metadata: ["pipeline.stages": "\(snap.stageLayers.count)", "pipeline.micro_batches": "\(snap.microBatches)"])
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let why = engine.failure {
+                engine.stop()
+                throw CLIError("the pipeline failed: \(why)")
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
         adapter.setState(.stopping)
         engine.stop()
         if let trace { try? engine.traceJSON().write(toFile: trace, atomically: true, encoding: .utf8) }
-        ring.shutdown()
         logger.info("pipeline stopped")
     }
-}
-
-/// Holds a thread until released.
-final class ThreadKeeper: @unchecked Sendable {
-    // Sendable: guarded by `cond`.
-    private let cond = NSCondition()
-    private var released = false
-    func wait() { cond.lock(); while !released { cond.wait() }; cond.unlock() }
-    func release() { cond.lock(); released = true; cond.broadcast(); cond.unlock() }
 }

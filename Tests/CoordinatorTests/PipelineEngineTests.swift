@@ -17,12 +17,16 @@ import WireProtocol
         var text: [RequestID: String] = [:]
         var finished: [RequestID: FinishReason] = [:]
         var failed: [RequestID: String] = [:]
+        /// Called (on the engine thread) after each token with the request and its token count.
+        var onToken: (@Sendable (RequestID, Int) -> Void)?
 
         func handler(_ id: RequestID) -> PipelineEngine.Handler {
             { event in
                 self.cond.lock(); defer { self.cond.unlock() }
                 switch event {
-                case let .token(t, _, _, _): self.tokens[id, default: []].append(t)
+                case let .token(t, _, _, _):
+                    self.tokens[id, default: []].append(t)
+                    if let hook = self.onToken { hook(id, self.tokens[id]!.count) }
                 case let .text(s): self.text[id, default: ""] += s
                 case let .finished(r, _): self.finished[id] = r; self.cond.broadcast()
                 case let .failed(why): self.failed[id] = why; self.cond.broadcast()
@@ -38,15 +42,20 @@ import WireProtocol
         }
     }
 
-    func engine(_ model: String, counts: [Int], microBatches: Int, maxBatchTokens: Int = 16, maxQueue: Int = 64,
-                kv: Int = 4096) throws -> (StageRing, PipelineEngine) {
-        let ring = try Ring.start(model: model, counts: counts)
+    static func engine(_ model: String, counts: [Int], microBatches: Int, maxBatchTokens: Int = 16, maxQueue: Int = 64,
+                       kv: Int = 4096, recovery: RecoveryPolicy = RecoveryPolicy()) throws -> PipelineEngine {
         let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
         let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: maxBatchTokens, kvCacheTokens: kv,
                                             maxQueue: maxQueue, maxRunning: 64, contextLength: 256)
-        let e = try PipelineEngine(ring: ring, scheduler: config, tokenizer: tokenizer, trace: true, logger: ringLogger)
-        e.start()
-        return (ring, e)
+        let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts), scheduler: config,
+                                   tokenizer: tokenizer, recovery: recovery, trace: true, logger: ringLogger)
+        try e.start()
+        return e
+    }
+
+    func engine(_ model: String, counts: [Int], microBatches: Int, maxBatchTokens: Int = 16, maxQueue: Int = 64,
+                kv: Int = 4096) throws -> PipelineEngine {
+        try Self.engine(model, counts: counts, microBatches: microBatches, maxBatchTokens: maxBatchTokens, maxQueue: maxQueue, kv: kv)
     }
 
     func prompt(_ i: Int) -> [Int32] { [1] + (0..<(5 + i % 7)).map { Int32(3 + (i * 37 + $0 * 11) % 500) } }
@@ -62,8 +71,8 @@ import WireProtocol
             p.seed = UInt64(100 + i)
             expected.append(try Generator(model: solo).generate(prompt: prompt(i), maxTokens: 10 + i % 5, sampling: p).tokens)
         }
-        let (ring, engine) = try engine(model, counts: [3, 3], microBatches: 2)
-        defer { engine.stop(); ring.shutdown() }
+        let engine = try engine(model, counts: [3, 3], microBatches: 2)
+        defer { engine.stop() }
         let out = Outcome()
         for i in 0..<n {
             let s = WireSamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i))
@@ -85,8 +94,8 @@ import WireProtocol
 
     @Test func cancellationFreesTheSequenceAndOthersContinue() throws {
         let model = try Ring.model("tiny-llama")
-        let (ring, engine) = try engine(model, counts: [2, 2], microBatches: 2)
-        defer { engine.stop(); ring.shutdown() }
+        let engine = try engine(model, counts: [2, 2], microBatches: 2)
+        defer { engine.stop() }
         let out = Outcome()
         for i in 0..<4 {
             engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 200, sampling: WireSamplingParameters(temperature: 0)),
@@ -104,8 +113,8 @@ import WireProtocol
 
     @Test func aFullQueueRejectsWithAReason() throws {
         let model = try Ring.model("tiny-llama")
-        let (ring, engine) = try engine(model, counts: [4], microBatches: 1, maxQueue: 2)
-        defer { engine.stop(); ring.shutdown() }
+        let engine = try engine(model, counts: [4], microBatches: 1, maxQueue: 2)
+        defer { engine.stop() }
         let out = Outcome()
         var refused = 0
         for i in 0..<6 {
@@ -119,26 +128,31 @@ import WireProtocol
         #expect(out.failed.values.allSatisfy { $0.contains("queue is full") })
     }
 
-    @Test func aDeadStageFailsEveryRequestWithItsName() throws {
+    @Test func aDeadStageWithoutRestartsFailsEveryRequestWithItsName() throws {
         let model = try Ring.model("tiny-llama")
-        let (ring, engine) = try engine(model, counts: [2, 2], microBatches: 2)
-        defer { engine.stop(); ring.shutdown() }
+        let engine = try Self.engine(model, counts: [2, 2], microBatches: 2, recovery: RecoveryPolicy(maxRestarts: 0))
+        defer { engine.stop() }
         let out = Outcome()
         for i in 0..<3 {
             engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 240), handler: out.handler(RequestID(UInt64(i + 1))))
         }
         usleep(10_000)
-        kill(ring.processes[1].pid, SIGKILL)
+        kill(engine.snapshot.stagePIDs[1], SIGKILL)
         #expect(out.wait(for: 3, seconds: 5))
         #expect(out.failed.count == 3 && out.failed.values.allSatisfy { $0.contains("stage 1") }, "\(out.failed)")
+        #expect(engine.failure?.contains("stage 1 exited") == true, "\(String(describing: engine.failure))")
+        // Later requests fail at once with the same reason.
+        engine.submit(.init(id: RequestID(9), prompt: prompt(9), maxTokens: 4), handler: out.handler(RequestID(9)))
+        #expect(out.wait(for: 4, seconds: 5))
+        #expect(out.failed[RequestID(9)]?.contains("stage 1") == true)
     }
 }
 
 extension PipelineEngineTests {
     @Test func aBatchAStageRejectsFailsOnlyItsRequests() throws {
         let model = try Ring.model("tiny-llama")
-        let (ring, engine) = try engine(model, counts: [2, 2], microBatches: 1)
-        defer { engine.stop(); ring.shutdown() }
+        let engine = try engine(model, counts: [2, 2], microBatches: 1)
+        defer { engine.stop() }
         let out = Outcome()
         // Token 99999 is outside the 512-token vocabulary: stage 0 rejects the batch.
         engine.submit(.init(id: RequestID(1), prompt: [1, 99999], maxTokens: 4), handler: out.handler(RequestID(1)))
@@ -148,6 +162,6 @@ extension PipelineEngineTests {
         engine.submit(.init(id: RequestID(2), prompt: prompt(2), maxTokens: 5), handler: out.handler(RequestID(2)))
         #expect(out.wait(for: 2, seconds: 10))
         #expect(out.finished[RequestID(2)] == .length && out.tokens[RequestID(2)]?.count == 5)
-        #expect(!engine.isBroken)
+        #expect(engine.failure == nil && engine.snapshot.restarts == 0)
     }
 }

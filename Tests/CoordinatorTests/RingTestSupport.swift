@@ -25,6 +25,12 @@ enum Ring {
     }
 
     static func start(model: String, counts: [Int], threads: Int = 1, configure: (inout RingConfiguration) -> Void = { _ in }) throws -> StageRing {
+        try StageRing(configuration: configuration(model: model, counts: counts, threads: threads, configure: configure), logger: ringLogger)
+    }
+
+    static func configuration(model: String, counts: [Int], threads: Int = 1, configure: (inout RingConfiguration) -> Void = { _ in })
+        -> RingConfiguration
+    {
         var start = 0
         var specs: [StageSpec] = []
         for (i, n) in counts.enumerated() {
@@ -35,7 +41,7 @@ enum Ring {
         c.startupTimeoutSeconds = 30
         c.runtimeBase = FileManager.default.temporaryDirectory.appendingPathComponent("psr\(getpid() % 100000)").path
         configure(&c)
-        return try StageRing(configuration: c, logger: ringLogger)
+        return c
     }
 
     /// Every contiguous split of n layers into s stages (small n only).

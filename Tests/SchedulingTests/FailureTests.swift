@@ -85,3 +85,28 @@ import Testing
         #expect(s.isIdle && s.kvTokensUsed == 0)
     }
 }
+
+@Suite struct ResizeTests {
+    @Test func slotsChangeOnlyWhenNothingRunsAndWaitingSequencesResume() throws {
+        var s = makeScheduler(config(m: 2, batchTokens: 16, running: 8))
+        for i in 1 ... 3 { submitOK(&s, request(UInt64(i), prompt: 4, maxTokens: 4)) }
+        var events: [SchedulerEvent] = []
+        let first = s.nextBatches()
+        #expect(throws: SchedulingError.self) { try s.resize(microBatches: 3) }  // sequences are running
+        events += completeAll(&s, first[0])
+        _ = s.failAll()
+        try s.resize(microBatches: 3)
+        #expect(s.configuration.microBatches == 3 && s.waitingCount == 3)
+        #expect(throws: SchedulingError.self) { try s.resize(microBatches: 0) }
+        var pending = s.nextBatches()
+        #expect(Set(pending.map(\.slot.rawValue)) == [0, 1, 2])
+        var rounds = 0
+        while !pending.isEmpty, rounds < 100 {
+            rounds += 1
+            events += completeAll(&s, pending.removeFirst())
+            pending += s.nextBatches()
+        }
+        for r in 1 ... 3 { #expect(tokens(events, for: UInt64(r)).map(\.1) == Array(0 ..< 4)) }
+        #expect(s.isIdle)
+    }
+}

@@ -27,6 +27,7 @@ import Testing
               activation_dtype: bf16
             scheduler: {max_running: 8, max_batch_tokens: 128, kv_cache_tokens: 8192, max_queue: 10}
             limits: {context_length: 4096, max_tokens: 100, max_n: 2}
+            recovery: {max_restarts: 2, restart_window: 60, heartbeat_timeout: 5}
             chat_template: chatml
             logging: {level: debug, format: json}
             trace: /tmp/t.json
@@ -37,6 +38,7 @@ import Testing
         #expect(c.pipeline.cpus == [[0], [1], [0, 1]] && c.pipeline.numa == .nodes([0]) && c.pipeline.activationDType == "bf16")
         #expect(c.scheduler.kvCacheTokens == 8192 && c.limits.maxN == 2 && c.chatTemplate == "chatml")
         #expect(c.logging.format == "json" && c.trace == "/tmp/t.json")
+        #expect(c.recovery.maxRestarts == 2 && c.recovery.restartWindow == 60 && c.recovery.heartbeatTimeout == 5)
     }
 
     func failure(_ yaml: String) -> String {
@@ -55,6 +57,8 @@ import Testing
         #expect(failure("pipeline:\n  stages: 0\n").contains("pipeline.stages: 0 is out of range"))
         #expect(failure("pipeline:\n  numa: sometimes\n").contains("pipeline.numa: 'sometimes' is not one of auto, off"))
         #expect(failure("pipeline:\n  activation_dtype: f8\n").contains("is not one of f32, f16, bf16"))
+        #expect(failure("recovery:\n  heartbeat_timeout: -1\n").contains("recovery.heartbeat_timeout"))
+        #expect(failure("recovery:\n  max_restart: 3\n").contains("did you mean recovery.max_restarts?"))
         #expect(failure("http: 5").contains("http: expected a mapping"))
         #expect(failure("logging:\n  level: loud\n").contains("logging.level"))
         #expect(failure("pipeline:\n  stages: 2\n  stages: 3\n").contains("stages"))

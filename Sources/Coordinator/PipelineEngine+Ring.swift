@@ -1,0 +1,170 @@
+import Foundation
+import Scheduling
+import Tokenization
+import WireProtocol
+
+/// The engine's traffic with its ring: starting one, sending batches, applying what returns.
+extension PipelineEngine {
+    /// Spawns and links a ring for `configuration` on the engine thread and starts its receiver.
+    func bringUp(_ configuration: RingConfiguration) throws {
+        let newRing = try StageRing(configuration: configuration, logger: logger)
+        generation += 1
+        ring = newRing
+        ringConfiguration = configuration
+        liveness = RingLiveness(timeout: policy.heartbeatTimeoutSeconds, now: Self.seconds())
+        let stages = configuration.stages.count
+        if telemetry.stageCount != stages {
+            telemetry = PipelineTelemetry(stageCount: stages, window: .nanoseconds(10_000_000_000))
+        }
+        lock.lock()
+        if trace != nil && snapshotValue.stageComputeNanoseconds.count != stages { trace = TraceRecorder(stageCount: stages) }
+        if snapshotValue.stageComputeNanoseconds.count != stages {
+            snapshotValue.stageComputeNanoseconds = Array(repeating: 0, count: stages)
+            snapshotValue.stageWaitNanoseconds = Array(repeating: 0, count: stages)
+        }
+        snapshotValue.stageLayers = configuration.stages.map(\.layers)
+        snapshotValue.stagePIDs = newRing.processes.map(\.pid)
+        lock.unlock()
+        startReceiver(newRing, generation: generation)
+    }
+
+    private func startReceiver(_ ring: StageRing, generation: Int) {
+        let t = Thread { [weak self] in
+            while true {
+                do {
+                    let m = try ring.receive()
+                    self?.post(.ring(m, generation: generation))
+                } catch {
+                    guard let self else { return }
+                    // The link usually breaks because a stage died: give its exit a moment to be
+                    // seen so the failure names the stage.
+                    var exited = ring.exitedStage
+                    for _ in 0..<50 where exited == nil {
+                        usleep(10_000)
+                        exited = ring.exitedStage
+                    }
+                    self.post(.ringFailed(exited.map { "stage \($0.index) exited with status \($0.status)" } ?? "pipeline link failed: \(error)",
+                                          generation: generation))
+                    return
+                }
+            }
+        }
+        t.name = "pipeserve-ring-rx"
+        t.start()
+    }
+
+    func sendReadyBatches() {
+        guard let ring else { return }
+        for planned in scheduler.nextBatches() {
+            do {
+                if !planned.freeBefore.isEmpty {
+                    try ring.send(.freeSequences(planned.freeBefore.map { WireSequenceID($0.rawValue) }))
+                }
+                let entries = planned.entries.map { e -> WireBatchEntry in
+                    var s = requests[e.request]?.request.sampling ?? WireSamplingParameters()
+                    s.tokenIndex = UInt32(e.tokenIndex)
+                    return WireBatchEntry(sequence: WireSequenceID(e.sequence.rawValue), startPosition: UInt32(e.startPosition),
+                                          count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens, sampling: s)
+                }
+                liveness.sent(at: Self.seconds(), wasIdle: inFlight.isEmpty)
+                inFlight[planned.id.rawValue] = (planned, now())
+                try ring.send(.forwardBatch(WireForwardBatch(batch: WireProtocol.BatchID(planned.id.rawValue),
+                                                             slot: MicroBatchSlot(UInt32(planned.slot.rawValue)), entries: entries)))
+            } catch {
+                post(.ringFailed("cannot send to stage 0: \(error)", generation: generation))
+                return
+            }
+        }
+    }
+
+    func handleRing(_ m: WireMessage) {
+        switch m {
+        case let .sampledTokens(t):
+            guard let (planned, sentAt) = inFlight.removeValue(forKey: t.batch.rawValue) else { return }
+            let received = now()
+            record(timings: t.timings, planned: planned, sentAt: sentAt, receivedAt: received)
+            let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence.rawValue, $0) })
+            var samples: [SampledToken] = []
+            for s in t.tokens {
+                guard let entry = bySequence[s.sequence.rawValue], var live = requests[entry.request] else { continue }
+                let eog = live.request.stopTokens.contains(s.token)
+                let text = eog ? "" : live.detokenizer.append(s.token)
+                requests[entry.request] = live
+                live.handler(.token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob, top: s.topLogprobs))
+                samples.append(SampledToken(sequence: Scheduling.SequenceID(s.sequence.rawValue), token: s.token, text: text))
+            }
+            apply(scheduler.complete(batch: planned.id, samples: samples))
+        case let .error(report):
+            // A stage that rejects one batch ("batch N: …") fails that batch's requests; the ring
+            // and every other request go on. Any other report means the ring cannot be trusted.
+            if let id = Self.batchID(in: report.message), let (planned, _) = inFlight.removeValue(forKey: id) {
+                failBatch(planned, reason: "\(report.origin): \(report.message)")
+            } else {
+                post(.ringFailed("\(report.origin): \(report.message)", generation: generation))
+            }
+        default:
+            break  // echoes of free/reset/heartbeat that went round the ring
+        }
+    }
+
+    /// The batch id at the start of a stage's per-batch error ("batch 12: …").
+    static func batchID(in message: String) -> UInt64? {
+        guard message.hasPrefix("batch ") else { return nil }
+        return UInt64(message.dropFirst(6).prefix { $0.isNumber })
+    }
+
+    /// Fails every request that had a sequence in `planned`, frees their KV everywhere, and clears
+    /// the slot so it schedules again.
+    private func failBatch(_ planned: PlannedBatch, reason: String) {
+        logger.error("a stage rejected a batch", metadata: ["batch.id": "\(planned.id.rawValue)", "error": "\(reason)"])
+        for request in Set(planned.entries.map(\.request)) {
+            if let live = requests.removeValue(forKey: request) { live.handler(.failed(reason)) }
+            apply(scheduler.cancel(request))
+        }
+        apply(scheduler.complete(batch: planned.id, samples: []))
+    }
+
+    func apply(_ events: [SchedulerEvent]) {
+        for e in events {
+            switch e {
+            case let .text(id, delta):
+                if !delta.isEmpty { requests[id]?.handler(.text(delta)) }
+            case .token:
+                break  // already reported with its logprob when it arrived
+            case let .finished(id, reason, usage):
+                if var live = requests.removeValue(forKey: id) {
+                    if reason != .cancelled {
+                        let tail = live.detokenizer.flush()
+                        if !tail.isEmpty { live.handler(.text(tail)) }
+                    }
+                    live.handler(.finished(reason, usage))
+                }
+            case let .free(ids):
+                try? ring?.send(.freeSequences(ids.map { WireSequenceID($0.rawValue) }))
+            }
+        }
+    }
+
+    private func record(timings: [WireStageTiming], planned: PlannedBatch, sentAt: UInt64, receivedAt: UInt64) {
+        let stageTimings = timings.map {
+            PipelineTelemetry.StageTiming(stage: Int($0.stage.rawValue), waitNanoseconds: $0.waitNanoseconds,
+                                          computeNanoseconds: $0.computeNanoseconds)
+        }
+        telemetry.recordBatch(stageTimings, finishedAtNanoseconds: receivedAt)
+        lock.lock()
+        for t in timings where Int(t.stage.rawValue) < snapshotValue.stageComputeNanoseconds.count {
+            snapshotValue.stageComputeNanoseconds[Int(t.stage.rawValue)] += t.computeNanoseconds
+            snapshotValue.stageWaitNanoseconds[Int(t.stage.rawValue)] += t.waitNanoseconds
+        }
+        snapshotValue.batches += 1
+        if trace != nil {
+            for t in timings where t.finishedAtNanoseconds > t.computeNanoseconds {
+                trace?.batchSpan(track: .stage(Int(t.stage.rawValue)), batch: planned.id, slot: planned.slot, tokens: planned.tokenCount,
+                                 startNanoseconds: t.finishedAtNanoseconds - t.computeNanoseconds, durationNanoseconds: t.computeNanoseconds)
+            }
+            trace?.batchSpan(name: "in flight", category: "coordinator", track: .coordinator, batch: planned.id, slot: planned.slot,
+                             tokens: planned.tokenCount, startNanoseconds: sentAt, durationNanoseconds: receivedAt - sentAt)
+        }
+        lock.unlock()
+    }
+}

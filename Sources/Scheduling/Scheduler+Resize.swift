@@ -1,0 +1,19 @@
+extension Scheduler {
+    /// Changes the number of micro-batch slots (a new partition was applied). Allowed only when no
+    /// sequence is running and no batch is in the ring — after ``failAll()`` every running
+    /// sequence is back in the queue, so a coordinator drains the ring, calls `failAll`, then
+    /// this. Waiting sequences keep their place and their generated tokens.
+    public mutating func resize(microBatches: Int) throws {
+        var c = configuration
+        c.microBatches = microBatches
+        try c.validate()
+        guard runningCount == 0, batchesInFlight == 0 else {
+            throw SchedulingError.invalidConfiguration(field: "microBatches", value: microBatches,
+                                                       requirement: "can change only while nothing runs (call failAll first)")
+        }
+        configuration = c
+        slotMembers = Array(repeating: [], count: microBatches)
+        inFlight = Array(repeating: nil, count: microBatches)
+        inFlightAdmissions = Array(repeating: [:], count: microBatches)
+    }
+}

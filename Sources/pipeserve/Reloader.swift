@@ -1,0 +1,84 @@
+import Coordinator
+import Foundation
+import Logging
+import ModelRuntime
+import ServeConfig
+
+/// SIGHUP: re-reads the configuration (the file, then the command line's overrides again). A
+/// changed partition (stages, layers, micro-batches, threads, CPUs, NUMA, wire dtype) is applied
+/// live by the engine, which drains and restarts the stages while queued requests wait; changes
+/// elsewhere are reported as needing a restart; an invalid file keeps the running configuration.
+final class Reloader: @unchecked Sendable {
+    // Sendable: `running` and `settings` are touched only on the SIGHUP handler's serial queue
+    // and in the engine's completion, serialized by `lock`.
+    private let command: Serve
+    private let planner: PartitionPlanner
+    private let engine: PipelineEngine
+    private let logger: Logger
+    private let lock = NSLock()
+    private var running: ServeConfiguration
+    private var settings: PipelineSettings
+
+    init(command: Serve, running: ServeConfiguration, settings: PipelineSettings, planner: PartitionPlanner, engine: PipelineEngine,
+         logger: Logger) {
+        self.command = command
+        self.running = running
+        self.settings = settings
+        self.planner = planner
+        self.engine = engine
+        self.logger = logger
+    }
+
+    func reload() {
+        logger.notice("SIGHUP: re-reading the configuration")
+        let next: ServeConfiguration
+        let nextSettings: PipelineSettings
+        do {
+            next = try command.effectiveConfiguration()
+            nextSettings = try PipelineSettings(next, planner: planner, logger: logger)
+        } catch {
+            logger.error("SIGHUP: \(error); keeping the running configuration")
+            return
+        }
+        lock.lock()
+        let current = running
+        let currentSettings = settings
+        lock.unlock()
+        for section in Self.restartOnlyChanges(from: current, to: next) {
+            logger.warning("SIGHUP: \(section) changed; that takes effect at the next restart of the service")
+        }
+        guard nextSettings.differs(from: currentSettings) else {
+            logger.notice("SIGHUP: the pipeline settings are unchanged")
+            return
+        }
+        let layers = nextSettings.ring.stages.map { "\($0.layers.count)" }.joined(separator: ",")
+        logger.notice("SIGHUP: applying \(nextSettings.ring.stages.count) stages (layers \(layers)), \(nextSettings.microBatches) micro-batches")
+        engine.reconfigure(nextSettings.ring, microBatches: nextSettings.microBatches) { [self] result in
+            switch result {
+            case .success:
+                lock.lock()
+                running.pipeline = next.pipeline
+                settings = nextSettings
+                lock.unlock()
+                logger.notice("SIGHUP: new partition running")
+            case let .failure(error):
+                logger.error("SIGHUP: the new partition could not be applied: \(error); the previous one runs again")
+            }
+        }
+    }
+
+    /// Sections whose change is not applied live.
+    static func restartOnlyChanges(from a: ServeConfiguration, to b: ServeConfiguration) -> [String] {
+        var out: [String] = []
+        if a.model != b.model { out.append("model") }
+        if a.servedModelName != b.servedModelName { out.append("served_model_name") }
+        if a.http != b.http { out.append("http") }
+        if a.scheduler != b.scheduler { out.append("scheduler") }
+        if a.limits != b.limits { out.append("limits") }
+        if a.recovery != b.recovery { out.append("recovery") }
+        if a.chatTemplate != b.chatTemplate { out.append("chat_template") }
+        if a.logging != b.logging { out.append("logging") }
+        if a.trace != b.trace { out.append("trace") }
+        return out
+    }
+}

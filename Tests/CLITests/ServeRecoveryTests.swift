@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+
+/// The daemon under disruption, as an operator would cause it: a stage killed under load, a
+/// SIGHUP with a new stage count, a SIGKILLed coordinator.
+@Suite(.serialized) struct ServeRecoveryTests {
+    func config(_ path: String, stages: Int, extra: String = "") throws {
+        try """
+            model: \(try CLI.syntheticModel("tiny-llama"))
+            chat_template: chatml
+            pipeline: {stages: \(stages), numa: off}
+            scheduler: {max_queue: 64, kv_cache_tokens: 16384}
+            logging: {level: notice}
+            \(extra)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// 32 requests, half streaming, half not; greedy and seeded sampling alternate.
+    static func body(_ i: Int) -> String {
+        let sampling = i % 2 == 0 ? #""temperature":0"# : #""temperature":0.9,"seed":\#(i)"#
+        return #"{"prompt":"request number \#(i) says","max_tokens":120,"ignore_eos":true,\#(sampling),"stream":\#(i % 4 < 2)}"#
+    }
+
+    /// The completion text of a JSON or SSE answer.
+    static func text(_ body: String) -> String? {
+        if body.hasPrefix("data: ") {
+            var out = ""
+            for event in body.components(separatedBy: "\n\n") where event.hasPrefix("data: {") {
+                guard let j = json(String(event.dropFirst(6))), let c = (j["choices"] as? [[String: Any]])?.first else { return nil }
+                out += c["text"] as? String ?? ""
+            }
+            return body.contains("data: [DONE]") ? out : nil
+        }
+        return ((json(body)?["choices"] as? [[String: Any]])?.first?["text"] as? String)
+    }
+
+    func runAll(_ server: LiveServer, during: (() -> Void)? = nil) -> [Int: (Int, String)] {
+        let results = Collected()
+        let group = DispatchGroup()
+        for i in 0..<32 {
+            DispatchQueue.global().async(group: group) {
+                let r = try? server.curl(["-sN", "-w", "\n%{http_code}", "-H", "Content-Type: application/json", "--data-binary", Self.body(i),
+                                          server.url("/v1/completions")])
+                let s = r?.stdout ?? ""
+                let nl = s.lastIndex(of: "\n") ?? s.endIndex
+                results.set(i, (Int(s[s.index(nl, offsetBy: nl == s.endIndex ? 0 : 1)...]) ?? 0, String(s[..<nl])))
+            }
+        }
+        during?()
+        group.wait()
+        return results.all
+    }
+
+    @Test func aStageKilledUnderLoadLosesNoRequestAndChangesNoText() throws {
+        let path = CLI.scratch("recover-\(UUID().uuidString).yaml")
+        try config(path, stages: 2)
+        let server = try LiveServer(arguments: ["--config", path])
+        defer { server.stop() }
+        let baseline = runAll(server)
+        #expect(baseline.count == 32 && baseline.values.allSatisfy { $0.0 == 200 && Self.text($0.1) != nil })
+        let stages = childPIDs(of: server.process.processIdentifier)
+        try #require(stages.count == 2)
+        let sawRecovering = Collected()
+        let crashed = runAll(server) {
+            usleep(150_000)
+            kill(stages[1], SIGKILL)
+            for _ in 0..<60 {
+                if let h = try? server.get("/health"), h.0 == 503, h.1.contains("recovering") { sawRecovering.set(0, (503, h.1)); break }
+                usleep(20_000)
+            }
+        }
+        for i in 0..<32 {
+            #expect(crashed[i]?.0 == 200, "request \(i): \(crashed[i].map { "\($0.0) \($0.1.prefix(300))" } ?? "none")")
+            #expect(Self.text(crashed[i]?.1 ?? "") == Self.text(baseline[i]?.1 ?? "-"), "request \(i) changed")
+        }
+        let metrics = try server.get("/metrics").1
+        #expect(metrics.contains("pipeserve:stage_restarts 1"), "\(metrics)")
+        #expect(server.log.contains("stage 1 exited"), "\(server.log)")
+        let (hs, health) = try server.get("/health")
+        #expect(hs == 200 && health.contains("\"restarts\":1"), "\(health)")
+        let newStages = childPIDs(of: server.process.processIdentifier)
+        #expect(newStages.count == 2 && !newStages.contains(stages[1]))
+        #expect(!processExists(stages[1]))
+        print("recovery: /health answered 503 recovering during the restart: \(!sawRecovering.all.isEmpty)")
+    }
+
+    @Test func sighupAppliesANewStageCountWithoutLosingARequest() throws {
+        let path = CLI.scratch("reload-\(UUID().uuidString).yaml")
+        try config(path, stages: 2)
+        let server = try LiveServer(arguments: ["--config", path])
+        defer { server.stop() }
+        #expect(try server.get("/health").1.components(separatedBy: "\"index\"").count - 1 == 2)
+        try config(path, stages: 3, extra: "http: {max_body_bytes: 65536}")
+        let results = runAll(server) {
+            usleep(100_000)
+            kill(server.process.processIdentifier, SIGHUP)
+        }
+        #expect(results.count == 32 && results.values.allSatisfy { $0.0 == 200 && Self.text($0.1) != nil },
+                "\(results.values.filter { $0.0 != 200 }.map { "\($0.0) \($0.1.prefix(200))" })")
+        var stages = 0
+        for _ in 0..<200 {
+            let (s, h) = try server.get("/health")
+            stages = s == 200 ? h.components(separatedBy: "\"index\"").count - 1 : 0
+            if stages == 3 { break }
+            usleep(50_000)
+        }
+        #expect(stages == 3, "\(server.log)")
+        #expect(childPIDs(of: server.process.processIdentifier).count == 3)
+        #expect(server.log.contains("http changed; that takes effect at the next restart"), "\(server.log)")
+        // The same requests give the same text on the new partition.
+        let again = runAll(server)
+        for i in 0..<32 { #expect(Self.text(again[i]?.1 ?? "") == Self.text(results[i]?.1 ?? "-"), "request \(i)") }
+
+        // An invalid file keeps the running configuration.
+        try "pipeline: {stages: many}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        kill(server.process.processIdentifier, SIGHUP)
+        for _ in 0..<100 where !server.log.contains("keeping the running configuration") { usleep(20_000) }
+        #expect(server.log.contains("pipeline.stages"), "\(server.log)")
+        #expect(try server.get("/health").0 == 200)
+        #expect(try server.post("/v1/completions", #"{"prompt":"still there","max_tokens":3}"#).0 == 200)
+        #expect(server.stop() == 0)
+    }
+
+    @Test func aKilledCoordinatorLeavesNoStagesAndTheNextStartWorks() throws {
+        let dir = CLI.scratch("sockets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = CLI.scratch("kill9-\(UUID().uuidString).yaml")
+        try config(path, stages: 2)
+        let first = try LiveServer(arguments: ["--config", path, "--socket-dir", dir])
+        let stages = childPIDs(of: first.process.processIdentifier)
+        #expect(stages.count == 2)
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        for _ in 0..<200 where stages.contains(where: processExists) { usleep(10_000) }
+        #expect(!stages.contains(where: processExists), "orphaned stages")
+        let stale = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(stale.count == 1, "\(stale)")  // the dead daemon's ring directory is still there…
+        let second = try LiveServer(arguments: ["--config", path, "--socket-dir", dir])
+        #expect(try second.post("/v1/completions", #"{"prompt":"hello","max_tokens":3}"#).0 == 200)
+        let now = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(now.count == 1 && now != stale, "\(now)")  // …and the next start removed it
+        #expect(second.stop() == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+}
+
+/// Direct children of a process (the stages of a daemon).
+func childPIDs(of pid: Int32) -> [Int32] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    var out: [Int32] = []
+    for t in tasks {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(t)/children", encoding: .utf8)) ?? ""
+        out += text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+    return out.filter(processExists).sorted()
+}
+
+func processExists(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+final class Collected: @unchecked Sendable {
+    // Sendable: guarded by `lock`.
+    private let lock = NSLock()
+    private var values: [Int: (Int, String)] = [:]
+    func set(_ i: Int, _ v: (Int, String)) { lock.lock(); values[i] = v; lock.unlock() }
+    var all: [Int: (Int, String)] { lock.lock(); defer { lock.unlock() }; return values }
+}

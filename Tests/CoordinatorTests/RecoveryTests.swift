@@ -1,0 +1,193 @@
+import Foundation
+import GGUF
+import Scheduling
+import Testing
+import Tokenization
+import WireProtocol
+@testable import Coordinator
+@testable import ModelRuntime
+
+/// Stage crashes, hangs and repartitioning: every request completes with exactly the tokens it
+/// would have produced without the disruption (greedy and seeded sampling).
+@Suite(.serialized) struct RecoveryTests {
+    typealias Outcome = PipelineEngineTests.Outcome
+
+    static func prompt(_ i: Int) -> [Int32] { [1] + (0..<(5 + i % 7)).map { Int32(3 + (i * 37 + $0 * 11) % 500) } }
+    static func sampling(_ i: Int) -> WireSamplingParameters { WireSamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i)) }
+    static func maxTokens(_ i: Int) -> Int { 30 + i % 5 }
+
+    /// What each request produces alone, in one process.
+    static func expected(_ model: String, count n: Int) throws -> [[Int32]] {
+        let solo = try LayerRangeModel(file: try GGUFFile(path: model), logger: ringLogger)
+        return try (0..<n).map { i in
+            var p = SamplingParameters()
+            p.temperature = i % 2 == 0 ? 0 : 0.8
+            p.seed = UInt64(100 + i)
+            return try Generator(model: solo).generate(prompt: prompt(i), maxTokens: maxTokens(i), sampling: p).tokens
+        }
+    }
+
+    static func submitAll(_ engine: PipelineEngine, _ out: Outcome, count n: Int) {
+        for i in 0..<n {
+            let id = RequestID(UInt64(i + 1))
+            engine.submit(.init(id: id, prompt: prompt(i), maxTokens: maxTokens(i), sampling: sampling(i)), handler: out.handler(id))
+        }
+    }
+
+    static func expectUnchanged(_ out: Outcome, _ expected: [[Int32]]) {
+        for i in expected.indices {
+            let id = RequestID(UInt64(i + 1))
+            #expect(out.failed[id] == nil, "request \(i): \(out.failed[id] ?? "")")
+            #expect(out.tokens[id] == expected[i], "request \(i)")
+        }
+    }
+
+    @Test(arguments: [0, 1])
+    func aKilledStageIsRestartedAndEveryRequestCompletesUnchanged(stage: Int) throws {
+        let model = try Ring.model("tiny-gemma3")
+        let n = 12
+        let expected = try Self.expected(model, count: n)
+        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 4)
+        defer { engine.stop() }
+        let pid = engine.snapshot.stagePIDs[stage]
+        let out = Outcome()
+        let fired = ManagedAtomicFlag()
+        // Kill the stage mid-generation: when request 1 has 8 tokens, the others are mid-prefill or decoding.
+        out.onToken = { id, count in if id == RequestID(1), count == 8, fired.setOnce() { kill(pid, SIGKILL) } }
+        let started = Date()
+        Self.submitAll(engine, out, count: n)
+        #expect(out.wait(for: n, seconds: 60))
+        Self.expectUnchanged(out, expected)
+        let snap = engine.snapshot
+        #expect(snap.restarts == 1 && snap.recomputedSequences > 0, "\(snap)")
+        #expect(snap.stagePIDs[stage] != pid)
+        #expect(engine.status == .ready)
+        for _ in 0..<100 where engine.snapshot.running > 0 { usleep(10_000) }
+        #expect(engine.snapshot.running == 0 && engine.snapshot.kvTokensUsed == 0)
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
+    @Test func aStoppedStageIsFoundByTheHeartbeatAndRestarted() throws {
+        let model = try Ring.model("tiny-gemma3")
+        let n = 6
+        let expected = try Self.expected(model, count: n)
+        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 2,
+                                                    recovery: RecoveryPolicy(heartbeatTimeoutSeconds: 1))
+        defer { engine.stop() }
+        let pid = engine.snapshot.stagePIDs[0]
+        let out = Outcome()
+        let fired = ManagedAtomicFlag()
+        out.onToken = { id, count in if id == RequestID(1), count == 5, fired.setOnce() { kill(pid, SIGSTOP) } }
+        Self.submitAll(engine, out, count: n)
+        #expect(out.wait(for: n, seconds: 30))
+        Self.expectUnchanged(out, expected)
+        #expect(engine.snapshot.restarts == 1)
+        #expect(!processExists(pid))  // the stopped stage was killed, not left behind
+    }
+
+    @Test func aSlowStageIsNotKilled() throws {
+        let model = try Ring.model("tiny-gemma3")
+        let n = 4
+        let expected = try Self.expected(model, count: n)
+        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 2,
+                                                    recovery: RecoveryPolicy(heartbeatTimeoutSeconds: 4))
+        defer { engine.stop() }
+        let pid = engine.snapshot.stagePIDs[1]
+        let out = Outcome()
+        let fired = ManagedAtomicFlag()
+        out.onToken = { id, count in
+            guard id == RequestID(1), count == 5, fired.setOnce() else { return }
+            kill(pid, SIGSTOP)
+            Thread.detachNewThread { usleep(1_500_000); kill(pid, SIGCONT) }
+        }
+        Self.submitAll(engine, out, count: n)
+        #expect(out.wait(for: n, seconds: 30))
+        Self.expectUnchanged(out, expected)
+        #expect(engine.snapshot.restarts == 0)
+        #expect(engine.snapshot.stagePIDs[1] == pid)
+    }
+
+    @Test func tooManyCrashesFailTheService() throws {
+        let model = try Ring.model("tiny-llama")
+        let engine = try PipelineEngineTests.engine(model, counts: [2, 2], microBatches: 2,
+                                                    recovery: RecoveryPolicy(maxRestarts: 1, restartWindowSeconds: 60))
+        defer { engine.stop() }
+        let out = Outcome()
+        engine.submit(.init(id: RequestID(1), prompt: Self.prompt(1), maxTokens: 200), handler: out.handler(RequestID(1)))
+        kill(engine.snapshot.stagePIDs[0], SIGKILL)
+        for _ in 0..<500 where engine.snapshot.restarts < 1 || engine.status != .ready { usleep(10_000) }
+        #expect(engine.snapshot.restarts == 1)
+        kill(engine.snapshot.stagePIDs[1], SIGKILL)
+        #expect(out.wait(for: 1, seconds: 10))
+        if case .failed = engine.status {} else { Issue.record("status \(engine.status)") }
+        #expect(engine.failure?.contains("2 stage failures within 60 s") == true, "\(engine.failure ?? "")")
+        #expect(out.failed[RequestID(1)] != nil || out.finished[RequestID(1)] != nil)
+    }
+
+    @Test func reconfigureAppliesANewPartitionWithoutLosingRequests() throws {
+        let model = try Ring.model("tiny-gemma3")
+        let n = 10
+        let expected = try Self.expected(model, count: n)
+        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 2)
+        defer { engine.stop() }
+        let out = Outcome()
+        let fired = ManagedAtomicFlag()
+        let result = ResultBox()
+        let newRing = Ring.configuration(model: model, counts: [2, 2, 2])
+        out.onToken = { id, count in
+            guard id == RequestID(1), count == 6, fired.setOnce() else { return }
+            engine.reconfigure(newRing, microBatches: 3) { result.set($0) }
+        }
+        Self.submitAll(engine, out, count: n)
+        #expect(out.wait(for: n, seconds: 60))
+        Self.expectUnchanged(out, expected)
+        #expect(result.wait())
+        let snap = engine.snapshot
+        #expect(snap.stageLayers == [0..<2, 2..<4, 4..<6] && snap.microBatches == 3 && snap.reconfigurations == 1 && snap.restarts == 0)
+        // And it serves on the new partition.
+        engine.submit(.init(id: RequestID(99), prompt: Self.prompt(0), maxTokens: Self.maxTokens(0), sampling: Self.sampling(0)),
+                      handler: out.handler(RequestID(99)))
+        #expect(out.wait(for: n + 1, seconds: 30))
+        #expect(out.tokens[RequestID(99)] == expected[0])
+    }
+
+    @Test func aPartitionThatCannotStartKeepsTheOldOne() throws {
+        let model = try Ring.model("tiny-llama")
+        let engine = try PipelineEngineTests.engine(model, counts: [2, 2], microBatches: 2)
+        defer { engine.stop() }
+        var bad = Ring.configuration(model: model, counts: [2, 2])
+        bad.executable = "/nonexistent/pipeserve"
+        let result = ResultBox()
+        engine.reconfigure(bad, microBatches: 2) { result.set($0) }
+        #expect(!result.wait())
+        for _ in 0..<500 where engine.status != .ready { usleep(10_000) }
+        #expect(engine.status == .ready && engine.snapshot.stageLayers == [0..<2, 2..<4])
+        let out = Outcome()
+        engine.submit(.init(id: RequestID(1), prompt: Self.prompt(1), maxTokens: 5), handler: out.handler(RequestID(1)))
+        #expect(out.wait(for: 1, seconds: 10))
+        #expect(out.tokens[RequestID(1)]?.count == 5)
+    }
+}
+
+/// A flag that is set once, from any thread.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    // Sendable: guarded by `lock`.
+    private let lock = NSLock()
+    private var value = false
+    /// True for the first caller only.
+    func setOnce() -> Bool { lock.lock(); defer { lock.unlock() }; if value { return false }; value = true; return true }
+}
+
+/// The outcome of a reconfiguration, waited for by the test.
+final class ResultBox: @unchecked Sendable {
+    // Sendable: guarded by `cond`.
+    private let cond = NSCondition()
+    private var value: Bool?
+    func set(_ r: Result<Void, any Error>) { cond.lock(); if case .success = r { value = true } else { value = false }; cond.broadcast(); cond.unlock() }
+    func wait(seconds: Double = 30) -> Bool {
+        cond.lock(); defer { cond.unlock() }
+        let deadline = Date().addingTimeInterval(seconds)
+        while value == nil { if !cond.wait(until: deadline) { return false } }
+        return value!
+    }
+}
