@@ -148,8 +148,9 @@ public final class StageProcess: @unchecked Sendable {
         return state == "T" || state == "t"
     }
 
-    /// Sends a signal (SIGTERM by default).
-    public func signal(_ sig: Int32 = SIGTERM) {
+    /// Sends a signal (stages ignore SIGTERM, SIGINT and SIGHUP: stop them with a shutdown
+    /// message, or SIGKILL).
+    public func signal(_ sig: Int32) {
         if process.isRunning { kill(process.processIdentifier, sig) }
     }
 

@@ -111,11 +111,14 @@ struct Handlers: Sendable {
         if let model, model != engine.modelName { throw APIError.modelNotFound(model) }
     }
 
-    /// 503 unless the engine is ready (the engine's own check in `generate` stays authoritative).
+    /// 503 while loading or failed (the engine's own check in `generate` stays authoritative).
+    /// While recovering (stages restarting, a new partition being applied) requests are accepted
+    /// and wait: clients see a delay, not an error; /health still says 503 so that a load
+    /// balancer can prefer another replica meanwhile.
     func checkReady() throws(APIError) {
         switch engine.health {
-        case .ready: return
-        case .loading(let reason), .recovering(let reason), .failed(let reason):
+        case .ready, .recovering: return
+        case .loading(let reason), .failed(let reason):
             throw APIError.notReady(reason, retryAfterSeconds: configuration.notReadyRetryAfterSeconds)
         }
     }

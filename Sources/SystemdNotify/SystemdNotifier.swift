@@ -69,6 +69,13 @@ public struct SystemdNotifier: Sendable {
     public func ready(status: String) throws { try notify("READY=1\nSTATUS=\(Self.clean(status))") }
     /// A STATUS= line (loading, recovering, …).
     public func status(_ text: String) throws { try notify("STATUS=\(Self.clean(text))") }
+    /// RELOADING=1 with the CLOCK_MONOTONIC time systemd wants with it; send READY=1 when done.
+    public func reloading(status: String) throws {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let usec = UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+        try notify("RELOADING=1\nMONOTONIC_USEC=\(usec)\nSTATUS=\(Self.clean(status))")
+    }
     /// STOPPING=1 (draining).
     public func stopping(status: String) throws { try notify("STOPPING=1\nSTATUS=\(Self.clean(status))") }
     /// WATCHDOG=1 keep-alive.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ModelRuntime
 import ServeConfig
+import SystemdNotify
 
 /// SIGHUP: re-reads the configuration (the file, then the command line's overrides again). A
 /// changed partition (stages, layers, micro-batches, threads, CPUs, NUMA, wire dtype) is applied
@@ -15,12 +16,16 @@ final class Reloader: @unchecked Sendable {
     private let planner: PartitionPlanner
     private let engine: PipelineEngine
     private let logger: Logger
+    private let notifier: SystemdNotifier?
+    private let describe: @Sendable () -> String
     private let lock = NSLock()
     private var running: ServeConfiguration
     private var settings: PipelineSettings
 
     init(command: Serve, running: ServeConfiguration, settings: PipelineSettings, planner: PartitionPlanner, engine: PipelineEngine,
-         logger: Logger) {
+         notifier: SystemdNotifier?, describe: @escaping @Sendable () -> String, logger: Logger) {
+        self.notifier = notifier
+        self.describe = describe
         self.command = command
         self.running = running
         self.settings = settings
@@ -29,8 +34,14 @@ final class Reloader: @unchecked Sendable {
         self.logger = logger
     }
 
+    /// systemd hears RELOADING=1 now and READY=1 when the reload is over, whatever its outcome.
     func reload() {
         logger.notice("SIGHUP: re-reading the configuration")
+        try? notifier?.reloading(status: "reloading the configuration")
+        reloadConfiguration { [notifier, describe] in try? notifier?.ready(status: describe()) }
+    }
+
+    private func reloadConfiguration(finished: @escaping @Sendable () -> Void) {
         let next: ServeConfiguration
         let nextSettings: PipelineSettings
         do {
@@ -38,6 +49,7 @@ final class Reloader: @unchecked Sendable {
             nextSettings = try PipelineSettings(next, planner: planner, logger: logger)
         } catch {
             logger.error("SIGHUP: \(error); keeping the running configuration")
+            finished()
             return
         }
         lock.lock()
@@ -49,6 +61,7 @@ final class Reloader: @unchecked Sendable {
         }
         guard nextSettings.differs(from: currentSettings) else {
             logger.notice("SIGHUP: the pipeline settings are unchanged")
+            finished()
             return
         }
         let layers = nextSettings.ring.stages.map { "\($0.layers.count)" }.joined(separator: ",")
@@ -64,6 +77,7 @@ final class Reloader: @unchecked Sendable {
             case let .failure(error):
                 logger.error("SIGHUP: the new partition could not be applied: \(error); the previous one runs again")
             }
+            finished()
         }
     }
 

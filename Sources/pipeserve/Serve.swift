@@ -20,8 +20,12 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the daemon: pipeline stages, scheduler and the OpenAI-compatible HTTP API.",
         discussion: """
             Reads the YAML configuration (see config/pipeserve.yaml); flags override it. /health answers 503 \
-            until every stage is linked and ready. SIGTERM or SIGINT stops accepting requests, lets running \
-            ones finish, stops the stages and exits 0. Prints "listening on http://HOST:PORT" on stderr once bound.
+            until every stage is linked and ready, and while stages are restarted. SIGTERM or SIGINT stops \
+            accepting requests, lets running ones finish, stops the stages and exits 0. SIGHUP re-reads the \
+            configuration and applies a changed partition (stages, layers, micro-batches, threads, placement) \
+            live; requests in flight are recomputed on the new stages. A stage that crashes or hangs is \
+            restarted the same way; more than recovery.max_restarts within recovery.restart_window exits 1. \
+            Prints "listening on http://HOST:PORT" on stderr once bound.
             """)
 
     @Option(help: "Configuration file.") var config: String?
@@ -125,14 +129,16 @@ struct Serve: AsyncParsableCommand {
         } catch { throw CLIError("scheduler: \(error)") }
         let pipeline = PipelineService(engine: engine, adapter: adapter, trace: c.trace, logger: logger)
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
-        let systemd = SystemdService(notifier: notifier, adapter: adapter, describe: {
+        let describe: @Sendable () -> String = {
             "serving \(servedName) on \(host):\(c.http.port) with \(engine.snapshot.stageLayers.count) stages"
-        }, logger: logger)
+        }
+        let systemd = SystemdService(notifier: notifier, adapter: adapter, describe: describe, logger: logger)
         // Shutdown runs in reverse: systemd hears STOPPING, HTTP stops accepting and drains, then the stages stop.
         let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: app), .init(service: systemd)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // SIGHUP re-reads the configuration and applies a changed partition live.
-        let reloader = Reloader(command: self, running: c, settings: settings, planner: planner, engine: engine, logger: logger)
+        let reloader = Reloader(command: self, running: c, settings: settings, planner: planner, engine: engine,
+                                notifier: notifier, describe: describe, logger: logger)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP)
         signal(SIGHUP, SIG_IGN)
         hup.setEventHandler { reloader.reload() }

@@ -27,9 +27,16 @@ struct Stage: ParsableCommand {
 
     func run() throws {
         // Die with the coordinator, even if it is SIGKILLed. The spawner's blocked-signal mask is
-        // inherited through exec: clear it, or SIGTERM would stay pending forever.
+        // inherited through exec: clear it, or signals would stay pending forever.
         _ = ps_sys_unblock_all_signals()
-        _ = ps_sys_set_parent_death_signal(SIGTERM)
+        _ = ps_sys_set_parent_death_signal(SIGKILL)
+        // The coordinator alone decides when a stage stops (a shutdown message after draining, or
+        // its death). systemd's KillMode=control-group and a terminal's Ctrl-C signal every
+        // process of the group at once; a stage that died then would fail the requests the
+        // coordinator is still draining (and look like a crash to restart).
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
         if let parentPid, getppid() != parentPid { throw CLIError("stage \(index): coordinator \(parentPid) is gone") }
         signal(SIGPIPE, SIG_IGN)
         let logger = makeLogger(level: logLevel)

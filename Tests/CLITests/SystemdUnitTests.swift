@@ -39,4 +39,24 @@ struct SystemdUnitTests {
         let r = try verify(try shippedUnit().replacingOccurrences(of: "NoNewPrivileges=yes", with: "NoNewPrivilegez=yes"))
         #expect(!r.stderr.isEmpty)
     }
+
+    /// scripts/test-systemd with this build: install into a staging tree, boot a real systemd in a
+    /// container, start → completion → reload to 3 stages with a request in flight → stop.
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-nspawn"),
+                   "needs root and systemd-nspawn (scripts/setup installs systemd-container)"))
+    func theInstalledUnitRunsUnderARealSystemd() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let p = Process()
+        p.executableURL = root.appendingPathComponent("scripts/test-systemd")
+        p.arguments = ["--binary", CLI.binary]
+        p.currentDirectoryURL = root
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0 && text.contains("test-systemd: passed"), "\(text)")
+        #expect(text.contains("stopped cleanly: Result=success, exit status 0"), "\(text)")
+    }
 }

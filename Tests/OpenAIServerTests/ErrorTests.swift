@@ -179,7 +179,7 @@ import Testing
     }
 
     @Test func notReadyIs503WithRetryAfter() async throws {
-        let engine = FakeEngine(behaviour: .init(health: .recovering("stage 1 restarting")))
+        let engine = FakeEngine(behaviour: .init(health: .loading("starting stages")))
         try await withServer(engine: engine) { client in
             let response = try await client.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}]}"#)
             response.expectError(.serviceUnavailable, code: "not_ready")

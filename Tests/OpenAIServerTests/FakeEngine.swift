@@ -84,7 +84,10 @@ final class FakeEngine: InferenceEngine, Sendable {
     func generate(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
         let behaviour = self.behaviour.current
         if let error = behaviour.startError { throw error }
-        if case .ready = behaviour.health {} else { throw EngineError.notReady("loading") }
+        switch behaviour.health {
+        case .ready, .recovering: break  // as the real engine: requests wait during a restart
+        default: throw EngineError.notReady("loading")
+        }
         counters.withLock {
             $0.started += 1
             $0.requests.append(request)

@@ -52,6 +52,14 @@ import Testing
         }
     }
 
+    @Test func requestsWaitWhileRecoveringInsteadOfFailing() async throws {
+        try await withServer(engine: FakeEngine(behaviour: .init(health: .recovering("stage 0 restarted")))) { client in
+            #expect(try await client.get("/health").status == .serviceUnavailable)
+            let response = try await client.post("/v1/completions", #"{"prompt":"x","max_tokens":2}"#)
+            #expect(response.status == .ok, "\(response.text)")
+        }
+    }
+
     @Test func metricsExposeHTTPAndEngineMetrics() async throws {
         let engine = FakeEngine()
         let metrics = OpenAIServerMetrics()

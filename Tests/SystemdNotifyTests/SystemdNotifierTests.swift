@@ -47,6 +47,10 @@ import Testing
         #expect(systemd.receive() == "READY=1\nSTATUS=serving on two lines")
         try n.watchdog()
         #expect(systemd.receive() == "WATCHDOG=1")
+        try n.reloading(status: "reloading")
+        let reloading = systemd.receive().split(separator: "\n")
+        #expect(reloading.count == 3 && reloading[0] == "RELOADING=1" && reloading[2] == "STATUS=reloading", "\(reloading)")
+        #expect(reloading.count > 1 && reloading[1].hasPrefix("MONOTONIC_USEC=") && (UInt64(reloading[1].dropFirst(15)) ?? 0) > 0)
         try n.stopping(status: "draining")
         #expect(systemd.receive() == "STOPPING=1\nSTATUS=draining")
     }

@@ -215,3 +215,42 @@ final class Worker<T: Sendable>: @unchecked Sendable {
         _b.close()
     }
 }
+
+/// A real process of another uid (nobody, via setpriv) connecting to a listener is refused by the
+/// SO_PEERCRED check; the ring's directory (0700) would stop it even earlier, so this listener's
+/// directory and socket are opened up on purpose.
+@Suite struct ForeignPeerTests {
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+                   && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
+    func aPeerOfAnotherUIDIsRefused() throws {
+        let dir = try makeTempDir()
+        defer { rmdir(dir) }
+        chmod(dir, 0o777)
+        let path = dir + "/s0.sock"
+        let listener = try UnixListener(path: path)
+        defer { listener.close() }
+        chmod(path, 0o777)
+        let nobody: UInt32 = 65534
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups", "/usr/bin/python3", "-c",
+                       "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(len(s.recv(16)))", path]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        var rejected: [WireError] = []
+        #expect(throws: WireError.timedOut) {
+            _ = try listener.acceptRejectingOtherUIDs(timeout: .seconds(3)) { rejected.append($0) }
+        }
+        p.waitUntilExit()
+        #expect(rejected.count == 1)
+        if case let .peerRejected(pid, uid, expected) = rejected.first {
+            #expect(uid == nobody && expected == getuid() && pid == p.processIdentifier)
+        } else {
+            Issue.record("not rejected by uid: \(rejected)")
+        }
+        // The foreign client saw its connection closed without a byte.
+        #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "0\n")
+    }
+}
