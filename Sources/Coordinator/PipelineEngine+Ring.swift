@@ -157,6 +157,9 @@ extension PipelineEngine {
             snapshotValue.stageWaitNanoseconds[Int(t.stage.rawValue)] += t.waitNanoseconds
         }
         snapshotValue.batches += 1
+        let compute = timings.reduce(UInt64(0)) { $0 + $1.computeNanoseconds }
+        let roundTrip = receivedAt > sentAt ? receivedAt - sentAt : 0
+        snapshotValue.transportNanoseconds += roundTrip > compute ? roundTrip - compute : 0
         if trace != nil {
             for t in timings where t.finishedAtNanoseconds > t.computeNanoseconds {
                 trace?.batchSpan(track: .stage(Int(t.stage.rawValue)), batch: planned.id, slot: planned.slot, tokens: planned.tokenCount,

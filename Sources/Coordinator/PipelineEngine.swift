@@ -67,6 +67,10 @@ public final class PipelineEngine: @unchecked Sendable {
         public var stageComputeNanoseconds: [UInt64] = []
         public var stageWaitNanoseconds: [UInt64] = []
         public var batches: UInt64 = 0
+        /// Σ over returned batches of (round trip − Σ stage compute): what the links, framing and
+        /// queueing behind other batches cost. With one micro-batch there is no queueing, and this
+        /// divided by batches × (stages + 1) is the cost of one hop.
+        public var transportNanoseconds: UInt64 = 0
         /// Ring restarts after a crash or hang (not counting reconfigurations).
         public var restarts = 0
         /// Partitions applied by `reconfigure`.

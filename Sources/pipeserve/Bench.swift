@@ -31,6 +31,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Token budget of one micro-batch iteration (decodes + prefill chunks).") var maxBatchTokens: Int = 256
     @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
     @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"
+    @Option(help: "Hidden states on the wire: f32, f16 or bf16.") var activationDtype: String = "f32"
     @Option(help: "Write a Chrome trace-event JSON of the last combination to this file.") var trace: String?
     @Option(help: "Seed of the random prompts and arrivals.") var seed: UInt64 = 1
     @Flag(help: "Print a JSON list, one object per combination.") var json = false
@@ -62,8 +63,8 @@ struct Bench: ParsableCommand {
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         var results: [[String: Any]] = []
         if !json {
-            print("| stages | M | layers | output tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble |")
-            print("|---|---|---|---|---|---|---|---|")
+            print("| stages | M | layers | output tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble | link µs/hop |")
+            print("|---|---|---|---|---|---|---|---|---|")
         }
         for (ci, s) in stageList.enumerated() {
             let plan: PartitionPlan
@@ -74,6 +75,10 @@ struct Bench: ParsableCommand {
             for (mi, m) in mbList.enumerated() {
                 var config = ringConfiguration(model: model, plan: plan, threads: threadsPerStage, placements: placements)
                 config.stageLogLevel = logLevel
+                guard let dtype = activationDType(named: activationDtype) else {
+                    throw CLIError("--activation-dtype must be f32, f16 or bf16 (got \(activationDtype))")
+                }
+                config.activationDType = dtype
                 let sched = SchedulerConfiguration(microBatches: m, maxBatchTokens: maxBatchTokens, kvCacheTokens: kvCacheTokens,
                                                    maxQueue: requests, maxRunning: requests, contextLength: h.contextLength)
                 let last = ci == stageList.count - 1 && mi == mbList.count - 1
@@ -87,19 +92,22 @@ struct Bench: ParsableCommand {
                 if last, let trace { try engine.traceJSON().write(toFile: trace, atomically: true, encoding: .utf8) }
                 let busy = snap.stageComputeNanoseconds.map { Double($0) / max(1, r.wallNanoseconds) }
                 let bubble = 1 - busy.reduce(0, +) / Double(max(1, busy.count))
+                // Per hop (stages + 1 links per round trip); includes queueing behind other batches when M > 1.
+                let hopMicros = Double(snap.transportNanoseconds) / Double(max(1, snap.batches)) / Double(s + 1) / 1000
                 let row: [String: Any] = [
                     "stages": s, "micro_batches": m, "threads_per_stage": threadsPerStage, "layers": plan.layerCounts,
                     "requests": requests, "completed": r.completed, "failed": r.failed,
                     "output_tokens_per_s": r.outputTokensPerSecond,
                     "ttft_ms": percentiles(r.ttft), "tpot_ms": percentiles(r.tpot),
                     "stage_busy": busy, "bubble_ratio": bubble, "batches": Int(snap.batches),
+                    "link_overhead_us_per_hop": hopMicros, "activation_dtype": activationDtype,
                 ]
                 results.append(row)
                 if !json {
                     func p(_ v: [Double]) -> String { let q = percentiles(v); return String(format: "%.0f/%.0f/%.0f", q["p50"]!, q["p90"]!, q["p99"]!) }
                     let layerText = plan.layerCounts.map(String.init).joined(separator: ",")
                     let busyText = busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " ")
-                    print("| \(s) | \(m) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) |")
+                    print("| \(s) | \(m) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) | \(String(format: "%.0f", hopMicros)) |")
                     fflush(nil)
                 }
                 if r.failed > 0 { FileHandle.standardError.write(Data("bench: \(r.failed) requests failed: \(r.firstError ?? "")\n".utf8)) }
