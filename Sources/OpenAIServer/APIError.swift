@@ -130,6 +130,13 @@ extension APIError {
             headers: [.retryAfter: String(max(1, retryAfterSeconds))])
     }
 
+    /// 408: `requestTimeoutSeconds` elapsed before the request body had arrived.
+    static func bodyTimeout(seconds: Double) -> APIError {
+        APIError(
+            status: .requestTimeout, message: "The request body did not arrive within \(seconds) seconds.",
+            type: "invalid_request_error", param: nil, code: "request_timeout", headers: [.connection: "close"])
+    }
+
     /// 504: `requestTimeoutSeconds` elapsed before the completion finished.
     static func timeout(seconds: Double) -> APIError {
         APIError(
