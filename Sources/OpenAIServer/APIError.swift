@@ -186,6 +186,12 @@ extension APIError {
                     type: error.status.code >= 500 ? "server_error" : "invalid_request_error",
                     param: nil, code: nil)
             }
+        case is UnreadableBody:
+            // Broken framing (a bad chunk size, a body shorter than its Content-Length): the
+            // client's fault, and the connection cannot be reused.
+            return APIError(
+                status: .badRequest, message: "The request body could not be read (malformed or truncated HTTP framing).",
+                type: "invalid_request_error", param: nil, code: "invalid_body", headers: [.connection: "close"])
         case is ClientDisconnected:
             // Nobody reads this; the status keeps the metrics honest (nginx's convention).
             return APIError(

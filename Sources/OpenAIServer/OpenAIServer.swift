@@ -87,6 +87,12 @@ public func makeRouter(
 /// A stream write failed: the client closed the connection.
 struct ClientDisconnected: Error {}
 
+/// Reading the request body failed below us (the HTTP parser rejected its framing, or the
+/// connection ended inside it): 400, not 500.
+struct UnreadableBody: Error {
+    let underlying: any Error
+}
+
 /// The route handlers and what they share.
 struct Handlers: Sendable {
     let engine: any InferenceEngine
@@ -110,9 +116,17 @@ struct Handlers: Sendable {
         let body = request.body
         @Sendable func collect() async throws -> [UInt8] {
             var collected: [UInt8] = []
-            for try await buffer in body {
-                guard collected.count + buffer.readableBytes <= limit else { throw APIError.payloadTooLarge(limit: limit) }
-                collected.append(contentsOf: buffer.readableBytesView)
+            do {
+                for try await buffer in body {
+                    guard collected.count + buffer.readableBytes <= limit else { throw APIError.payloadTooLarge(limit: limit) }
+                    collected.append(contentsOf: buffer.readableBytesView)
+                }
+            } catch let error as APIError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw UnreadableBody(underlying: error)  // the HTTP parser's: a client error, not ours
             }
             return collected
         }

@@ -321,6 +321,28 @@ func waitUntil(
         #expect(try await handlers(timeout: nil).readJSON(untimed)["prompt"]?.string == "y")
     }
 
+    /// Found by scripts/fuzz-http: a bad chunk size or a body cut short by EOF made the HTTP
+    /// parser throw inside the body, which came out as 500.
+    @Test func aBodyTheParserRejectsIs400NotA500() async throws {
+        struct ParserSaysNo: Error {}
+        for timeout in [5.0, nil] {
+            let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+                continuation.yield(ByteBuffer(string: #"{"prompt":"#))
+                continuation.finish(throwing: ParserSaysNo())
+            }
+            let request = Request(
+                head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+                body: RequestBody(asyncSequence: chunks))
+            do {
+                _ = try await handlers(timeout: timeout).readJSON(request)
+                Issue.record("no error")
+            } catch {
+                let mapped = APIError.map(error, request: request, notReadyRetryAfterSeconds: 1, maxBodyBytes: 1)
+                #expect(mapped.status == .badRequest && mapped.code == "invalid_body", "\(error)")
+            }
+        }
+    }
+
     @Test func idleConnectionTimeoutFollowsTheRequestTimeout() {
         #expect(OpenAIServerConfiguration(requestTimeoutSeconds: 5).connectionIdleTimeoutSeconds == 5)
         #expect(OpenAIServerConfiguration(requestTimeoutSeconds: 600).connectionIdleTimeoutSeconds == 60)
