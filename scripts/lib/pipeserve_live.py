@@ -64,6 +64,12 @@ class Daemon:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def remove_log(self):
+        try:
+            os.unlink(self.log_path)
+        except OSError:
+            pass
+
     def alive(self):
         return self.proc.poll() is None
 
