@@ -75,6 +75,9 @@ public struct Hyperparameters: Sendable {
         hasPostNorms = false
         hasQKVBias = false
         layers = []
+        // Before any architecture derives per-layer tables from these (a negative rope
+        // dimension count or block count would otherwise trap building them).
+        try validate()
     }
 
     /// RoPE inverse frequencies base^(-2i/d) for i < d/2, with linear scaling folded in.

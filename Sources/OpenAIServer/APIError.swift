@@ -130,6 +130,13 @@ extension APIError {
             headers: [.retryAfter: String(max(1, retryAfterSeconds))])
     }
 
+    /// 408: `requestTimeoutSeconds` elapsed before the request body had arrived.
+    static func bodyTimeout(seconds: Double) -> APIError {
+        APIError(
+            status: .requestTimeout, message: "The request body did not arrive within \(seconds) seconds.",
+            type: "invalid_request_error", param: nil, code: "request_timeout", headers: [.connection: "close"])
+    }
+
     /// 504: `requestTimeoutSeconds` elapsed before the completion finished.
     static func timeout(seconds: Double) -> APIError {
         APIError(
@@ -179,6 +186,12 @@ extension APIError {
                     type: error.status.code >= 500 ? "server_error" : "invalid_request_error",
                     param: nil, code: nil)
             }
+        case is UnreadableBody:
+            // Broken framing (a bad chunk size, a body shorter than its Content-Length): the
+            // client's fault, and the connection cannot be reused.
+            return APIError(
+                status: .badRequest, message: "The request body could not be read (malformed or truncated HTTP framing).",
+                type: "invalid_request_error", param: nil, code: "invalid_body", headers: [.connection: "close"])
         case is ClientDisconnected:
             // Nobody reads this; the status keeps the metrics honest (nginx's convention).
             return APIError(

@@ -4,8 +4,8 @@ import Hummingbird
 extension Handlers {
     func chatCompletions(_ request: Request, context: OpenAIRequestContext) async throws -> Response {
         let startedAt = ContinuousClock.now
-        let body = try ChatCompletionRequest(
-            json: try await readJSON(request), maxN: configuration.maxN, maxTokensLimit: configuration.maxTokensLimit)
+        let json = try await readJSON(request, startedAt: startedAt, onBodyTimeout: { context.closeConnection(1) })
+        let body = try ChatCompletionRequest(json: json, maxN: configuration.maxN, maxTokensLimit: configuration.maxTokensLimit)
         try checkModel(body.sampling.model)
         try checkReady()
         let requestID = RequestID(prefix: "chatcmpl")

@@ -7,10 +7,16 @@ public struct OpenAIRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Registers a callback run once the connection closes (immediately if it already has).
     let onConnectionClose: @Sendable (@escaping @Sendable () -> Void) -> Void
+    /// Closes the connection after `seconds` (time for a final response to be written), whatever
+    /// the client is still sending: used when a request body is too slow.
+    let closeConnection: @Sendable (_ afterSeconds: Double) -> Void
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        let closeFuture = source.channel.closeFuture
-        onConnectionClose = { callback in closeFuture.whenComplete { _ in callback() } }
+        let channel = source.channel
+        onConnectionClose = { callback in channel.closeFuture.whenComplete { _ in callback() } }
+        closeConnection = { seconds in
+            channel.eventLoop.scheduleTask(in: .milliseconds(Int64(seconds * 1000))) { channel.close(promise: nil) }
+        }
     }
 }

@@ -15,6 +15,10 @@
 // - The API key guards /v1/*; /health and /metrics stay open for probes and scrapers.
 // - Errors after a stream started are sent as a `data: {"error": ...}` event, then `[DONE]`.
 // - Request bodies, prompts and completions are never logged; per-request lines are debug.
+// - Slow clients cannot hold a connection: the body must arrive within the request timeout
+//   (else 408 and the connection is closed), and a connection on which nothing is read for
+//   min(request timeout, 60 s) while no response is being produced (headers that never end, a
+//   stalled body, an idle keep-alive) is closed. Streams and long generations are not affected.
 
 import Hummingbird
 import Logging
@@ -38,6 +42,7 @@ public func makeApplication(
     let router = makeRouter(engine: engine, configuration: configuration, metrics: metrics, logger: logger)
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.connectionIdleTimeoutSeconds * 1000)))),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "pipeserve"),
         onServerRunning: { channel in
@@ -82,6 +87,12 @@ public func makeRouter(
 /// A stream write failed: the client closed the connection.
 struct ClientDisconnected: Error {}
 
+/// Reading the request body failed below us (the HTTP parser rejected its framing, or the
+/// connection ended inside it): 400, not 500.
+struct UnreadableBody: Error {
+    let underlying: any Error
+}
+
 /// The route handlers and what they share.
 struct Handlers: Sendable {
     let engine: any InferenceEngine
@@ -92,16 +103,47 @@ struct Handlers: Sendable {
     let created = unixTime()
 
     /// Reads the body up to `maxBodyBytes` (413 as soon as the limit is passed) and parses it.
-    func readJSON(_ request: Request) async throws -> JSONValue {
+    /// The whole body must arrive within the request timeout, counted from `startedAt`: a client
+    /// that sends it slowly, or stops half-way, gets 408 and `onBodyTimeout` runs (the route closes
+    /// the connection with it), so it cannot hold a connection and a task for ever.
+    func readJSON(
+        _ request: Request, startedAt: ContinuousClock.Instant = .now, onBodyTimeout: @Sendable () -> Void = {}
+    ) async throws -> JSONValue {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
             throw APIError.payloadTooLarge(limit: configuration.maxBodyBytes)
         }
-        var collected: [UInt8] = []
-        for try await buffer in request.body {
-            guard collected.count + buffer.readableBytes <= configuration.maxBodyBytes else {
-                throw APIError.payloadTooLarge(limit: configuration.maxBodyBytes)
+        let limit = configuration.maxBodyBytes
+        let body = request.body
+        @Sendable func collect() async throws -> [UInt8] {
+            var collected: [UInt8] = []
+            do {
+                for try await buffer in body {
+                    guard collected.count + buffer.readableBytes <= limit else { throw APIError.payloadTooLarge(limit: limit) }
+                    collected.append(contentsOf: buffer.readableBytesView)
+                }
+            } catch let error as APIError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw UnreadableBody(underlying: error)  // the HTTP parser's: a client error, not ours
             }
-            collected.append(contentsOf: buffer.readableBytesView)
+            return collected
+        }
+        guard let timeout = configuration.requestTimeoutSeconds else { return try JSONValue.parseObject(try await collect()) }
+        let deadline = startedAt + .milliseconds(Int64((timeout * 1000).rounded(.up)))
+        let collected = try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { try await collect() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }  // the loser: the timer, or the body read (which then stops reading)
+            return try await group.next() ?? nil
+        }
+        guard let collected else {
+            onBodyTimeout()
+            throw APIError.bodyTimeout(seconds: timeout)
         }
         return try JSONValue.parseObject(collected)
     }

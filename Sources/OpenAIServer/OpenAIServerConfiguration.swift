@@ -23,6 +23,10 @@ public struct OpenAIServerConfiguration: Sendable {
     /// token was coming (the write fails, the sequences are cancelled). nil: never.
     public var streamKeepAliveSeconds: Double?
 
+    /// How long a connection may stay silent while no response is being produced (unfinished
+    /// headers, a stalled body, an idle keep-alive) before it is closed: min(request timeout, 60 s).
+    var connectionIdleTimeoutSeconds: Double { min(requestTimeoutSeconds ?? 60, 60) }
+
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,

@@ -66,6 +66,17 @@ import GGUF
         #expect(msg2.contains("head_count_kv"), "\(msg2)")
     }
 
+    /// Found by ModelFuzzTests: a negative rope dimension count (or block count) trapped while the
+    /// per-layer RoPE tables were built, before the hyperparameters were validated.
+    @Test func negativeRopeDimensionsOrBlockCountAreErrorsNotTraps() throws {
+        let rope = try modelError { $0.set("llama.rope.dimension_count", .int32(-1)) }
+        #expect(rope.contains("rope.dimension_count"), "\(rope)")
+        let blocks = try modelError { $0.set("llama.block_count", .int64(-3)) }
+        #expect(blocks.contains("block_count"), "\(blocks)")
+        let huge = try modelError { $0.set("llama.block_count", .uint64(1 << 40)) }
+        #expect(huge.contains("block_count"), "\(huge)")
+    }
+
     @Test func missingOrMisshapenTensorIsNamed() throws {
         let msg = try modelError { w in w.tensors.removeAll { $0.name == "blk.2.ffn_up.weight" } }
         #expect(msg.contains("blk.2.ffn_up.weight"), "\(msg)")

@@ -264,3 +264,88 @@ func waitUntil(
         #expect(pulled.current == 2)
     }
 }
+
+/// A body that arrives too slowly (or stalls) is cut off at the request timeout with 408, so a
+/// slow client cannot hold a connection and a task for ever.
+@Suite struct SlowBodyTests {
+    func handlers(timeout: Double?) -> Handlers {
+        Handlers(
+            engine: FakeEngine(), configuration: OpenAIServerConfiguration(requestTimeoutSeconds: timeout),
+            metrics: OpenAIServerMetrics(), logger: Logger(label: "test"))
+    }
+
+    /// One chunk, then nothing: a stalled upload.
+    func stalledRequest() -> Request {
+        let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        continuation.yield(ByteBuffer(string: #"{"prompt":"#))
+        return Request(
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            body: RequestBody(asyncSequence: chunks))
+    }
+
+    @Test func stalledBodyIs408AtTheRequestTimeout() async throws {
+        let closed = Locked(0)
+        let started = ContinuousClock.now
+        await #expect {
+            _ = try await handlers(timeout: 0.3).readJSON(
+                stalledRequest(), startedAt: started, onBodyTimeout: { closed.withLock { $0 += 1 } })
+        } throws: { error in
+            let e = error as? APIError
+            return e?.status == .requestTimeout && e?.code == "request_timeout" && e?.headers[.connection] == "close"
+        }
+        let elapsed = ContinuousClock.now - started
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(20), "\(elapsed)")
+        #expect(closed.current == 1)
+    }
+
+    @Test func theTimeoutCountsFromTheStartOfTheRequest() async throws {
+        // Time already spent (e.g. on headers) counts: a deadline in the past fires at once.
+        let started = ContinuousClock.now - .seconds(60)
+        let clock = ContinuousClock.now
+        await #expect(throws: APIError.self) {
+            _ = try await handlers(timeout: 30).readJSON(stalledRequest(), startedAt: started)
+        }
+        #expect(ContinuousClock.now - clock < .seconds(20))
+    }
+
+    @Test func aPromptBodyWithinTheTimeoutIsRead() async throws {
+        let request = Request(
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            body: RequestBody(buffer: ByteBuffer(string: #"{"prompt":"x"}"#)))
+        let json = try await handlers(timeout: 5).readJSON(request, onBodyTimeout: { Issue.record("timed out") })
+        #expect(json["prompt"]?.string == "x")
+        // Without a request timeout there is no deadline either.
+        let untimed = Request(
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            body: RequestBody(buffer: ByteBuffer(string: #"{"prompt":"y"}"#)))
+        #expect(try await handlers(timeout: nil).readJSON(untimed)["prompt"]?.string == "y")
+    }
+
+    /// Found by scripts/fuzz-http: a bad chunk size or a body cut short by EOF made the HTTP
+    /// parser throw inside the body, which came out as 500.
+    @Test func aBodyTheParserRejectsIs400NotA500() async throws {
+        struct ParserSaysNo: Error {}
+        for timeout in [5.0, nil] {
+            let chunks = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+                continuation.yield(ByteBuffer(string: #"{"prompt":"#))
+                continuation.finish(throwing: ParserSaysNo())
+            }
+            let request = Request(
+                head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+                body: RequestBody(asyncSequence: chunks))
+            do {
+                _ = try await handlers(timeout: timeout).readJSON(request)
+                Issue.record("no error")
+            } catch {
+                let mapped = APIError.map(error, request: request, notReadyRetryAfterSeconds: 1, maxBodyBytes: 1)
+                #expect(mapped.status == .badRequest && mapped.code == "invalid_body", "\(error)")
+            }
+        }
+    }
+
+    @Test func idleConnectionTimeoutFollowsTheRequestTimeout() {
+        #expect(OpenAIServerConfiguration(requestTimeoutSeconds: 5).connectionIdleTimeoutSeconds == 5)
+        #expect(OpenAIServerConfiguration(requestTimeoutSeconds: 600).connectionIdleTimeoutSeconds == 60)
+        #expect(OpenAIServerConfiguration(requestTimeoutSeconds: nil).connectionIdleTimeoutSeconds == 60)
+    }
+}

@@ -36,6 +36,8 @@ final class FakeEngine: InferenceEngine, Sendable {
         var started = 0
         var finished = 0
         var cancelled = 0
+        /// Streams ended for any reason (finished, failed or cancelled): exactly once each.
+        var terminated = 0
         var requests: [GenerationRequest] = []
         var metricsRecorded = 0
     }
@@ -103,6 +105,7 @@ final class FakeEngine: InferenceEngine, Sendable {
             }
         }
         continuation.onTermination = { termination in
+            counters.withLock { $0.terminated += 1 }
             if case .cancelled = termination {
                 counters.withLock { $0.cancelled += 1 }
             }
