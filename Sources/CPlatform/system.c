@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "ps_system.h"
 #include <errno.h>
+#include <malloc.h>
 #include <numa.h>
 #include <numaif.h>
 #include <pthread.h>
@@ -71,3 +72,5 @@ int ps_sys_get_mempolicy(int *mode, unsigned long *nodemask) {
     *nodemask = mask[0];
     return 0;
 }
+
+int ps_sys_trim_heap(void) { return malloc_trim(0); }

@@ -1,3 +1,4 @@
+import CPlatform
 import ModelRuntime
 
 /// What a stage does with one forward batch, apart from any I/O: run its layer range, and on the
@@ -85,14 +86,22 @@ public final class StageEngine {
         return .samples(samples)
     }
 
-    /// Frees sequences' KV caches and histories.
+    /// Frees sequences' KV caches and histories. When the last sequence goes, the freed heap
+    /// is handed back to the system (glibc keeps freed KV buffers otherwise, and an idle stage
+    /// would stay at its peak).
     public func free(_ ids: [SequenceID]) {
         for id in ids { model.free(id); histories[id] = nil }
+        if model.sequenceCount == 0 { returnFreedMemory() }
     }
 
     /// Frees everything.
     public func reset() {
         model.reset()
         histories.removeAll()
+        returnFreedMemory()
+    }
+
+    private func returnFreedMemory() {
+        _ = ps_sys_trim_heap()
     }
 }

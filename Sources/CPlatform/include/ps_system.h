@@ -13,6 +13,8 @@ int ps_sys_set_parent_death_signal(int sig);
 int ps_sys_set_thread_affinity(const int *cpus, int count);
 // The calling thread's allowed CPUs; returns how many were written (≤ max), or -errno.
 int ps_sys_get_thread_affinity(int *cpus, int max);
+// Returns freed heap memory to the system (glibc malloc_trim(0)); 1 if some was released.
+int ps_sys_trim_heap(void);
 // Number of CPUs configured on the machine.
 int ps_sys_cpu_count(void);
 
