@@ -84,6 +84,29 @@ import Testing
         print("recovery: /health answered 503 recovering during the restart: \(!sawRecovering.all.isEmpty)")
     }
 
+    @Test func crashesBeyondTheBudgetFailTheServiceWithANonZeroExit() throws {
+        let path = CLI.scratch("budget-\(UUID().uuidString).yaml")
+        try config(path, stages: 2, extra: "recovery: {max_restarts: 1, restart_window: 600}")
+        let server = try LiveServer(arguments: ["--config", path])
+        defer { server.stop() }
+        kill(childPIDs(of: server.process.processIdentifier)[0], SIGKILL)
+        var stages: [Int32] = []
+        for _ in 0..<300 {
+            stages = childPIDs(of: server.process.processIdentifier)
+            if stages.count == 2, (try? server.get("/health").0) == 200 { break }
+            usleep(20_000)
+        }
+        #expect(try server.get("/health").1.contains("\"restarts\":1"))
+        // The second crash within the window is one too many: the daemon fails and exits 1 so
+        // that systemd's Restart=on-failure takes over; its stages go with it.
+        kill(stages[1], SIGKILL)
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 1, "\(server.log)")
+        #expect(server.log.contains("2 stage failures within 600 s"), "\(server.log)")
+        for _ in 0..<200 where stages.contains(where: processExists) { usleep(10_000) }
+        #expect(!stages.contains(where: processExists))
+    }
+
     @Test func sighupAppliesANewStageCountWithoutLosingARequest() throws {
         let path = CLI.scratch("reload-\(UUID().uuidString).yaml")
         try config(path, stages: 2)
