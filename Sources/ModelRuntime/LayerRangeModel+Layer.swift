@@ -17,9 +17,9 @@ extension LayerRangeModel {
         w.attnNorm.withUnsafeBufferPointer {
             ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
         }
-        w.wq.multiply(hn, batch: rows, into: q, yStride: qd, pool: pool)
-        w.wk.multiply(hn, batch: rows, into: k, yStride: kvd, pool: pool)
-        w.wv.multiply(hn, batch: rows, into: v, yStride: kvd, pool: pool)
+        w.wq.multiply(hn, batch: rows, into: q, yStride: qd, pool: pool, scratch: scratch)
+        w.wk.multiply(hn, batch: rows, into: k, yStride: kvd, pool: pool, scratch: scratch)
+        w.wv.multiply(hn, batch: rows, into: v, yStride: kvd, pool: pool, scratch: scratch)
         if let bq = w.bq, let bk = w.bk, let bv = w.bv {
             for r in 0..<rows {
                 bq.withUnsafeBufferPointer { ps_add(q + r * qd, $0.baseAddress!, Int64(qd)) }
@@ -60,7 +60,7 @@ extension LayerRangeModel {
             pool.run({ ctx, i, n in AttentionJob.body(ctx!.assumingMemoryBound(to: AttentionJob.self), Int(i), Int(n)) }, ptr,
                      chunks: chunks)
         }
-        w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool)
+        w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postAttnNorm {
             pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
         }
@@ -72,13 +72,13 @@ extension LayerRangeModel {
         w.ffnNorm.withUnsafeBufferPointer {
             ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
         }
-        w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool)
-        w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool)
+        w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool, scratch: scratch)
+        w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool, scratch: scratch)
         switch h.activation {
         case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(rows * f))
         case .silu: ps_silu_mul(g, u, Int64(rows * f))
         }
-        w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool)
+        w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postFfnNorm {
             pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
         }
@@ -122,7 +122,7 @@ private struct AttentionJob {
 
 /// Reusable work buffers of a layer range (grown on demand, never shrunk).
 final class Scratch {
-    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, scores }
+    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, scores, activations }
     private var buffers: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: Slot.allCases.count)
     private var sizes: [Int] = Array(repeating: 0, count: Slot.allCases.count)
 
@@ -134,6 +134,13 @@ final class Scratch {
         buffers[i] = b
         sizes[i] = max(count, 16)
         return b
+    }
+
+    /// `count` bytes (64-byte aligned) in `slot`; 8-bit activations live here.
+    func bytes(_ slot: Slot, _ count: Int) -> UnsafeMutableRawPointer {
+        let floats = (count + 63) / 4 + 16
+        let p = UnsafeMutableRawPointer(buffer(slot, floats))
+        return UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: p) + 63) & ~63)!
     }
 
     deinit { buffers.forEach { $0?.deallocate() } }
