@@ -63,6 +63,12 @@ void ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t
                              void *out) {
     const int64_t rb = ps_act_row_bytes(type, k);
     if (rb == 0 || nb <= 0 || !x || !out) return;
+#if defined(__x86_64__)
+    if (ps_isa_current() == PS_ISA_AVX512) {
+        ps__quantize_act_avx512(type, x, x_stride, nb, k, out);
+        return;
+    }
+#endif
     for (int64_t b = 0; b < nb; b++) {
         const float *xr = x + b * x_stride;
         uint8_t *row = (uint8_t *)out + b * rb;

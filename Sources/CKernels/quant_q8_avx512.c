@@ -25,6 +25,11 @@
 #define INL static inline __attribute__((always_inline)) TGT
 
 enum { NR = 4, BT = 4, NBS = 64 };
+// Decode (nb <= BT) prefetches every weight line PF_ROWS rows ahead into L2: measured on Zen 4
+// for the 262k x 640 Q8_0 head, 32 rows ahead reaches about the memory bandwidth (22 GB/s);
+// 8-16 rows, L1 or prefetching one line per two blocks (missing every 17th line) reach half.
+#define PF_HINT _MM_HINT_T1
+enum { PF_ROWS = 32 };
 
 INL float h2f(const uint8_t *p) { return _cvtsh_ss(ps__rd16(p)); }
 
@@ -39,10 +44,6 @@ INL float tree16(__m512 a) {
     return tree8(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1)));
 }
 
-// [a x 8, b x 8]
-INL __m512 pair_ps(float a, float b) {
-    return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(a), _mm512_set1_ps(b));
-}
 
 // ---- blocks of 32 -----------------------------------------------------------------------------
 
@@ -84,25 +85,34 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
     __m512 acc[NR][BT];
     for (int r = 0; r < nr; r++)
         for (int b = 0; b < nbt; b++) acc[r][b] = _mm512_setzero_ps();
+    // Lane l of the scale vector is block i + l / 8's dw * dx. One activation row: the two
+    // products are formed in an xmm and spread by one vpermps; several: dw and dx are spread
+    // once each and multiplied per pair (the same products).
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     int64_t i = 0;
     for (; i + 2 <= nblk; i += 2) {
         __m512i u[NR];
-        __m512 dw[NR];
+        __m128 dw[NR];
+        __m512 dws[NR];
         for (int r = 0; r < nr; r++) {
             const uint8_t *a = rows[r] + i * bb;
-            _mm_prefetch((const char *)a + pf, _MM_HINT_T0);
+            _mm_prefetch((const char *)a + pf, PF_HINT);
+            _mm_prefetch((const char *)a + pf + 2 * bb - 1, PF_HINT);
             u[r] = u2(type, a, a + bb);
-            dw[r] = pair_ps(h2f(a), h2f(a + bb));
+            dw[r] = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(ps__rd16(a)), ps__rd16(a + bb), 1));
+            if (nbt > 1) dws[r] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw[r]));
         }
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_loadu_si512(xr + 32 * i);
             const __m512i c = _mm512_loadu_si512(xr + k + 32 * i);
-            const float *xd = (const float *)(xr + 2 * k) + i;
-            const __m512 dx = pair_ps(xd[0], xd[1]);
+            const __m128 dx = _mm_castpd_ps(_mm_load_sd((const double *)((const float *)(xr + 2 * k) + i)));
+            const __m512 dxs = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dx));
             for (int r = 0; r < nr; r++) {
+                const __m512 sc = nbt > 1 ? _mm512_mul_ps(dws[r], dxs)
+                                          : _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_mul_ps(dw[r], dx)));
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
-                acc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(dw[r], dx), p, acc[r][b]);
+                acc[r][b] = _mm512_fmadd_ps(sc, p, acc[r][b]);
             }
         }
     }
@@ -206,7 +216,8 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
         float dw[NR], dmw[NR];
         for (int r = 0; r < nr; r++) {
             const uint8_t *w = rows[r] + i * bb;
-            for (int l = 0; l < bb; l += 64) _mm_prefetch((const char *)w + l + pf, _MM_HINT_T0);
+            for (int l = 0; l < bb; l += 64) _mm_prefetch((const char *)w + l + pf, PF_HINT);
+            _mm_prefetch((const char *)w + bb - 1 + pf, PF_HINT);
             if (q6) {
                 sm[r] = _mm512_castsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192))));
                 dw[r] = h2f(w + 208);
@@ -264,6 +275,54 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
         }
 }
 
+// ---- activation quantization ------------------------------------------------------------------
+// The values of quant_q8.c's portable loop: the same amax, d = amax / 127, id = 1 / d, and x * id
+// rounded to nearest even (vcvtps2dq in the default rounding mode, as lrintf).
+
+INL __m128i quantize16(const float *x, __m512 id) {
+    __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), id));
+    q = _mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
+    return _mm512_cvtepi32_epi8(q);
+}
+
+INL float amax_of(const float *x, int n) {
+    __m512 m = _mm512_setzero_ps();
+    for (int i = 0; i < n; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+    return _mm512_reduce_max_ps(m);
+}
+
+TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k, void *out) {
+    const int64_t rb = ps_act_row_bytes(type, k);
+    const int off = type == PS_TYPE_Q4_0 ? 8 : type == PS_TYPE_Q5_0 ? 16 : 128;
+    const __m128i ones8 = _mm_set1_epi8(1), ones16 = _mm_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        const float *xr = x + b * x_stride;
+        uint8_t *row = (uint8_t *)out + b * rb;
+        int8_t *qs = (int8_t *)row;
+        const int n = ps__act_kind(type) == PS_ACT_Q8_32 ? 32 : 256;
+        float *d = (float *)(row + (n == 32 ? 2 * k : k));
+        for (int64_t i = 0; i < k / n; i++) {
+            const float amax = amax_of(xr + n * i, n);
+            const float di = amax / 127.0f;
+            const __m512 id = _mm512_set1_ps(di != 0.0f ? 1.0f / di : 0.0f);
+            d[i] = di;
+            for (int j = 0; j < n; j += 16) {
+                const __m128i q = quantize16(xr + n * i + j, id);
+                _mm_storeu_si128((__m128i *)(qs + n * i + j), q);
+                const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
+                if (n == 32) {
+                    int32_t *corr = (int32_t *)(row + k) + (32 * i + j) / 4;
+                    _mm_storeu_si128((__m128i *)corr, _mm_mullo_epi32(s4, _mm_set1_epi32(-off)));
+                } else {
+                    int16_t *bs = (int16_t *)(row + k + k / 256 * 4) + (256 * i + j) / 16;
+                    const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
+                    *bs = (int16_t)_mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));
+                }
+            }
+        }
+    }
+}
+
 // ---- instantiation and driver -----------------------------------------------------------------
 
 typedef void (*tile_fn)(int, int, const uint8_t *const[NR], int64_t, const uint8_t *, int64_t, float *, int64_t,
@@ -316,8 +375,7 @@ void ps__matmul_q8_avx512(int type, const void *w, size_t w_row_bytes, int64_t k
     const tile_fn tf = tiles_for(type);
     if (!tf) return;
     const int64_t rb = ps_act_row_bytes(type, k);
-    // Decode streams matrices that fit in no cache: prefetch two row groups ahead.
-    const int64_t pf = nb <= BT ? 2 * NR * (int64_t)w_row_bytes : 0;
+    const int64_t pf = nb <= BT ? PF_ROWS * (int64_t)w_row_bytes : 0;
     for (int64_t bs = 0; bs < nb; bs += NBS) {
         const int64_t nbs = nb - bs < NBS ? nb - bs : NBS;
         for (int64_t r = r0; r < r1; r += NR) {

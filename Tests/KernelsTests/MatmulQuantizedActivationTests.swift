@@ -54,8 +54,8 @@ extension KernelISASuites {
             #expect(integerFormats == [.q4_0, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K])
         }
 
-        /// The quantized activations are ggml's (q, d), and the integer matmul equals a Double
-        /// evaluation of Σ w·(d·q) with the same quantized activations, at every ISA level.
+        /// The quantized activations are ggml's (q, d) and the same bytes at every ISA level, and
+        /// the integer matmul equals a Double evaluation of Σ w·(d·q) with them, at every level.
         @Test("Integer path matches a scalar reference of the same quantized math", arguments: integerFormats)
         func matchesScalarReference(format: WeightFormat) throws {
             var rng = SplitMix(seed: 0x18 + UInt64(format.rawValue))
@@ -95,6 +95,8 @@ extension KernelISASuites {
                 }
                 var first: [Float]?
                 try forEachISA { level in
+                    let xqHere = try quantize(format, x, xStride: xStride, batch: batch, k: k)
+                    #expect(xqHere == xq, "\(format) k=\(k) \(level): quantized activations differ from the first level's")
                     var y = [Float](repeating: .nan, count: batch * rows)
                     try matmulQ8(format, w, k: k, xq: xq, batch: batch, yStride: rows, rows: 0..<rows, into: &y)
                     for b in 0..<batch {

@@ -148,6 +148,7 @@ void ps__matmul_q8_portable(int type, const void *w, size_t w_row_bytes, int64_t
 #if defined(__x86_64__)
 void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
                         int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
+void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k, void *out);
 void ps__matmul_q8_avx512(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
                           int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
 #endif
