@@ -51,9 +51,10 @@ extension LayerRangeModel {
             (c.values[li] + positions[r] * kvd).update(from: v + r * kvd, count: kvd)
         }
         let maxSpan = positions.max().map { $0 + 1 } ?? 1
-        let scratchPerThread = style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan
+        // Score rows of up to PS_ATTENTION_HEADS heads per chunk (ps_attention_query's contract).
+        let scratchPerThread = (style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan) * min(h.headCount, Int(PS_ATTENTION_HEADS))
         let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: rows * h.headCount, minItems: 1)
-        let attScratch = scratch.buffer(.scores, scratchPerThread * chunks)  // one score row per chunk
+        let attScratch = scratch.buffer(.scores, scratchPerThread * chunks)  // one score block per chunk
         var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
                                window: style.slidingWindow, hp: h, scratch: attScratch, scratchPerThread: scratchPerThread)
         withUnsafeMutablePointer(to: &job) { ptr in
