@@ -75,15 +75,45 @@ extension LayerRangeModel {
         }
         w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool, scratch: scratch)
         w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool, scratch: scratch)
-        switch h.activation {
-        case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(rows * f))
-        case .silu: ps_silu_mul(g, u, Int64(rows * f))
+        if pool.count == 1 || rows < 8 {
+            GateJob.apply(h.activation, g, u, rows * f)
+        } else {
+            // Element-wise, so splitting the rows across threads changes no value.
+            var job = GateJob(activation: h.activation, g: g, u: u, rows: rows, width: f)
+            withUnsafeMutablePointer(to: &job) { ptr in
+                pool.run({ ctx, i, n in GateJob.body(ctx!.assumingMemoryBound(to: GateJob.self), Int(i), Int(n)) }, ptr,
+                         chunks: pool.count)
+            }
         }
         w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postFfnNorm {
             pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
         }
         ps_add(x, o, Int64(rows * e))
+    }
+}
+
+/// The gated FFN's activation, g = act(g) * u, over a share of the token rows.
+private struct GateJob {
+    let activation: FeedForwardActivation
+    let g: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<Float>
+    let rows: Int
+    let width: Int
+
+    static func apply(_ activation: FeedForwardActivation, _ g: UnsafeMutablePointer<Float>,
+                      _ u: UnsafePointer<Float>, _ count: Int) {
+        switch activation {
+        case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(count))
+        case .silu: ps_silu_mul(g, u, Int64(count))
+        }
+    }
+
+    static func body(_ p: UnsafeMutablePointer<GateJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let (r0, r1) = ThreadPool.share(j.rows, i, n)
+        guard r0 < r1 else { return }
+        apply(j.activation, j.g + r0 * j.width, j.u + r0 * j.width, (r1 - r0) * j.width)
     }
 }
 

@@ -44,7 +44,16 @@ struct WeightMatrix: @unchecked Sendable {
         if ps_activations_for(type) != 0 {
             let rowBytes = Int(ps_act_row_bytes(type, Int64(cols)))
             let buffer = scratch.bytes(.activations, nb * rowBytes)
-            ps_quantize_activations(type, x, Int64(cols), Int64(nb), Int64(cols), buffer)
+            if pool.count == 1 || nb < 8 {
+                ps_quantize_activations(type, x, Int64(cols), Int64(nb), Int64(cols), buffer)
+            } else {
+                // Row by row, so splitting the rows across threads gives the same bytes.
+                var job = QuantizeJob(type: type, x: x, cols: cols, nb: nb, out: buffer, rowBytes: rowBytes)
+                withUnsafeMutablePointer(to: &job) { ptr in
+                    pool.run({ ctx, i, n in QuantizeJob.body(ctx!.assumingMemoryBound(to: QuantizeJob.self), Int(i), Int(n)) },
+                             ptr, chunks: pool.count)
+                }
+            }
             xq = UnsafeRawPointer(buffer)
         }
         var job = MatmulJob(w: self, x: x, xq: xq, nb: nb, y: y, yStride: yStride)
@@ -53,6 +62,23 @@ struct WeightMatrix: @unchecked Sendable {
             pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr,
                      chunks: chunks)
         }
+    }
+}
+
+private struct QuantizeJob {
+    let type: Int32
+    let x: UnsafePointer<Float>
+    let cols: Int
+    let nb: Int
+    let out: UnsafeMutableRawPointer
+    let rowBytes: Int
+
+    static func body(_ p: UnsafeMutablePointer<QuantizeJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let (b0, b1) = ThreadPool.share(j.nb, i, n)
+        guard b0 < b1 else { return }
+        ps_quantize_activations(j.type, j.x + b0 * j.cols, Int64(j.cols), Int64(b1 - b0), Int64(j.cols),
+                                j.out + b0 * j.rowBytes)
     }
 }
 
