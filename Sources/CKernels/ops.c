@@ -1,7 +1,14 @@
 // Float32 layer operations. Plain C with fixed-order loops: the compiler may vectorise the
 // element-wise ones (no reassociation of reductions without -ffast-math, so sums are in order).
 #include "ps_ops.h"
+#include "ps_quant.h"
 #include <math.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#pragma clang fp contract(off)
 
 void ps_rmsnorm_rows(const float *x, int64_t x_stride, const float *w, float *y, int64_t y_stride,
                      int64_t rows, int64_t n, float eps) {
@@ -64,6 +71,72 @@ void ps_scale(float *y, const float *x, float s, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * s;
 }
 
+// Attention's dot products and value sums have AVX-512 forms (chosen when the ISA level is
+// AVX-512) that do exactly the plain loops' operations -- 16 lanes, multiply then add, no FMA,
+// the same final order -- so the results are bitwise the same on every level.
+#if defined(__x86_64__)
+#define TGT512 __attribute__((target("avx512f")))
+TGT512 static float dot_f32_avx512(const float *a, const float *b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) acc = _mm512_add_ps(acc, _mm512_mul_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+    float t[16];
+    _mm512_storeu_ps(t, acc);
+    for (; i < n; i++) t[i & 15] += a[i] * b[i];
+    float s = 0;
+    for (int j = 0; j < 16; j++) s += t[j];
+    return s;
+}
+
+// Four dot products of a with b0..b3: four independent chains (one would wait on the adds'
+// latency), each with dot_f32_avx512's operations.
+TGT512 static void dot4_f32_avx512(const float *a, const float *const b[4], int64_t n, float out[4]) {
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 av = _mm512_loadu_ps(a + i);
+        for (int t = 0; t < 4; t++) acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(av, _mm512_loadu_ps(b[t] + i)));
+    }
+    for (int t = 0; t < 4; t++) {
+        float v[16];
+        _mm512_storeu_ps(v, acc[t]);
+        for (int64_t m = i; m < n; m++) v[m & 15] += a[m] * b[t][m];
+        float s = 0;
+        for (int j = 0; j < 16; j++) s += v[j];
+        out[t] = s;
+    }
+}
+
+// y += p[0] * x0; y += p[1] * x1; ... for four rows, element by element in that order (as four
+// axpy_avx512 calls), with y held in registers across the four.
+TGT512 static void axpy4_avx512(float *y, const float p[4], const float *const x[4], int64_t n) {
+    const __m512 p0 = _mm512_set1_ps(p[0]), p1 = _mm512_set1_ps(p[1]), p2 = _mm512_set1_ps(p[2]), p3 = _mm512_set1_ps(p[3]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(y + i);
+        a = _mm512_add_ps(a, _mm512_mul_ps(p0, _mm512_loadu_ps(x[0] + i)));
+        a = _mm512_add_ps(a, _mm512_mul_ps(p1, _mm512_loadu_ps(x[1] + i)));
+        a = _mm512_add_ps(a, _mm512_mul_ps(p2, _mm512_loadu_ps(x[2] + i)));
+        a = _mm512_add_ps(a, _mm512_mul_ps(p3, _mm512_loadu_ps(x[3] + i)));
+        _mm512_storeu_ps(y + i, a);
+    }
+    for (; i < n; i++) {
+        y[i] += p[0] * x[0][i];
+        y[i] += p[1] * x[1][i];
+        y[i] += p[2] * x[2][i];
+        y[i] += p[3] * x[3][i];
+    }
+}
+
+TGT512 static void axpy_avx512(float *y, float p, const float *x, int64_t n) {
+    const __m512 pv = _mm512_set1_ps(p);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_mul_ps(pv, _mm512_loadu_ps(x + i))));
+    for (; i < n; i++) y[i] += p * x[i];
+}
+#endif
+
 static float dot_f32(const float *a, const float *b, int64_t n) {
     float acc[16] = {0};
     int64_t i = 0;
@@ -81,29 +154,91 @@ void ps_attention_query(const float *q, const float *k, const float *v, int64_t 
     int64_t group = n_head / (n_kv_head > 0 ? n_kv_head : 1);
     if (group < 1) group = 1;
     int64_t n = hi - lo;
-    for (int64_t h = head_lo; h < head_hi; h++) {
-        const float *qh = q + h * hd;
-        int64_t g = h / group;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < n; j++) {
-            float s = scale * dot_f32(qh, k + (lo + j) * kv_stride + g * hd, hd);
-            if (softcap > 0) s = softcap * tanhf(s / softcap);
-            scratch[j] = s;
-            if (s > mx) mx = s;
+#if defined(__x86_64__)
+    const int wide = ps_isa_current() >= PS_ISA_AVX512;
+#else
+    const int wide = 0;
+#endif
+    // Up to PS_ATTENTION_HEADS heads at a time walk the keys and values together, so each cached
+    // row is read once for all of them; per head the operations and their order are those of one
+    // head alone.
+    for (int64_t h0 = head_lo; h0 < head_hi; h0 += PS_ATTENTION_HEADS) {
+        const int64_t h1 = head_hi - h0 < PS_ATTENTION_HEADS ? head_hi : h0 + PS_ATTENTION_HEADS;
+        int64_t j0 = 0;
+#if defined(__x86_64__)
+        if (wide) {
+            for (; j0 + 4 <= n; j0 += 4)
+                for (int64_t h = h0; h < h1; h++) {
+                    const float *kr[4];
+                    for (int t = 0; t < 4; t++) kr[t] = k + (lo + j0 + t) * kv_stride + (h / group) * hd;
+                    float d4[4];
+                    dot4_f32_avx512(q + h * hd, kr, hd, d4);
+                    for (int t = 0; t < 4; t++) {
+                        float s = scale * d4[t];
+                        if (softcap > 0) s = softcap * tanhf(s / softcap);
+                        scratch[(h - h0) * n + j0 + t] = s;
+                    }
+                }
         }
-        double sum = 0;
-        for (int64_t j = 0; j < n; j++) {
-            float e = expf(scratch[j] - mx);
-            scratch[j] = e;
-            sum += e;
+#endif
+        for (int64_t j = j0; j < n; j++) {
+            const float *kj = k + (lo + j) * kv_stride;
+            for (int64_t h = h0; h < h1; h++) {
+                const float *qh = q + h * hd, *kh = kj + (h / group) * hd;
+#if defined(__x86_64__)
+                float s = scale * (wide ? dot_f32_avx512(qh, kh, hd) : dot_f32(qh, kh, hd));
+#else
+                float s = scale * dot_f32(qh, kh, hd);
+#endif
+                if (softcap > 0) s = softcap * tanhf(s / softcap);
+                scratch[(h - h0) * n + j] = s;
+            }
         }
-        float inv = n > 0 ? (float)(1.0 / sum) : 0.0f;
-        float *oh = out + h * hd;
-        for (int64_t d = 0; d < hd; d++) oh[d] = 0;
-        for (int64_t j = 0; j < n; j++) {
-            const float *vj = v + (lo + j) * kv_stride + g * hd;
-            float p = scratch[j] * inv;
-            for (int64_t d = 0; d < hd; d++) oh[d] += p * vj[d];
+        float inv[PS_ATTENTION_HEADS];
+        for (int64_t h = h0; h < h1; h++) {
+            float *sc = scratch + (h - h0) * n;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < n; j++)
+                if (sc[j] > mx) mx = sc[j];
+            double sum = 0;
+            for (int64_t j = 0; j < n; j++) {
+                float e = expf(sc[j] - mx);
+                sc[j] = e;
+                sum += e;
+            }
+            inv[h - h0] = n > 0 ? (float)(1.0 / sum) : 0.0f;
+            float *oh = out + h * hd;
+            for (int64_t d = 0; d < hd; d++) oh[d] = 0;
+        }
+        j0 = 0;
+#if defined(__x86_64__)
+        if (wide) {
+            for (; j0 + 4 <= n; j0 += 4)
+                for (int64_t h = h0; h < h1; h++) {
+                    const float *vr[4];
+                    float p4[4];
+                    for (int t = 0; t < 4; t++) {
+                        vr[t] = v + (lo + j0 + t) * kv_stride + (h / group) * hd;
+                        p4[t] = scratch[(h - h0) * n + j0 + t] * inv[h - h0];
+                    }
+                    axpy4_avx512(out + h * hd, p4, vr, hd);
+                }
+        }
+#endif
+        for (int64_t j = j0; j < n; j++) {
+            const float *vj = v + (lo + j) * kv_stride;
+            for (int64_t h = h0; h < h1; h++) {
+                const float *vh = vj + (h / group) * hd;
+                float *oh = out + h * hd;
+                float p = scratch[(h - h0) * n + j] * inv[h - h0];
+#if defined(__x86_64__)
+                if (wide) {
+                    axpy_avx512(oh, p, vh, hd);
+                    continue;
+                }
+#endif
+                for (int64_t d = 0; d < hd; d++) oh[d] += p * vh[d];
+            }
         }
     }
 }

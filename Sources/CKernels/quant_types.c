@@ -102,6 +102,15 @@ int ps_isa_detected(void) {
     return PS_ISA_PORTABLE;
 }
 
+int ps_isa_vnni(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return ps_isa_detected() == PS_ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
 static int ps_isa_process_level(void) {
     int l = atomic_load_explicit(&ps_isa_level, memory_order_relaxed);
     if (l < 0) {

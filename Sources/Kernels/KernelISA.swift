@@ -23,6 +23,10 @@ public enum KernelISA: Int32, Sendable, CaseIterable, Comparable {
         KernelISA(rawValue: ps_isa_set(level.rawValue)) ?? .portable
     }
 
+    /// Whether the CPU has AVX-512 VNNI, which the `.avx512` level's integer (8-bit activation)
+    /// kernels need; without it that level runs the AVX2 integer kernels.
+    public static var hasVNNI: Bool { ps_isa_vnni() != 0 }
+
     /// The levels this CPU can run, lowest first.
     public static var available: [KernelISA] { allCases.filter { $0 <= detected } }
 

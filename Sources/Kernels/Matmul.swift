@@ -1,7 +1,8 @@
 import CKernels
 
-/// Matrix products of quantized (or float) weights with f32 activations, and row
-/// dequantization, running the fastest kernel level selected in `KernelISA`.
+/// Matrix products of quantized (or float) weights with f32 activations (`multiply`) or 8-bit
+/// activations (`Matmul+QuantizedActivations.swift`), and row dequantization, running the
+/// fastest kernel level selected in `KernelISA`.
 ///
 /// Results for one (weight row, activation row) pair are bitwise identical whatever the batch
 /// size, the row range and the position in the batch, so splitting rows across threads or

@@ -17,9 +17,9 @@ extension LayerRangeModel {
         w.attnNorm.withUnsafeBufferPointer {
             ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
         }
-        w.wq.multiply(hn, batch: rows, into: q, yStride: qd, pool: pool)
-        w.wk.multiply(hn, batch: rows, into: k, yStride: kvd, pool: pool)
-        w.wv.multiply(hn, batch: rows, into: v, yStride: kvd, pool: pool)
+        w.wq.multiply(hn, batch: rows, into: q, yStride: qd, pool: pool, scratch: scratch)
+        w.wk.multiply(hn, batch: rows, into: k, yStride: kvd, pool: pool, scratch: scratch)
+        w.wv.multiply(hn, batch: rows, into: v, yStride: kvd, pool: pool, scratch: scratch)
         if let bq = w.bq, let bk = w.bk, let bv = w.bv {
             for r in 0..<rows {
                 bq.withUnsafeBufferPointer { ps_add(q + r * qd, $0.baseAddress!, Int64(qd)) }
@@ -51,16 +51,17 @@ extension LayerRangeModel {
             (c.values[li] + positions[r] * kvd).update(from: v + r * kvd, count: kvd)
         }
         let maxSpan = positions.max().map { $0 + 1 } ?? 1
-        let scratchPerThread = style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan
+        // Score rows of up to PS_ATTENTION_HEADS heads per chunk (ps_attention_query's contract).
+        let scratchPerThread = (style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan) * min(h.headCount, Int(PS_ATTENTION_HEADS))
         let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: rows * h.headCount, minItems: 1)
-        let attScratch = scratch.buffer(.scores, scratchPerThread * chunks)  // one score row per chunk
+        let attScratch = scratch.buffer(.scores, scratchPerThread * chunks)  // one score block per chunk
         var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
                                window: style.slidingWindow, hp: h, scratch: attScratch, scratchPerThread: scratchPerThread)
         withUnsafeMutablePointer(to: &job) { ptr in
             pool.run({ ctx, i, n in AttentionJob.body(ctx!.assumingMemoryBound(to: AttentionJob.self), Int(i), Int(n)) }, ptr,
                      chunks: chunks)
         }
-        w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool)
+        w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postAttnNorm {
             pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
         }
@@ -72,17 +73,47 @@ extension LayerRangeModel {
         w.ffnNorm.withUnsafeBufferPointer {
             ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
         }
-        w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool)
-        w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool)
-        switch h.activation {
-        case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(rows * f))
-        case .silu: ps_silu_mul(g, u, Int64(rows * f))
+        w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool, scratch: scratch)
+        w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool, scratch: scratch)
+        if pool.count == 1 || rows < 8 {
+            GateJob.apply(h.activation, g, u, rows * f)
+        } else {
+            // Element-wise, so splitting the rows across threads changes no value.
+            var job = GateJob(activation: h.activation, g: g, u: u, rows: rows, width: f)
+            withUnsafeMutablePointer(to: &job) { ptr in
+                pool.run({ ctx, i, n in GateJob.body(ctx!.assumingMemoryBound(to: GateJob.self), Int(i), Int(n)) }, ptr,
+                         chunks: pool.count)
+            }
         }
-        w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool)
+        w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postFfnNorm {
             pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
         }
         ps_add(x, o, Int64(rows * e))
+    }
+}
+
+/// The gated FFN's activation, g = act(g) * u, over a share of the token rows.
+private struct GateJob {
+    let activation: FeedForwardActivation
+    let g: UnsafeMutablePointer<Float>
+    let u: UnsafeMutablePointer<Float>
+    let rows: Int
+    let width: Int
+
+    static func apply(_ activation: FeedForwardActivation, _ g: UnsafeMutablePointer<Float>,
+                      _ u: UnsafePointer<Float>, _ count: Int) {
+        switch activation {
+        case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(count))
+        case .silu: ps_silu_mul(g, u, Int64(count))
+        }
+    }
+
+    static func body(_ p: UnsafeMutablePointer<GateJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let (r0, r1) = ThreadPool.share(j.rows, i, n)
+        guard r0 < r1 else { return }
+        apply(j.activation, j.g + r0 * j.width, j.u + r0 * j.width, (r1 - r0) * j.width)
     }
 }
 
@@ -122,7 +153,7 @@ private struct AttentionJob {
 
 /// Reusable work buffers of a layer range (grown on demand, never shrunk).
 final class Scratch {
-    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, scores }
+    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, scores, activations }
     private var buffers: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: Slot.allCases.count)
     private var sizes: [Int] = Array(repeating: 0, count: Slot.allCases.count)
 
@@ -134,6 +165,13 @@ final class Scratch {
         buffers[i] = b
         sizes[i] = max(count, 16)
         return b
+    }
+
+    /// `count` bytes (64-byte aligned) in `slot`; 8-bit activations live here.
+    func bytes(_ slot: Slot, _ count: Int) -> UnsafeMutableRawPointer {
+        let floats = (count + 63) / 4 + 16
+        let p = UnsafeMutableRawPointer(buffer(slot, floats))
+        return UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: p) + 63) & ~63)!
     }
 
     deinit { buffers.forEach { $0?.deallocate() } }

@@ -170,7 +170,7 @@ public final class LayerRangeModel: @unchecked Sendable {
         }
         var logits = [Float](repeating: 0, count: rows.count * h.vocabularySize)
         logits.withUnsafeMutableBufferPointer { lp in
-            head.multiply(normed, batch: rows.count, into: lp.baseAddress!, yStride: h.vocabularySize, pool: pool)
+            head.multiply(normed, batch: rows.count, into: lp.baseAddress!, yStride: h.vocabularySize, pool: pool, scratch: scratch)
             if h.finalLogitSoftcap > 0 {
                 let cap = h.finalLogitSoftcap
                 for i in 0..<lp.count { lp[i] = cap * tanhf(lp[i] / cap) }

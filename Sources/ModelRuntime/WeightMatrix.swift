@@ -35,8 +35,28 @@ struct WeightMatrix: @unchecked Sendable {
 
     /// y[b][r] = W[r] · x[b] for b < nb; x rows `cols` floats apart, y rows `yStride` apart.
     /// Output rows are split across the pool's threads (never one dot product across threads).
-    func multiply(_ x: UnsafePointer<Float>, batch nb: Int, into y: UnsafeMutablePointer<Float>, yStride: Int, pool: ThreadPool) {
-        var job = MatmulJob(w: self, x: x, nb: nb, y: y, yStride: yStride)
+    /// Where the weight type has an integer path and the calling thread's activation mode is q8
+    /// (`PIPESERVE_ACTIVATIONS`, `ps_activations_set`), x is quantized to 8 bits once, into the
+    /// scratch's activation buffer, and every thread reads that copy.
+    func multiply(_ x: UnsafePointer<Float>, batch nb: Int, into y: UnsafeMutablePointer<Float>, yStride: Int, pool: ThreadPool,
+                  scratch: Scratch) {
+        var xq: UnsafeRawPointer?
+        if ps_activations_for(type) != 0 {
+            let rowBytes = Int(ps_act_row_bytes(type, Int64(cols)))
+            let buffer = scratch.bytes(.activations, nb * rowBytes)
+            if pool.count == 1 || nb < 8 {
+                ps_quantize_activations(type, x, Int64(cols), Int64(nb), Int64(cols), buffer)
+            } else {
+                // Row by row, so splitting the rows across threads gives the same bytes.
+                var job = QuantizeJob(type: type, x: x, cols: cols, nb: nb, out: buffer, rowBytes: rowBytes)
+                withUnsafeMutablePointer(to: &job) { ptr in
+                    pool.run({ ctx, i, n in QuantizeJob.body(ctx!.assumingMemoryBound(to: QuantizeJob.self), Int(i), Int(n)) },
+                             ptr, chunks: pool.count)
+                }
+            }
+            xq = UnsafeRawPointer(buffer)
+        }
+        var job = MatmulJob(w: self, x: x, xq: xq, nb: nb, y: y, yStride: yStride)
         withUnsafeMutablePointer(to: &job) { ptr in
             let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: (rows + 15) / 16, minItems: 4)
             pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr,
@@ -45,9 +65,27 @@ struct WeightMatrix: @unchecked Sendable {
     }
 }
 
+private struct QuantizeJob {
+    let type: Int32
+    let x: UnsafePointer<Float>
+    let cols: Int
+    let nb: Int
+    let out: UnsafeMutableRawPointer
+    let rowBytes: Int
+
+    static func body(_ p: UnsafeMutablePointer<QuantizeJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let (b0, b1) = ThreadPool.share(j.nb, i, n)
+        guard b0 < b1 else { return }
+        ps_quantize_activations(j.type, j.x + b0 * j.cols, Int64(j.cols), Int64(b1 - b0), Int64(j.cols),
+                                j.out + b0 * j.rowBytes)
+    }
+}
+
 private struct MatmulJob {
     let w: WeightMatrix
     let x: UnsafePointer<Float>
+    let xq: UnsafeRawPointer?   // 8-bit activations, or nil for the f32 path
     let nb: Int
     let y: UnsafeMutablePointer<Float>
     let yStride: Int
@@ -59,8 +97,13 @@ private struct MatmulJob {
         let (g0, g1) = ThreadPool.share(groups, i, n)
         let r0 = g0 * 16, r1 = min(j.w.rows, g1 * 16)
         guard r0 < r1 else { return }
-        ps_matmul(j.w.type, j.w.base, j.w.rowBytes, Int64(j.w.cols), j.x, Int64(j.w.cols), Int64(j.nb),
-                  j.y, Int64(j.yStride), Int64(r0), Int64(r1))
+        if let xq = j.xq {
+            ps_matmul_q8(j.w.type, j.w.base, j.w.rowBytes, Int64(j.w.cols), xq, Int64(j.nb),
+                         j.y, Int64(j.yStride), Int64(r0), Int64(r1))
+        } else {
+            ps_matmul(j.w.type, j.w.base, j.w.rowBytes, Int64(j.w.cols), j.x, Int64(j.w.cols), Int64(j.nb),
+                      j.y, Int64(j.yStride), Int64(r0), Int64(r1))
+        }
     }
 }
 

@@ -25,7 +25,10 @@ void ps_scale(float *y, const float *x, float s, int64_t n);
 // Causal attention of one query token (all heads in [head_lo, head_hi)) over cached keys/values
 // at cache rows [lo, hi): out[h*hd..] = softmax(scale * q_h . k_j) . v_j. k/v rows are kv_stride
 // floats apart, kv head g at offset g*hd. Grouped heads: head h reads kv head h / (n_head/n_kv_head).
-// scratch holds at least hi - lo floats. softcap > 0 applies tanh soft-capping to the scores.
+// scratch holds at least min(head_hi - head_lo, PS_ATTENTION_HEADS) * (hi - lo) floats (heads are
+// taken PS_ATTENTION_HEADS at a time over each cached row). softcap > 0 applies tanh soft-capping
+// to the scores.
+enum { PS_ATTENTION_HEADS = 8 };
 void ps_attention_query(const float *q, const float *k, const float *v, int64_t kv_stride, int64_t lo, int64_t hi,
                         int64_t n_head, int64_t n_kv_head, int64_t hd, float scale, float softcap,
                         int64_t head_lo, int64_t head_hi, float *scratch, float *out);

@@ -1,7 +1,9 @@
 // ps_quant.h — quantized-weight kernels of pipeserve.
 //
 // Weight tensors use exactly ggml's block layouts and type ids (ggml-common.h), so a GGUF
-// tensor's bytes are used in place. Activations stay f32. Every exported symbol is prefixed ps_.
+// tensor's bytes are used in place. Activations are f32 (ps_matmul) or, for the "_0" and K types,
+// quantized to 8 bits per element (ps_quantize_activations + ps_matmul_q8, the integer path).
+// Every exported symbol is prefixed ps_.
 //
 //   type   id  elems/block  bytes/block  layout (little-endian)
 //   F32     0       1            4       float
@@ -48,6 +50,55 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
                   const float *x, int64_t x_stride, int64_t nb,
                   float *y, int64_t y_stride, int64_t r0, int64_t r1);
 
+// ---- 8-bit activations ------------------------------------------------------------------------
+//
+// As in ggml, activations are quantized per block, q = nearest(x * 127 / amax) in [-127, 127],
+// scale d = amax / 127 (f32), and each weight block is dotted with them in integers. One
+// activation row of k elements is ps_act_row_bytes apart from the next (a multiple of 64):
+//
+//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/32]
+//       corr[j] = -off * (qs[4j] + ... + qs[4j+3]), off = 8, 16, 128: the correction that lets a
+//       kernel multiply the unsigned form of the weights (u = w + off) instead of w.
+//   Q4_K Q5_K Q6_K (blocks of 256): i8 qs[k] | f32 d[k/256] | i16 bsums[k/16] (sums of 16 qs)
+//
+// The arithmetic, identical on every ISA level (integer sums are exact; the float operations
+// and their order are fixed, fused multiply-adds included), so results are bitwise the same on
+// portable, AVX2 and AVX-512 and whatever nb, r0/r1 and the position in the batch:
+//   blocks of 32: block i of the row gives p[j] = sum of w*q over elements 4j..4j+3 (j < 8),
+//     acc[i % 2][j] = fma(dw_i * dx_i, p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
+//   K types: super-block i gives, for lanes L < 16, sumi[L] = sum over c < 4, t < 4 of
+//     scale(e) * u(e) * q(e), e = 64c + 4L + t (u the unsigned quant: 0..15, 0..31, 0..63);
+//     Q6_K: sumi[j] -= 32 * (sc[2j] * bsums[2j] + sc[2j+1] * bsums[2j+1]) for j < 8;
+//     acc[L] = fma(d_i * dx_i, sumi[L], acc[L]);
+//     Q4_K/Q5_K: macc[j] = fma(-(dmin_i * dx_i), min_j * bsums[2j] + min_j * bsums[2j+1], macc[j]);
+//     y = tree16(acc) (+ tree8(macc)).
+//   tree8(v) = ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)); tree16(v) = tree8(v[0:8] + v[8:16]).
+
+/// Activation modes: 0 = f32 (ps_matmul), 1 = 8-bit (ps_matmul_q8 where the type has it).
+enum { PS_ACTIVATIONS_F32 = 0, PS_ACTIVATIONS_Q8 = 1 };
+/// Mode in use on the calling thread: the one set by ps_activations_set on this thread, else the
+/// process mode, q8 unless the environment variable PIPESERVE_ACTIVATIONS=f32 (read once).
+int ps_activations_current(void);
+/// Selects a mode for the calling thread only (tests compare both paths); returns it.
+int ps_activations_set(int mode);
+/// 1 if a matmul of weights of `type` on the calling thread should use 8-bit activations (the
+/// mode is q8 and the type has an integer path), else 0.
+int ps_activations_for(int type);
+
+/// Bytes of one quantized activation row for weights of `type` (0 if the type uses f32
+/// activations or k is not a multiple of its block size).
+int64_t ps_act_row_bytes(int type, int64_t k);
+/// Quantizes nb rows of k floats (x_stride floats apart) into `out`, rows ps_act_row_bytes
+/// apart, in the layout for weights of `type`. Deterministic on every ISA level.
+void    ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k,
+                                void *out);
+/// Y[b*y_stride + r] = W[r] . X[b] for r in [r0, r1), b < nb, with X the activation rows
+/// quantized by ps_quantize_activations for the same type and k. Same contract as ps_matmul:
+/// no allocation, no threads, each value bitwise independent of nb, r0/r1 and the position in the
+/// batch (and here of the ISA level too). Does nothing for types without an integer path.
+void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
+                     int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
+
 /// ISA levels: 0 = portable C, 1 = AVX2+FMA(+F16C), 2 = AVX-512 (f, bw, vl).
 enum { PS_ISA_PORTABLE = 0, PS_ISA_AVX2 = 1, PS_ISA_AVX512 = 2 };
 /// Highest level this CPU supports (from CPUID).
@@ -58,6 +109,9 @@ int ps_isa_detected(void);
 int ps_isa_set(int level);
 /// Level in use on the calling thread.
 int ps_isa_current(void);
+/// 1 if the CPU has AVX-512 VNNI (vpdpbusd/vpdpwssd), which the AVX-512 level of ps_matmul_q8
+/// uses; without it that level runs the AVX2 integer kernels.
+int ps_isa_vnni(void);
 
 /// IEEE binary16 <-> binary32, round-to-nearest-even; subnormals, infinities and NaNs kept.
 float    ps_f16_to_f32(uint16_t h);
@@ -83,6 +137,20 @@ ps_dequant_blocks_fn ps__dequant_avx512(int type);
 void ps__matmul_avx512(int type, const void *w, size_t w_row_bytes, int64_t k,
                        const float *x, int64_t x_stride, int64_t nb,
                        float *y, int64_t y_stride, int64_t r0, int64_t r1);
+#endif
+// 8-bit activations (quant_q8*.c).
+enum { PS_ACT_Q8_32 = 1, PS_ACT_Q8_256 = 2 };
+int ps__act_kind(int type);   // PS_ACT_Q8_32, PS_ACT_Q8_256 or 0
+float ps__tree8(const float v[8]);
+float ps__tree16(const float v[16]);
+void ps__matmul_q8_portable(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
+                            int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
+#if defined(__x86_64__)
+void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
+                        int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
+void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k, void *out);
+void ps__matmul_q8_avx512(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
+                          int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
 #endif
 // Q4_K / Q5_K 6-bit scale and min of sub-block j (0..7) from the 12 packed scale bytes.
 static inline void ps__scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
