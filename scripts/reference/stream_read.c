@@ -1,0 +1,66 @@
+// stream_read.c — read bandwidth of this machine, STREAM-style: each of T threads sums its share
+// of a buffer much larger than the caches, repeatedly; prints the best GB/s over the repetitions
+// (bytes read / seconds), as {"threads": T, "gb_per_s": X}. Used by scripts/bench-vs-llamacpp to
+// put decode speed against the memory-bandwidth limit (weights read per token × tok/s / GB/s).
+//   gcc -O2 -march=native -pthread stream_read.c -o stream_read && ./stream_read THREADS [MiB] [reps]
+#define _GNU_SOURCE
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct { const float *p; size_t n; float sum; } share;
+
+static void *run(void *arg) {
+    share *s = arg;
+#if defined(__AVX512F__)
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= s->n; i += 64) {
+        a0 = _mm512_add_ps(a0, _mm512_load_ps(s->p + i));
+        a1 = _mm512_add_ps(a1, _mm512_load_ps(s->p + i + 16));
+        a2 = _mm512_add_ps(a2, _mm512_load_ps(s->p + i + 32));
+        a3 = _mm512_add_ps(a3, _mm512_load_ps(s->p + i + 48));
+    }
+    s->sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+#else
+    float acc[8] = {0};
+    for (size_t i = 0; i < s->n; i += 8) for (int k = 0; k < 8; k++) acc[k] += s->p[i + k];
+    s->sum = acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7];
+#endif
+    return NULL;
+}
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+
+int main(int argc, char **argv) {
+    int threads = argc > 1 ? atoi(argv[1]) : 1;
+    size_t mib = argc > 2 ? (size_t)atol(argv[2]) : 1024;
+    int reps = argc > 3 ? atoi(argv[3]) : 10;
+    if (threads < 1 || threads > 256 || mib < 64 || reps < 1) { fprintf(stderr, "usage: stream_read THREADS [MiB>=64] [reps]\n"); return 2; }
+    size_t n = mib * 1024 * 1024 / sizeof(float);
+    n -= n % (64 * (size_t)threads);
+    float *buf = aligned_alloc(64, n * sizeof(float));
+    if (!buf) { fprintf(stderr, "stream_read: out of memory\n"); return 1; }
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
+    pthread_t tid[256];
+    share sh[256];
+    double best = 0;
+    float total = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        for (int t = 0; t < threads; t++) {
+            sh[t] = (share){ buf + n / threads * t, n / threads, 0 };
+            pthread_create(&tid[t], NULL, run, &sh[t]);
+        }
+        for (int t = 0; t < threads; t++) { pthread_join(tid[t], NULL); total += sh[t].sum; }
+        double gbs = n * sizeof(float) / (now() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    printf("{\"threads\": %d, \"gb_per_s\": %.2f, \"checksum\": %.0f}\n", threads, best, (double)total);
+    free(buf);
+    return 0;
+}
