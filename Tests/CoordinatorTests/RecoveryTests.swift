@@ -42,22 +42,30 @@ import WireProtocol
         }
     }
 
-    @Test(arguments: [0, 1])
-    func aKilledStageIsRestartedAndEveryRequestCompletesUnchanged(stage: Int) throws {
+    /// Runs `n` requests through a 3 + 3 layer ring; when request 1 has its `at`-th token,
+    /// `disrupt` gets the pid of stage `stage` (on the engine thread). Every request must end
+    /// with exactly its solo tokens. Returns the engine (stopped by the caller) and that pid.
+    static func disrupted(requests n: Int, microBatches: Int, recovery: RecoveryPolicy = RecoveryPolicy(), stage: Int, at: Int,
+                          _ disrupt: @escaping @Sendable (Int32) -> Void) throws -> (PipelineEngine, Int32) {
         let model = try Ring.model("tiny-gemma3")
-        let n = 12
-        let expected = try Self.expected(model, count: n)
-        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 4)
-        defer { engine.stop() }
+        let expected = try expected(model, count: n)
+        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: microBatches, recovery: recovery)
         let pid = engine.snapshot.stagePIDs[stage]
         let out = Outcome()
         let fired = ManagedAtomicFlag()
-        // Kill the stage mid-generation: when request 1 has 8 tokens, the others are mid-prefill or decoding.
-        out.onToken = { id, count in if id == RequestID(1), count == 8, fired.setOnce() { kill(pid, SIGKILL) } }
-        let started = Date()
-        Self.submitAll(engine, out, count: n)
+        out.onToken = { id, count in if id == RequestID(1), count == at, fired.setOnce() { disrupt(pid) } }
+        submitAll(engine, out, count: n)
         #expect(out.wait(for: n, seconds: 60))
-        Self.expectUnchanged(out, expected)
+        expectUnchanged(out, expected)
+        return (engine, pid)
+    }
+
+    @Test(arguments: [0, 1])
+    func aKilledStageIsRestartedAndEveryRequestCompletesUnchanged(stage: Int) throws {
+        // Killed when request 1 has 8 tokens: the others are mid-prefill or decoding.
+        let started = Date()
+        let (engine, pid) = try Self.disrupted(requests: 12, microBatches: 4, stage: stage, at: 8) { kill($0, SIGKILL) }
+        defer { engine.stop() }
         let snap = engine.snapshot
         #expect(snap.restarts == 1 && snap.recomputedSequences > 0, "\(snap)")
         #expect(snap.stagePIDs[stage] != pid)
@@ -68,41 +76,20 @@ import WireProtocol
     }
 
     @Test func aStoppedStageIsFoundByTheHeartbeatAndRestarted() throws {
-        let model = try Ring.model("tiny-gemma3")
-        let n = 6
-        let expected = try Self.expected(model, count: n)
-        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 2,
-                                                    recovery: RecoveryPolicy(heartbeatTimeoutSeconds: 1))
+        let (engine, pid) = try Self.disrupted(requests: 6, microBatches: 2, recovery: RecoveryPolicy(heartbeatTimeoutSeconds: 1),
+                                               stage: 0, at: 5) { kill($0, SIGSTOP) }
         defer { engine.stop() }
-        let pid = engine.snapshot.stagePIDs[0]
-        let out = Outcome()
-        let fired = ManagedAtomicFlag()
-        out.onToken = { id, count in if id == RequestID(1), count == 5, fired.setOnce() { kill(pid, SIGSTOP) } }
-        Self.submitAll(engine, out, count: n)
-        #expect(out.wait(for: n, seconds: 30))
-        Self.expectUnchanged(out, expected)
         #expect(engine.snapshot.restarts == 1)
         #expect(!processExists(pid))  // the stopped stage was killed, not left behind
     }
 
     @Test func aSlowStageIsNotKilled() throws {
-        let model = try Ring.model("tiny-gemma3")
-        let n = 4
-        let expected = try Self.expected(model, count: n)
-        let engine = try PipelineEngineTests.engine(model, counts: [3, 3], microBatches: 2,
-                                                    recovery: RecoveryPolicy(heartbeatTimeoutSeconds: 4))
-        defer { engine.stop() }
-        let pid = engine.snapshot.stagePIDs[1]
-        let out = Outcome()
-        let fired = ManagedAtomicFlag()
-        out.onToken = { id, count in
-            guard id == RequestID(1), count == 5, fired.setOnce() else { return }
+        let (engine, pid) = try Self.disrupted(requests: 4, microBatches: 2, recovery: RecoveryPolicy(heartbeatTimeoutSeconds: 4),
+                                               stage: 1, at: 5) { pid in
             kill(pid, SIGSTOP)
             Thread.detachNewThread { usleep(1_500_000); kill(pid, SIGCONT) }
         }
-        Self.submitAll(engine, out, count: n)
-        #expect(out.wait(for: n, seconds: 30))
-        Self.expectUnchanged(out, expected)
+        defer { engine.stop() }
         #expect(engine.snapshot.restarts == 0)
         #expect(engine.snapshot.stagePIDs[1] == pid)
     }
