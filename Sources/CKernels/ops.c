@@ -214,12 +214,15 @@ static void tile_values(const float *const *vrow, int64_t n, int64_t h0, int64_t
         }
 }
 
-void ps_attention_query(const float *q, const float *k, const float *v, int64_t kv_stride, int64_t ring, int64_t lo,
-                        int64_t hi, int64_t n_head, int64_t n_kv_head, int64_t hd, float scale, float softcap,
-                        int64_t head_lo, int64_t head_hi, float *out) {
+static int64_t first_key(int64_t p, int64_t window) { return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0; }
+
+void ps_attention_query(const float *q, int64_t q_stride, int64_t n_q, int64_t pos, int64_t window, const float *k,
+                        const float *v, int64_t kv_stride, int64_t ring, int64_t n_head, int64_t n_kv_head, int64_t hd,
+                        float scale, float softcap, int64_t head_lo, int64_t head_hi, float *out, int64_t out_stride) {
     int64_t group = n_head / (n_kv_head > 0 ? n_kv_head : 1);
     if (group < 1) group = 1;
     if (ring < 1) ring = 1;
+    if (n_q > PS_ATTENTION_QUERIES) n_q = PS_ATTENTION_QUERIES;
 #if defined(__x86_64__)
     const int wide = ps_isa_current() >= PS_ISA_AVX512;
 #else
@@ -227,57 +230,70 @@ void ps_attention_query(const float *q, const float *k, const float *v, int64_t 
 #endif
     float sc[PS_ATTENTION_HEADS * PS_ATTENTION_TILE];
     const float *krow[PS_ATTENTION_TILE], *vrow[PS_ATTENTION_TILE];
+    const int64_t lo_all = first_key(pos, window), hi_all = pos + n_q;
     // Up to PS_ATTENTION_HEADS heads at a time walk the keys and values together, a tile of rows
     // at a time, so each cached row is read once for all of them (heads of one kv group share
-    // it); per head the operations and their order are those of one head alone. Tiles start at
-    // lo, so they depend only on the key range.
+    // it) and, while the tile is in cache, for every query of the block. Tiles are aligned to
+    // absolute positions (multiples of PS_ATTENTION_TILE, cut to each query's range), so per
+    // query and head the operations and their order are those of that query and head alone.
     for (int64_t h0 = head_lo; h0 < head_hi; h0 += PS_ATTENTION_HEADS) {
         const int64_t h1 = head_hi - h0 < PS_ATTENTION_HEADS ? head_hi : h0 + PS_ATTENTION_HEADS;
-        float mx[PS_ATTENTION_HEADS];
-        double sum[PS_ATTENTION_HEADS];
-        for (int64_t h = h0; h < h1; h++) {
-            mx[h - h0] = -INFINITY;
-            sum[h - h0] = 0;
-            for (int64_t d = 0; d < hd; d++) out[h * hd + d] = 0;
-        }
-        int64_t row = lo % ring;
-        for (int64_t t0 = lo; t0 < hi; t0 += PS_ATTENTION_TILE) {
-            const int64_t n = hi - t0 < PS_ATTENTION_TILE ? hi - t0 : PS_ATTENTION_TILE;
-            for (int64_t j = 0; j < n; j++) {
-                krow[j] = k + row * kv_stride;
-                vrow[j] = v + row * kv_stride;
+        float mx[PS_ATTENTION_QUERIES][PS_ATTENTION_HEADS];
+        double sum[PS_ATTENTION_QUERIES][PS_ATTENTION_HEADS];
+        for (int64_t i = 0; i < n_q; i++)
+            for (int64_t h = h0; h < h1; h++) {
+                mx[i][h - h0] = -INFINITY;
+                sum[i][h - h0] = 0;
+                for (int64_t d = 0; d < hd; d++) out[i * out_stride + h * hd + d] = 0;
+            }
+        for (int64_t t0 = lo_all / PS_ATTENTION_TILE * PS_ATTENTION_TILE; t0 < hi_all; t0 += PS_ATTENTION_TILE) {
+            const int64_t a = lo_all > t0 ? lo_all : t0;
+            const int64_t b = hi_all < t0 + PS_ATTENTION_TILE ? hi_all : t0 + PS_ATTENTION_TILE;
+            int64_t row = a % ring;
+            for (int64_t p = a; p < b; p++) {
+                krow[p - t0] = k + row * kv_stride;
+                vrow[p - t0] = v + row * kv_stride;
                 if (++row == ring) row = 0;
             }
-            tile_scores(q, krow, n, h0, h1, group, hd, scale, softcap, wide, sc);
-            // Online softmax: weights relative to the running maximum; earlier tiles' sums and
-            // outputs are rescaled when the maximum grows.
-            for (int64_t h = h0; h < h1; h++) {
-                float *s = sc + (h - h0) * PS_ATTENTION_TILE;
-                float m = mx[h - h0];
-                for (int64_t j = 0; j < n; j++)
-                    if (s[j] > m) m = s[j];
-                if (m != mx[h - h0]) {
-                    const float c = mx[h - h0] == -INFINITY ? 0.0f : expf(mx[h - h0] - m);
-                    sum[h - h0] *= c;
-                    float *oh = out + h * hd;
-                    for (int64_t d = 0; d < hd; d++) oh[d] *= c;
-                    mx[h - h0] = m;
+            for (int64_t i = 0; i < n_q; i++) {
+                const int64_t fk = first_key(pos + i, window);
+                const int64_t qa = fk > t0 ? fk : t0;
+                const int64_t qb = pos + i + 1 < t0 + PS_ATTENTION_TILE ? pos + i + 1 : t0 + PS_ATTENTION_TILE;
+                if (qa >= qb) continue;
+                const int64_t n = qb - qa;
+                float *oi = out + i * out_stride;
+                tile_scores(q + i * q_stride, krow + (qa - t0), n, h0, h1, group, hd, scale, softcap, wide, sc);
+                // Online softmax: weights relative to the running maximum; earlier tiles' sums
+                // and outputs are rescaled when the maximum grows.
+                for (int64_t h = h0; h < h1; h++) {
+                    float *s = sc + (h - h0) * PS_ATTENTION_TILE;
+                    float m = mx[i][h - h0];
+                    for (int64_t j = 0; j < n; j++)
+                        if (s[j] > m) m = s[j];
+                    if (m != mx[i][h - h0]) {
+                        const float c = mx[i][h - h0] == -INFINITY ? 0.0f : expf(mx[i][h - h0] - m);
+                        sum[i][h - h0] *= c;
+                        float *oh = oi + h * hd;
+                        for (int64_t d = 0; d < hd; d++) oh[d] *= c;
+                        mx[i][h - h0] = m;
+                    }
+                    double ts = 0;
+                    for (int64_t j = 0; j < n; j++) {
+                        const float e = expf(s[j] - m);
+                        s[j] = e;
+                        ts += e;
+                    }
+                    sum[i][h - h0] += ts;
                 }
-                double ts = 0;
-                for (int64_t j = 0; j < n; j++) {
-                    const float e = expf(s[j] - m);
-                    s[j] = e;
-                    ts += e;
-                }
-                sum[h - h0] += ts;
+                tile_values(vrow + (qa - t0), n, h0, h1, group, hd, wide, sc, oi);
             }
-            tile_values(vrow, n, h0, h1, group, hd, wide, sc, out);
         }
-        for (int64_t h = h0; h < h1; h++) {
-            const float inv = sum[h - h0] > 0 ? (float)(1.0 / sum[h - h0]) : 0.0f;
-            float *oh = out + h * hd;
-            for (int64_t d = 0; d < hd; d++) oh[d] *= inv;
-        }
+        for (int64_t i = 0; i < n_q; i++)
+            for (int64_t h = h0; h < h1; h++) {
+                const float inv = sum[i][h - h0] > 0 ? (float)(1.0 / sum[i][h - h0]) : 0.0f;
+                float *oh = out + i * out_stride + h * hd;
+                for (int64_t d = 0; d < hd; d++) oh[d] *= inv;
+            }
     }
 }
 

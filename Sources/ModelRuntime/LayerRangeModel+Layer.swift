@@ -134,13 +134,19 @@ private struct AttentionJob {
             let h0 = pair % heads
             let h1 = min(heads, h0 + (hi - pair))
             let pos = j.positions[r]
-            let first = j.window.map { max(0, pos - $0 + 1) } ?? 0
             let cache = j.caches[r]
-            ps_attention_query(j.q + r * j.hp.qDim, cache.keys[j.layer], cache.values[j.layer], Int64(j.hp.kvDim),
-                               Int64(cache.capacities[j.layer]), Int64(first), Int64(pos + 1), Int64(heads),
-                               Int64(j.hp.kvHeadCount), Int64(hd), j.hp.attentionScale, j.hp.attentionSoftcap,
-                               Int64(h0), Int64(h1), j.out + r * j.hp.qDim)
-            pair += h1 - h0
+            // Whole rows of the same sequence at the next positions go in one block, so each
+            // K/V tile is read once for all of them (every query's result is the same either way).
+            var n = 1
+            if h0 == 0, h1 == heads {
+                while n < Int(PS_ATTENTION_QUERIES), pair + (n + 1) * heads <= hi,
+                      j.caches[r + n] === cache, j.positions[r + n] == pos + n { n += 1 }
+            }
+            ps_attention_query(j.q + r * j.hp.qDim, Int64(j.hp.qDim), Int64(n), Int64(pos), Int64(j.window ?? 0),
+                               cache.keys[j.layer], cache.values[j.layer], Int64(j.hp.kvDim), Int64(cache.capacities[j.layer]),
+                               Int64(heads), Int64(j.hp.kvHeadCount), Int64(hd), j.hp.attentionScale, j.hp.attentionSoftcap,
+                               Int64(h0), Int64(h1), j.out + r * j.hp.qDim, Int64(j.hp.qDim))
+            pair += n * (h1 - h0)
         }
     }
 }

@@ -2,7 +2,7 @@ import CKernels
 import Kernels
 import Testing
 
-/// A query and the keys/values of positions [0, length), kvHeads × headDim floats per row.
+/// Eight queries and the keys/values of positions [0, length), kvHeads × headDim floats per row.
 private struct AttentionCase {
     let heads: Int, kvHeads: Int, hd: Int
     let q: [Float], k: [Float], v: [Float]
@@ -13,7 +13,7 @@ private struct AttentionCase {
         self.heads = heads
         self.kvHeads = kvHeads
         self.hd = hd
-        q = TestData.activations(count: heads * hd, rng: &rng)
+        q = TestData.activations(count: 8 * heads * hd, rng: &rng)
         let kvDim = kvHeads * hd
         // growing: later keys are larger, so the running maximum keeps rising tile after tile.
         k = (0..<(length * kvDim)).map { i in
@@ -22,9 +22,17 @@ private struct AttentionCase {
         v = TestData.activations(count: length * kvDim, rng: &rng)
     }
 
-    /// The kernel over positions [lo, hi), stored in a ring of `ring` rows (nil: a plain array).
+    /// The kernel for query 0 over positions [lo, hi) (hi > lo), stored in a ring of `ring` rows
+    /// (nil: a plain array).
     func kernel(_ lo: Int, _ hi: Int, ring: Int? = nil, heads h: Range<Int>? = nil, scale: Float, softcap: Float = 0) -> [Float] {
-        let cap = ring ?? max(hi, 1)
+        block(pos: hi - 1, count: 1, window: lo > 0 ? hi - lo : 0, ring: ring, heads: h, scale: scale, softcap: softcap)
+    }
+
+    /// The kernel for queries 0..<count at positions pos..<pos + count in one call.
+    func block(pos: Int, count: Int, window: Int, ring: Int? = nil, heads h: Range<Int>? = nil, scale: Float,
+               softcap: Float = 0) -> [Float] {
+        let hi = pos + count
+        let cap = ring ?? hi
         var rk = [Float](repeating: .nan, count: cap * kvDim), rv = rk
         for p in max(0, hi - cap)..<hi {
             for i in 0..<kvDim {
@@ -33,16 +41,16 @@ private struct AttentionCase {
             }
         }
         let hr = h ?? 0..<heads
-        var out = [Float](repeating: .nan, count: heads * hd)
-        q.withUnsafeBufferPointer { qp in
-            ps_attention_query(qp.baseAddress!, rk, rv, Int64(kvDim), Int64(cap), Int64(lo), Int64(hi), Int64(heads),
-                               Int64(kvHeads), Int64(hd), scale, softcap, Int64(hr.lowerBound), Int64(hr.upperBound), &out)
-        }
+        let qd = heads * hd
+        var out = [Float](repeating: .nan, count: count * qd)
+        ps_attention_query(q, Int64(qd), Int64(count), Int64(pos), Int64(window), rk, rv, Int64(kvDim), Int64(cap),
+                           Int64(heads), Int64(kvHeads), Int64(hd), scale, softcap, Int64(hr.lowerBound), Int64(hr.upperBound),
+                           &out, Int64(qd))
         return out
     }
 
     func reference(_ lo: Int, _ hi: Int, scale: Float, softcap: Float = 0) -> [Double] {
-        ScalarReference.attention(query: q, keyRow: { Array(k[($0 * kvDim)..<(($0 + 1) * kvDim)]) },
+        ScalarReference.attention(query: Array(q[0..<(heads * hd)]), keyRow: { Array(k[($0 * kvDim)..<(($0 + 1) * kvDim)]) },
                                   valueRow: { Array(v[($0 * kvDim)..<(($0 + 1) * kvDim)]) },
                                   positions: lo..<hi, heads: heads, kvHeads: kvHeads, headDim: hd,
                                   scale: scale, softcap: softcap)
@@ -110,10 +118,37 @@ extension KernelISASuites {
             }
         }
 
-        @Test("No keys gives zeros")
-        func emptyRange() {
-            let c = AttentionCase(heads: 2, kvHeads: 1, hd: 16, length: 4, seed: 5)
-            #expect(c.kernel(4, 4, scale: 1).allSatisfy { $0 == 0 })
+        @Test("A block of consecutive queries gives bitwise each query's result alone, across tile boundaries")
+        func queryBlocks() {
+            for (gi, (heads, kvHeads, hd)) in Self.groupings.enumerated() {
+                let c = AttentionCase(heads: heads, kvHeads: kvHeads, hd: hd, length: 400, seed: UInt64(300 + gi))
+                let qd = heads * hd
+                forEachISA { level in
+                    for (pos, window, ring) in [(0, 0, nil), (120, 0, nil), (250, 0, 400), (300, 77, 100), (124, 130, 140)] as [(Int, Int, Int?)] {
+                        let n = Int(PS_ATTENTION_QUERIES)
+                        let all = c.block(pos: pos, count: n, window: window, ring: ring, scale: 0.5)
+                        for i in 0..<n {
+                            // Query i alone: the same kernel with its own q row at its own position.
+                            var one = [Float](repeating: .nan, count: qd)
+                            let cap = ring ?? (pos + n)
+                            var rk = [Float](repeating: .nan, count: cap * c.kvDim), rv = rk
+                            for p in max(0, pos + n - cap)..<(pos + n) {
+                                for e in 0..<c.kvDim {
+                                    rk[(p % cap) * c.kvDim + e] = c.k[p * c.kvDim + e]
+                                    rv[(p % cap) * c.kvDim + e] = c.v[p * c.kvDim + e]
+                                }
+                            }
+                            c.q.withUnsafeBufferPointer { qp in
+                                ps_attention_query(qp.baseAddress! + i * qd, Int64(qd), 1, Int64(pos + i), Int64(window), rk, rv,
+                                                   Int64(c.kvDim), Int64(cap), Int64(heads), Int64(kvHeads), Int64(hd), 0.5, 0,
+                                                   0, Int64(heads), &one, Int64(qd))
+                            }
+                            let bad = firstBitwiseMismatch(one, Array(all[(i * qd)..<((i + 1) * qd)]))
+                            #expect(bad == nil, "\(level) heads \(heads)/\(kvHeads) pos \(pos) window \(window): query \(i) differs at \(bad ?? -1)")
+                        }
+                    }
+                }
+            }
         }
     }
 }
