@@ -148,98 +148,152 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-void ps_attention_query(const float *q, const float *k, const float *v, int64_t kv_stride, int64_t lo, int64_t hi,
-                        int64_t n_head, int64_t n_kv_head, int64_t hd, float scale, float softcap,
-                        int64_t head_lo, int64_t head_hi, float *scratch, float *out) {
+// Scores of heads [h0, h1) against one tile of n key rows: sc[(h - h0) * PS_ATTENTION_TILE + j] =
+// softcap(scale * q_h . krow[j] (kv head h / group)). Rows are taken four at a time on AVX-512
+// (dot4 = four dot_f32_avx512), so every score is the same value on either path.
+static void tile_scores(const float *q, const float *const *krow, int64_t n, int64_t h0, int64_t h1, int64_t group,
+                        int64_t hd, float scale, float softcap, int wide, float *sc) {
+    int64_t j0 = 0;
+#if defined(__x86_64__)
+    if (wide)
+        for (; j0 + 4 <= n; j0 += 4)
+            for (int64_t h = h0; h < h1; h++) {
+                const float *kr[4];
+                for (int t = 0; t < 4; t++) kr[t] = krow[j0 + t] + (h / group) * hd;
+                float d4[4];
+                dot4_f32_avx512(q + h * hd, kr, hd, d4);
+                for (int t = 0; t < 4; t++) {
+                    float s = scale * d4[t];
+                    if (softcap > 0) s = softcap * tanhf(s / softcap);
+                    sc[(h - h0) * PS_ATTENTION_TILE + j0 + t] = s;
+                }
+            }
+#endif
+    for (int64_t j = j0; j < n; j++)
+        for (int64_t h = h0; h < h1; h++) {
+            const float *qh = q + h * hd, *kh = krow[j] + (h / group) * hd;
+#if defined(__x86_64__)
+            float s = scale * (wide ? dot_f32_avx512(qh, kh, hd) : dot_f32(qh, kh, hd));
+#else
+            float s = scale * dot_f32(qh, kh, hd);
+#endif
+            if (softcap > 0) s = softcap * tanhf(s / softcap);
+            sc[(h - h0) * PS_ATTENTION_TILE + j] = s;
+        }
+}
+
+// out_h += p[j] * vrow[j] (kv head h / group) for the tile's rows in order, p = sc's weights.
+static void tile_values(const float *const *vrow, int64_t n, int64_t h0, int64_t h1, int64_t group, int64_t hd,
+                        int wide, const float *sc, float *out) {
+    int64_t j0 = 0;
+#if defined(__x86_64__)
+    if (wide)
+        for (; j0 + 4 <= n; j0 += 4)
+            for (int64_t h = h0; h < h1; h++) {
+                const float *vr[4];
+                float p4[4];
+                for (int t = 0; t < 4; t++) {
+                    vr[t] = vrow[j0 + t] + (h / group) * hd;
+                    p4[t] = sc[(h - h0) * PS_ATTENTION_TILE + j0 + t];
+                }
+                axpy4_avx512(out + h * hd, p4, vr, hd);
+            }
+#endif
+    for (int64_t j = j0; j < n; j++)
+        for (int64_t h = h0; h < h1; h++) {
+            const float *vh = vrow[j] + (h / group) * hd;
+            float *oh = out + h * hd;
+            float p = sc[(h - h0) * PS_ATTENTION_TILE + j];
+#if defined(__x86_64__)
+            if (wide) {
+                axpy_avx512(oh, p, vh, hd);
+                continue;
+            }
+#endif
+            for (int64_t d = 0; d < hd; d++) oh[d] += p * vh[d];
+        }
+}
+
+static int64_t first_key(int64_t p, int64_t window) { return window > 0 && p - window + 1 > 0 ? p - window + 1 : 0; }
+
+void ps_attention_query(const float *q, int64_t q_stride, int64_t n_q, int64_t pos, int64_t window, const float *k,
+                        const float *v, int64_t kv_stride, int64_t ring, int64_t n_head, int64_t n_kv_head, int64_t hd,
+                        float scale, float softcap, int64_t head_lo, int64_t head_hi, float *out, int64_t out_stride) {
     int64_t group = n_head / (n_kv_head > 0 ? n_kv_head : 1);
     if (group < 1) group = 1;
-    int64_t n = hi - lo;
+    if (ring < 1) ring = 1;
+    if (n_q > PS_ATTENTION_QUERIES) n_q = PS_ATTENTION_QUERIES;
 #if defined(__x86_64__)
     const int wide = ps_isa_current() >= PS_ISA_AVX512;
 #else
     const int wide = 0;
 #endif
-    // Up to PS_ATTENTION_HEADS heads at a time walk the keys and values together, so each cached
-    // row is read once for all of them; per head the operations and their order are those of one
-    // head alone.
+    float sc[PS_ATTENTION_HEADS * PS_ATTENTION_TILE];
+    const float *krow[PS_ATTENTION_TILE], *vrow[PS_ATTENTION_TILE];
+    const int64_t lo_all = first_key(pos, window), hi_all = pos + n_q;
+    // Up to PS_ATTENTION_HEADS heads at a time walk the keys and values together, a tile of rows
+    // at a time, so each cached row is read once for all of them (heads of one kv group share
+    // it) and, while the tile is in cache, for every query of the block. Tiles are aligned to
+    // absolute positions (multiples of PS_ATTENTION_TILE, cut to each query's range), so per
+    // query and head the operations and their order are those of that query and head alone.
     for (int64_t h0 = head_lo; h0 < head_hi; h0 += PS_ATTENTION_HEADS) {
         const int64_t h1 = head_hi - h0 < PS_ATTENTION_HEADS ? head_hi : h0 + PS_ATTENTION_HEADS;
-        int64_t j0 = 0;
-#if defined(__x86_64__)
-        if (wide) {
-            for (; j0 + 4 <= n; j0 += 4)
-                for (int64_t h = h0; h < h1; h++) {
-                    const float *kr[4];
-                    for (int t = 0; t < 4; t++) kr[t] = k + (lo + j0 + t) * kv_stride + (h / group) * hd;
-                    float d4[4];
-                    dot4_f32_avx512(q + h * hd, kr, hd, d4);
-                    for (int t = 0; t < 4; t++) {
-                        float s = scale * d4[t];
-                        if (softcap > 0) s = softcap * tanhf(s / softcap);
-                        scratch[(h - h0) * n + j0 + t] = s;
-                    }
-                }
-        }
-#endif
-        for (int64_t j = j0; j < n; j++) {
-            const float *kj = k + (lo + j) * kv_stride;
+        float mx[PS_ATTENTION_QUERIES][PS_ATTENTION_HEADS];
+        double sum[PS_ATTENTION_QUERIES][PS_ATTENTION_HEADS];
+        for (int64_t i = 0; i < n_q; i++)
             for (int64_t h = h0; h < h1; h++) {
-                const float *qh = q + h * hd, *kh = kj + (h / group) * hd;
-#if defined(__x86_64__)
-                float s = scale * (wide ? dot_f32_avx512(qh, kh, hd) : dot_f32(qh, kh, hd));
-#else
-                float s = scale * dot_f32(qh, kh, hd);
-#endif
-                if (softcap > 0) s = softcap * tanhf(s / softcap);
-                scratch[(h - h0) * n + j] = s;
+                mx[i][h - h0] = -INFINITY;
+                sum[i][h - h0] = 0;
+                for (int64_t d = 0; d < hd; d++) out[i * out_stride + h * hd + d] = 0;
             }
-        }
-        float inv[PS_ATTENTION_HEADS];
-        for (int64_t h = h0; h < h1; h++) {
-            float *sc = scratch + (h - h0) * n;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < n; j++)
-                if (sc[j] > mx) mx = sc[j];
-            double sum = 0;
-            for (int64_t j = 0; j < n; j++) {
-                float e = expf(sc[j] - mx);
-                sc[j] = e;
-                sum += e;
+        for (int64_t t0 = lo_all / PS_ATTENTION_TILE * PS_ATTENTION_TILE; t0 < hi_all; t0 += PS_ATTENTION_TILE) {
+            const int64_t a = lo_all > t0 ? lo_all : t0;
+            const int64_t b = hi_all < t0 + PS_ATTENTION_TILE ? hi_all : t0 + PS_ATTENTION_TILE;
+            int64_t row = a % ring;
+            for (int64_t p = a; p < b; p++) {
+                krow[p - t0] = k + row * kv_stride;
+                vrow[p - t0] = v + row * kv_stride;
+                if (++row == ring) row = 0;
             }
-            inv[h - h0] = n > 0 ? (float)(1.0 / sum) : 0.0f;
-            float *oh = out + h * hd;
-            for (int64_t d = 0; d < hd; d++) oh[d] = 0;
-        }
-        j0 = 0;
-#if defined(__x86_64__)
-        if (wide) {
-            for (; j0 + 4 <= n; j0 += 4)
+            for (int64_t i = 0; i < n_q; i++) {
+                const int64_t fk = first_key(pos + i, window);
+                const int64_t qa = fk > t0 ? fk : t0;
+                const int64_t qb = pos + i + 1 < t0 + PS_ATTENTION_TILE ? pos + i + 1 : t0 + PS_ATTENTION_TILE;
+                if (qa >= qb) continue;
+                const int64_t n = qb - qa;
+                float *oi = out + i * out_stride;
+                tile_scores(q + i * q_stride, krow + (qa - t0), n, h0, h1, group, hd, scale, softcap, wide, sc);
+                // Online softmax: weights relative to the running maximum; earlier tiles' sums
+                // and outputs are rescaled when the maximum grows.
                 for (int64_t h = h0; h < h1; h++) {
-                    const float *vr[4];
-                    float p4[4];
-                    for (int t = 0; t < 4; t++) {
-                        vr[t] = v + (lo + j0 + t) * kv_stride + (h / group) * hd;
-                        p4[t] = scratch[(h - h0) * n + j0 + t] * inv[h - h0];
+                    float *s = sc + (h - h0) * PS_ATTENTION_TILE;
+                    float m = mx[i][h - h0];
+                    for (int64_t j = 0; j < n; j++)
+                        if (s[j] > m) m = s[j];
+                    if (m != mx[i][h - h0]) {
+                        const float c = mx[i][h - h0] == -INFINITY ? 0.0f : expf(mx[i][h - h0] - m);
+                        sum[i][h - h0] *= c;
+                        float *oh = oi + h * hd;
+                        for (int64_t d = 0; d < hd; d++) oh[d] *= c;
+                        mx[i][h - h0] = m;
                     }
-                    axpy4_avx512(out + h * hd, p4, vr, hd);
+                    double ts = 0;
+                    for (int64_t j = 0; j < n; j++) {
+                        const float e = expf(s[j] - m);
+                        s[j] = e;
+                        ts += e;
+                    }
+                    sum[i][h - h0] += ts;
                 }
-        }
-#endif
-        for (int64_t j = j0; j < n; j++) {
-            const float *vj = v + (lo + j) * kv_stride;
-            for (int64_t h = h0; h < h1; h++) {
-                const float *vh = vj + (h / group) * hd;
-                float *oh = out + h * hd;
-                float p = scratch[(h - h0) * n + j] * inv[h - h0];
-#if defined(__x86_64__)
-                if (wide) {
-                    axpy_avx512(oh, p, vh, hd);
-                    continue;
-                }
-#endif
-                for (int64_t d = 0; d < hd; d++) oh[d] += p * vh[d];
+                tile_values(vrow + (qa - t0), n, h0, h1, group, hd, wide, sc, oi);
             }
         }
+        for (int64_t i = 0; i < n_q; i++)
+            for (int64_t h = h0; h < h1; h++) {
+                const float inv = sum[i][h - h0] > 0 ? (float)(1.0 / sum[i][h - h0]) : 0.0f;
+                float *oh = out + i * out_stride + h * hd;
+                for (int64_t d = 0; d < hd; d++) oh[d] *= inv;
+            }
     }
 }
 

@@ -20,6 +20,8 @@ public struct Generator {
         public var decodeSeconds: Double
         /// Forward passes made after the prompt (one per generated token but the first).
         public var decodeSteps: Int
+        /// Most KV cache bytes the sequence held at once (after the prompt or at the end).
+        public var peakKVCacheBytes: Int = 0
         public var stoppedBy: StopReason
         /// Log-probability of each generated token (filled when `logprobs` is true).
         public var logprobs: [Float] = []
@@ -52,9 +54,11 @@ public struct Generator {
             if pos + n == prompt.count { logits = Array(out.logitRow(0)) }
             pos += n
         }
+        let prefillBytes = model.kvCacheBytes
         let t1 = DispatchTime.now().uptimeNanoseconds
         var result = Result(promptTokens: prompt, tokens: [], promptLogits: logits, prefillSeconds: Double(t1 - t0) / 1e9,
                             decodeSeconds: 0, decodeSteps: 0, stoppedBy: .length)
+        result.peakKVCacheBytes = prefillBytes
         var history = prompt
         var current = logits
         let limit = min(maxTokens, context - prompt.count)
@@ -72,6 +76,7 @@ public struct Generator {
             current = Array(out.logitRow(0))
         }
         result.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - t1) / 1e9
+        result.peakKVCacheBytes = max(result.peakKVCacheBytes, model.kvCacheBytes)
         return result
     }
 }

@@ -1,21 +1,28 @@
-/// The keys and values of one sequence for a stage's layers, position-indexed and growing as the
-/// sequence grows (f32, exactly what attention reads). Each layer's K and V are
-/// `capacity × kvDim` floats; positions [0, length) are valid.
+/// The keys and values of one sequence for a stage's layers (f32, exactly what attention reads).
+/// Each layer's K and V are `capacity(layer) × kvDim` floats, position p at row
+/// `p % capacity(layer)`:
+/// - a global layer (no window) keeps every position, rows = positions, grown by doubling;
+/// - a sliding-window layer of window W is a ring that holds only what attention still reads:
+///   the last W - 1 positions before a chunk plus the chunk's own C rows (every row of a chunk is
+///   written before any is read), so its capacity is at most W + C - 1, and it shrinks back to
+///   that bound when a later chunk is smaller (W for one-token decode steps).
 final class KVCache {
-    let layerCount: Int
     let kvDim: Int
-    private(set) var capacity: Int
-    /// Number of positions held.
+    /// Sliding window of each layer (nil: global).
+    let windows: [Int?]
+    /// Rows held per layer.
+    private(set) var capacities: [Int]
+    /// Number of positions written: [0, length) have been stored (a ring holds only its tail).
     private(set) var length: Int = 0
     private(set) var keys: [UnsafeMutablePointer<Float>]
     private(set) var values: [UnsafeMutablePointer<Float>]
 
-    init(layerCount: Int, kvDim: Int, initialCapacity: Int = 64) {
-        self.layerCount = layerCount
+    init(kvDim: Int, windows: [Int?], initialCapacity: Int = 64) {
         self.kvDim = kvDim
-        self.capacity = max(1, initialCapacity)
-        keys = (0..<layerCount).map { _ in .allocate(capacity: max(1, initialCapacity) * kvDim) }
-        values = (0..<layerCount).map { _ in .allocate(capacity: max(1, initialCapacity) * kvDim) }
+        self.windows = windows.map { $0.map { max(1, $0) } }
+        capacities = self.windows.map { w in max(1, min(initialCapacity, w ?? initialCapacity)) }
+        keys = capacities.map { .allocate(capacity: $0 * kvDim) }
+        values = capacities.map { .allocate(capacity: $0 * kvDim) }
     }
 
     deinit {
@@ -23,27 +30,73 @@ final class KVCache {
         values.forEach { $0.deallocate() }
     }
 
-    /// Bytes held (for KV accounting).
-    var bytes: Int { 2 * layerCount * capacity * kvDim * MemoryLayout<Float>.size }
+    var layerCount: Int { windows.count }
 
-    /// Makes room for positions up to `newLength` (exclusive) and sets the length.
-    func resize(to newLength: Int) {
-        if newLength > capacity {
-            var cap = capacity
-            while cap < newLength { cap *= 2 }
-            for l in 0..<layerCount {
-                keys[l] = grow(keys[l], cap)
-                values[l] = grow(values[l], cap)
-            }
-            capacity = cap
+    /// Bytes held (for KV accounting).
+    var bytes: Int { 2 * capacities.reduce(0, +) * kvDim * MemoryLayout<Float>.size }
+
+    /// Oldest position a layer still holds.
+    func oldestHeld(layer l: Int) -> Int { windows[l] == nil ? 0 : max(0, length - capacities[l]) }
+
+    /// Whether a chunk may start at `start` (≤ length): every layer still holds the positions its
+    /// first query reads. False only for a rewind past what a sliding layer has dropped.
+    func canStart(at start: Int) -> Bool {
+        guard start <= length else { return false }
+        for l in 0..<layerCount {
+            if let w = windows[l], max(0, start - w + 1) < oldestHeld(layer: l) { return false }
         }
-        length = newLength
+        return true
     }
 
-    private func grow(_ p: UnsafeMutablePointer<Float>, _ cap: Int) -> UnsafeMutablePointer<Float> {
-        let n = UnsafeMutablePointer<Float>.allocate(capacity: cap * kvDim)
-        n.update(from: p, count: length * kvDim)
-        p.deallocate()
-        return n
+    /// Makes room for a chunk of `count` positions from `start` (`canStart(at: start)` must
+    /// hold) and sets the length to start + count. Positions before `start` that attention still
+    /// reads are kept.
+    func prepare(start: Int, count: Int) {
+        let end = start + count
+        for l in 0..<layerCount {
+            let cap = capacities[l]
+            if let w = windows[l] {
+                // A chunk reads back to max(0, start - w + 1): that span must fit without collision.
+                let bound = w + count - 1
+                let need = min(end, bound)
+                if need > cap {
+                    relayout(l, keep: max(0, start - w + 1)..<start, to: min(max(2 * cap, need), bound))
+                } else if cap > bound {
+                    relayout(l, keep: max(0, start - w + 1)..<start, to: bound)
+                }
+            } else if end > cap {
+                var c = cap
+                while c < end { c *= 2 }
+                relayout(l, keep: 0..<start, to: c)
+            }
+        }
+        length = end
+    }
+
+    /// K and V rows of `position` in layer `l`.
+    func rows(layer l: Int, position p: Int) -> (key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>) {
+        let r = (p % capacities[l]) * kvDim
+        return (keys[l] + r, values[l] + r)
+    }
+
+    /// Reallocates layer `l` with `newCapacity` rows, copying the positions in `keep`.
+    private func relayout(_ l: Int, keep: Range<Int>, to newCapacity: Int) {
+        let old = capacities[l]
+        let k = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity * kvDim)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: newCapacity * kvDim)
+        if windows[l] == nil {
+            k.update(from: keys[l], count: keep.count * kvDim)
+            v.update(from: values[l], count: keep.count * kvDim)
+        } else {
+            for p in keep {
+                k.advanced(by: (p % newCapacity) * kvDim).update(from: keys[l] + (p % old) * kvDim, count: kvDim)
+                v.advanced(by: (p % newCapacity) * kvDim).update(from: values[l] + (p % old) * kvDim, count: kvDim)
+            }
+        }
+        keys[l].deallocate()
+        values[l].deallocate()
+        keys[l] = k
+        values[l] = v
+        capacities[l] = newCapacity
     }
 }

@@ -46,17 +46,13 @@ extension LayerRangeModel {
         // Store K and V at their positions, then attend (every row sees the whole chunk's keys
         // up to its own position, so prefill and decode compute each row identically).
         for r in 0..<rows {
-            let c = caches[r]
-            (c.keys[li] + positions[r] * kvd).update(from: k + r * kvd, count: kvd)
-            (c.values[li] + positions[r] * kvd).update(from: v + r * kvd, count: kvd)
+            let row = caches[r].rows(layer: li, position: positions[r])
+            row.key.update(from: k + r * kvd, count: kvd)
+            row.value.update(from: v + r * kvd, count: kvd)
         }
-        let maxSpan = positions.max().map { $0 + 1 } ?? 1
-        // Score rows of up to PS_ATTENTION_HEADS heads per chunk (ps_attention_query's contract).
-        let scratchPerThread = (style.slidingWindow.map { min($0, maxSpan) } ?? maxSpan) * min(h.headCount, Int(PS_ATTENTION_HEADS))
         let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: rows * h.headCount, minItems: 1)
-        let attScratch = scratch.buffer(.scores, scratchPerThread * chunks)  // one score block per chunk
         var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
-                               window: style.slidingWindow, hp: h, scratch: attScratch, scratchPerThread: scratchPerThread)
+                               window: style.slidingWindow, hp: h)
         withUnsafeMutablePointer(to: &job) { ptr in
             pool.run({ ctx, i, n in AttentionJob.body(ctx!.assumingMemoryBound(to: AttentionJob.self), Int(i), Int(n)) }, ptr,
                      chunks: chunks)
@@ -127,33 +123,37 @@ private struct AttentionJob {
     let layer: Int
     let window: Int?
     let hp: Hyperparameters
-    let scratch: UnsafeMutablePointer<Float>
-    let scratchPerThread: Int
 
     static func body(_ p: UnsafeMutablePointer<AttentionJob>, _ i: Int, _ n: Int) {
         let j = p.pointee
         let heads = j.hp.headCount, hd = j.hp.headDim
         let (lo, hi) = ThreadPool.share(j.rows * heads, i, n)
         var pair = lo
-        let scratch = j.scratch + i * j.scratchPerThread
         while pair < hi {
             let r = pair / heads
             let h0 = pair % heads
             let h1 = min(heads, h0 + (hi - pair))
             let pos = j.positions[r]
-            let first = j.window.map { max(0, pos - $0 + 1) } ?? 0
             let cache = j.caches[r]
-            ps_attention_query(j.q + r * j.hp.qDim, cache.keys[j.layer], cache.values[j.layer], Int64(j.hp.kvDim),
-                               Int64(first), Int64(pos + 1), Int64(heads), Int64(j.hp.kvHeadCount), Int64(hd),
-                               j.hp.attentionScale, j.hp.attentionSoftcap, Int64(h0), Int64(h1), scratch, j.out + r * j.hp.qDim)
-            pair += h1 - h0
+            // Whole rows of the same sequence at the next positions go in one block, so each
+            // K/V tile is read once for all of them (every query's result is the same either way).
+            var n = 1
+            if h0 == 0, h1 == heads {
+                while n < Int(PS_ATTENTION_QUERIES), pair + (n + 1) * heads <= hi,
+                      j.caches[r + n] === cache, j.positions[r + n] == pos + n { n += 1 }
+            }
+            ps_attention_query(j.q + r * j.hp.qDim, Int64(j.hp.qDim), Int64(n), Int64(pos), Int64(j.window ?? 0),
+                               cache.keys[j.layer], cache.values[j.layer], Int64(j.hp.kvDim), Int64(cache.capacities[j.layer]),
+                               Int64(heads), Int64(j.hp.kvHeadCount), Int64(hd), j.hp.attentionScale, j.hp.attentionSoftcap,
+                               Int64(h0), Int64(h1), j.out + r * j.hp.qDim, Int64(j.hp.qDim))
+            pair += n * (h1 - h0)
         }
     }
 }
 
 /// Reusable work buffers of a layer range (grown on demand, never shrunk).
 final class Scratch {
-    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, scores, activations }
+    enum Slot: Int, CaseIterable { case x, h, q, k, v, att, o, gate, up, activations }
     private var buffers: [UnsafeMutablePointer<Float>?] = Array(repeating: nil, count: Slot.allCases.count)
     private var sizes: [Int] = Array(repeating: 0, count: Slot.allCases.count)
 

@@ -67,7 +67,8 @@ public final class LayerRangeModel: @unchecked Sendable {
     public func cachedLength(_ s: SequenceID) -> Int { caches[s]?.length ?? 0 }
     /// Sequences with a cache.
     public var sequenceCount: Int { caches.count }
-    /// Bytes held by all KV caches of this range.
+    /// Bytes held by all KV caches of this range (sliding-window layers hold only their window,
+    /// plus the rows of the chunk being computed).
     public var kvCacheBytes: Int { caches.values.reduce(0) { $0 + $1.bytes } }
     /// Frees a sequence's KV cache; unknown ids are ignored.
     public func free(_ s: SequenceID) { caches[s] = nil }
@@ -91,6 +92,9 @@ public final class LayerRangeModel: @unchecked Sendable {
             let cached = cachedLength(c.sequence)
             guard c.startPosition >= 0, c.startPosition <= cached else {
                 throw ModelRuntimeError.positionGap(sequence: c.sequence.rawValue, expected: cached, got: c.startPosition)
+            }
+            if let cache = caches[c.sequence], !cache.canStart(at: c.startPosition) {
+                throw ModelRuntimeError.positionDropped(sequence: c.sequence.rawValue, position: c.startPosition)
             }
             guard c.startPosition + c.count <= h.contextLength else {
                 throw ModelRuntimeError.contextOverflow(sequence: c.sequence.rawValue, position: c.startPosition + c.count - 1,
@@ -119,9 +123,9 @@ public final class LayerRangeModel: @unchecked Sendable {
         rowCache.reserveCapacity(total)
         var row = 0
         for c in chunks {
-            let cache = caches[c.sequence] ?? KVCache(layerCount: layers.count, kvDim: h.kvDim)
+            let cache = caches[c.sequence] ?? KVCache(kvDim: h.kvDim, windows: layerRange.map { h.layers[$0].slidingWindow })
             caches[c.sequence] = cache
-            cache.resize(to: c.startPosition + c.count)
+            cache.prepare(start: c.startPosition, count: c.count)
             for i in 0..<c.count { positions[row] = c.startPosition + i; rowCache.append(cache); row += 1 }
         }
 

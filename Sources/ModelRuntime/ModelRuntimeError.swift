@@ -10,6 +10,8 @@ public enum ModelRuntimeError: Error, CustomStringConvertible, Sendable {
     case invalidLayerRange(start: Int, end: Int, layerCount: Int)
     case invalidBatch(String)
     case positionGap(sequence: UInt64, expected: Int, got: Int)
+    /// A rewind to `position` whose sliding-window layers no longer hold the keys it reads.
+    case positionDropped(sequence: UInt64, position: Int)
     case contextOverflow(sequence: UInt64, position: Int, contextLength: Int)
     case tokenOutOfRange(token: Int32, vocabularySize: Int)
     case unsupportedRopeScaling(String)
@@ -27,6 +29,8 @@ public enum ModelRuntimeError: Error, CustomStringConvertible, Sendable {
         case let .invalidLayerRange(s, e, n): return "invalid layer range [\(s), \(e)) for a model of \(n) layers"
         case let .invalidBatch(r): return "invalid batch: \(r)"
         case let .positionGap(s, e, g): return "sequence \(s): position \(g) does not follow its cache (next position \(e))"
+        case let .positionDropped(s, p):
+            return "sequence \(s): cannot restart at position \(p): its sliding-window layers no longer hold the positions before it"
         case let .contextOverflow(s, p, c): return "sequence \(s): position \(p) exceeds the context length \(c)"
         case let .tokenOutOfRange(t, v): return "token id \(t) is outside the vocabulary (size \(v))"
         case let .unsupportedRopeScaling(t): return "unsupported rope scaling type '\(t)' (supported: none, linear, llama3)"

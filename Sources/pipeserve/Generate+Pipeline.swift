@@ -21,6 +21,8 @@ struct Outcome {
     var stageWaitSeconds: [Double]? = nil
     var stageResidentBytes: [Int]? = nil
     var stageProportionalBytes: [Int]? = nil
+    /// Peak KV cache bytes of the sequence (one-process runs).
+    var kvCacheBytes: Int? = nil
 }
 
 extension Generate {

@@ -12,7 +12,7 @@ struct Generate: ParsableCommand {
         discussion: """
             Prints the generated text as it is produced, then a line with prompt and generation speed.
             With --json prints one object instead: {"prompt_tokens": [...], "tokens": [...], "text": "...", \
-            "prompt_tokens_per_second": ..., "generated_tokens_per_second": ...}.
+            "prompt_tokens_per_second": ..., "generated_tokens_per_second": ..., "kv_cache_bytes": ...}.
             """)
 
     @Option(help: "Path of the GGUF model.") var model: String
@@ -109,7 +109,8 @@ struct Generate: ParsableCommand {
                 let r = try generator.generate(prompt: promptIDs, maxTokens: maxTokens, sampling: sampling, stopTokens: stops,
                                                logprobs: logprobs, onToken: emit)
                 outcome = Outcome(tokens: r.tokens, logprobs: r.logprobs, prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds,
-                                  decodeSteps: r.decodeSteps, finishReason: r.stoppedBy.rawValue, threads: runtime.pool.count)
+                                  decodeSteps: r.decodeSteps, finishReason: r.stoppedBy.rawValue, threads: runtime.pool.count,
+                                  kvCacheBytes: r.peakKVCacheBytes)
             } catch { throw CLIError("generation failed: \(error)") }
         }
         let tail = detok.flush()
@@ -131,6 +132,7 @@ struct Generate: ParsableCommand {
             if let w = result.stageWaitSeconds { object["stage_wait_seconds"] = w }
             if let m = result.stageResidentBytes { object["stage_resident_bytes"] = m }
             if let m = result.stageProportionalBytes { object["stage_proportional_bytes"] = m }
+            if let b = result.kvCacheBytes { object["kv_cache_bytes"] = b }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } else {

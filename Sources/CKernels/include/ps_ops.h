@@ -22,16 +22,21 @@ void ps_add(float *y, const float *x, int64_t n);
 // y[i] = x[i] * s
 void ps_scale(float *y, const float *x, float s, int64_t n);
 
-// Causal attention of one query token (all heads in [head_lo, head_hi)) over cached keys/values
-// at cache rows [lo, hi): out[h*hd..] = softmax(scale * q_h . k_j) . v_j. k/v rows are kv_stride
-// floats apart, kv head g at offset g*hd. Grouped heads: head h reads kv head h / (n_head/n_kv_head).
-// scratch holds at least min(head_hi - head_lo, PS_ATTENTION_HEADS) * (hi - lo) floats (heads are
-// taken PS_ATTENTION_HEADS at a time over each cached row). softcap > 0 applies tanh soft-capping
-// to the scores.
-enum { PS_ATTENTION_HEADS = 8 };
-void ps_attention_query(const float *q, const float *k, const float *v, int64_t kv_stride, int64_t lo, int64_t hi,
-                        int64_t n_head, int64_t n_kv_head, int64_t hd, float scale, float softcap,
-                        int64_t head_lo, int64_t head_hi, float *scratch, float *out);
+// Causal attention of n_q (<= PS_ATTENTION_QUERIES) consecutive query tokens of one sequence, all
+// heads in [head_lo, head_hi): query i (q + i*q_stride, result at out + i*out_stride) is at
+// position pos + i and reads the cached keys/values of positions [max(0, pos + i - window + 1),
+// pos + i + 1) (window <= 0: from 0): out_h = softmax(scale * q_h . k_p) . v_p. The cache is a
+// ring of `ring` rows, kv_stride floats apart: position p is row p % ring (ring > every position
+// read is a plain array), kv head g at offset g*hd. Grouped heads: head h reads kv head
+// h / (n_head/n_kv_head). Keys are taken in tiles of PS_ATTENTION_TILE positions aligned to
+// multiples of it, with an online softmax (running max and sum per query and head), each tile
+// read once for PS_ATTENTION_HEADS heads and all the queries; work memory is a fixed stack block
+// whatever the context. Each query's result is bitwise the same whichever block it is in.
+// softcap > 0 applies tanh soft-capping to the scores.
+enum { PS_ATTENTION_HEADS = 8, PS_ATTENTION_TILE = 128, PS_ATTENTION_QUERIES = 8 };
+void ps_attention_query(const float *q, int64_t q_stride, int64_t n_q, int64_t pos, int64_t window, const float *k,
+                        const float *v, int64_t kv_stride, int64_t ring, int64_t n_head, int64_t n_kv_head, int64_t hd,
+                        float scale, float softcap, int64_t head_lo, int64_t head_hi, float *out, int64_t out_stride);
 
 // Index of the largest element (first on ties).
 int64_t ps_argmax(const float *x, int64_t n);
