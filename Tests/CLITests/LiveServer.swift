@@ -70,10 +70,14 @@ final class LiveServer: @unchecked Sendable {
         return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    /// SIGTERM and wait; returns the exit status.
+    /// SIGTERM and wait (SIGKILL after 30 s, so a daemon that does not drain fails its test
+    /// instead of hanging the suite); returns the exit status.
     @discardableResult
     func stop() -> Int32 {
         if process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return process.terminationStatus
     }

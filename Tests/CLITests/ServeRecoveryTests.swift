@@ -89,18 +89,26 @@ import Testing
         try config(path, stages: 2, extra: "recovery: {max_restarts: 1, restart_window: 600}")
         let server = try LiveServer(arguments: ["--config", path])
         defer { server.stop() }
-        kill(childPIDs(of: server.process.processIdentifier)[0], SIGKILL)
+        let first = childPIDs(of: server.process.processIdentifier)
+        try #require(first.count == 2)
+        kill(first[0], SIGKILL)
+        // Wait for the restarted ring: new stage processes and a restart on record (a /health of
+        // 200 alone can still come from the old ring before the crash is noticed).
         var stages: [Int32] = []
-        for _ in 0..<300 {
+        for _ in 0..<500 {
             stages = childPIDs(of: server.process.processIdentifier)
-            if stages.count == 2, (try? server.get("/health").0) == 200 { break }
+            let health = try? server.get("/health")
+            if stages.count == 2, Set(stages).isDisjoint(with: first), health?.0 == 200,
+               health?.1.contains("\"restarts\":1") == true { break }
             usleep(20_000)
         }
-        #expect(try server.get("/health").1.contains("\"restarts\":1"))
+        try #require(stages.count == 2 && Set(stages).isDisjoint(with: first), "\(server.log)")
         // The second crash within the window is one too many: the daemon fails and exits 1 so
         // that systemd's Restart=on-failure takes over; its stages go with it.
         kill(stages[1], SIGKILL)
-        server.process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(30)
+        while server.process.isRunning && Date() < deadline { usleep(20_000) }
+        try #require(!server.process.isRunning, "the daemon did not exit: \(server.log)")
         #expect(server.process.terminationStatus == 1, "\(server.log)")
         #expect(server.log.contains("2 stage failures within 600 s"), "\(server.log)")
         for _ in 0..<200 where stages.contains(where: processExists) { usleep(10_000) }
