@@ -43,10 +43,10 @@ import WireProtocol
     }
 
     static func engine(_ model: String, counts: [Int], microBatches: Int, maxBatchTokens: Int = 16, maxQueue: Int = 64,
-                       kv: Int = 4096, recovery: RecoveryPolicy = RecoveryPolicy()) throws -> PipelineEngine {
+                       kv: Int = 4096, maxRunning: Int = 64, recovery: RecoveryPolicy = RecoveryPolicy()) throws -> PipelineEngine {
         let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
         let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: maxBatchTokens, kvCacheTokens: kv,
-                                            maxQueue: maxQueue, maxRunning: 64, contextLength: 256)
+                                            maxQueue: maxQueue, maxRunning: maxRunning, contextLength: 256)
         let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts), scheduler: config,
                                    tokenizer: tokenizer, recovery: recovery, trace: true, logger: ringLogger)
         try e.start()
@@ -113,7 +113,9 @@ import WireProtocol
 
     @Test func aFullQueueRejectsWithAReason() throws {
         let model = try Ring.model("tiny-llama")
-        let engine = try engine(model, counts: [4], microBatches: 1, maxQueue: 2)
+        // One running sequence at a time, so the others wait and the queue of 2 fills whatever the
+        // engine thread's timing (with room to admit everything at once, nothing might be refused).
+        let engine = try Self.engine(model, counts: [4], microBatches: 1, maxQueue: 2, maxRunning: 1)
         defer { engine.stop() }
         let out = Outcome()
         var refused = 0
