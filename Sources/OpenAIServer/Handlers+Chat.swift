@@ -41,64 +41,20 @@ extension Handlers {
             "chat completion started",
             metadata: ["request.id": "\(requestID)", "sequences": "\(n)", "stream": "\(body.sampling.stream)"])
 
-        var choices = (0..<n).map { ChatChoice(index: $0, logprobs: body.logprobs) }
+        let choices = (0..<n).map { ChatChoice(index: $0, logprobs: body.logprobs) }
         let header = CompletionHeader(
             id: requestID, created: unixTime(), model: engine.modelName,
             object: body.sampling.stream ? "chat.completion.chunk" : "chat.completion")
-        guard body.sampling.stream else {
-            try await runner.run(streams, context: context) { index, event in
-                choices[index].apply(event, engine: engine)
-            }
-            let completion = choices.reduce(0) { $0 + $1.completionTokens }
-            return jsonResponse(
-                header.object(
-                    choices: choices.map { $0.json() },
-                    extra: [("usage", .usage(prompt: prompt.count, completion: completion))]),
-                requestID: requestID)
-        }
-
-        let includeUsage = body.sampling.includeUsage
-        return sseResponse(requestID: requestID) { [choices] writer in
-            var choices = choices
-            do {
-                // The first chunk of every choice carries the role.
-                for choice in choices {
-                    try await send(&writer, header.object(choices: [choice.roleChunk()], includeUsage: includeUsage))
-                }
-            } catch {
-                SequenceRunner.cancel(streams)
-                logger.debug("client disconnected", metadata: ["request.id": "\(requestID)"])
-                throw error
-            }
-            do {
-                try await runner.run(
-                    streams, context: context, heartbeatSeconds: configuration.streamKeepAliveSeconds,
-                    onHeartbeat: { try await sendKeepAlive(&writer) }
-                ) { index, event in
-                    if let chunk = choices[index].streamChunk(for: event, engine: engine) {
-                        try await send(&writer, header.object(choices: [chunk], includeUsage: includeUsage))
-                    }
-                }
-            } catch let error as ClientDisconnected {
-                logger.debug("client disconnected", metadata: ["request.id": "\(requestID)"])
-                throw error
-            } catch {
-                try await endStream(&writer, error: error, requestID: requestID)
-                return
-            }
-            if includeUsage {
-                let completion = choices.reduce(0) { $0 + $1.completionTokens }
-                try await send(&writer, header.object(
-                    choices: [], extra: [("usage", .usage(prompt: prompt.count, completion: completion))]))
-            }
-            try await writer.write(SSE.done)
-            try await writer.finish(nil)
-        }
+        // The first chunk of every choice carries the role.
+        return try await respond(
+            choices: choices, streams: streams, runner: runner, context: context, header: header, promptTokens: prompt.count,
+            stream: body.sampling.stream, includeUsage: body.sampling.includeUsage,
+            leadingChunks: choices.map { $0.roleChunk() }, requestID: requestID)
     }
 }
 
 /// One choice of /v1/chat/completions as its events arrive.
-struct ChatChoice: Sendable {
+struct ChatChoice: ResponseChoice {
     let index: Int
     let logprobs: Bool
     var text = ""

@@ -58,49 +58,12 @@ extension Handlers {
             metadata: ["request.id": "\(requestID)", "sequences": "\(requests.count)", "stream": "\(body.sampling.stream)"])
 
         let header = CompletionHeader(id: requestID, created: unixTime(), model: engine.modelName)
-        guard body.sampling.stream else {
-            try await runner.run(streams, context: context) { index, event in
-                choices[index].apply(event, engine: engine)
-            }
-            let completion = choices.reduce(0) { $0 + $1.completionTokens }
-            return jsonResponse(
-                header.object(
-                    choices: choices.map { $0.json() },
-                    extra: [("usage", .usage(prompt: promptTokens, completion: completion))]),
-                requestID: requestID)
-        }
-
-        let includeUsage = body.sampling.includeUsage
-        return sseResponse(requestID: requestID) { [choices] writer in
-            var choices = choices
-            do {
-                try await runner.run(
-                    streams, context: context, heartbeatSeconds: configuration.streamKeepAliveSeconds,
-                    onHeartbeat: { try await sendKeepAlive(&writer) }
-                ) { index, event in
-                    if let chunk = choices[index].streamChunk(for: event, engine: engine) {
-                        try await send(&writer, header.object(choices: [chunk], includeUsage: includeUsage))
-                    }
-                }
-            } catch let error as ClientDisconnected {
-                logger.debug("client disconnected", metadata: ["request.id": "\(requestID)"])
-                throw error
-            } catch {
-                try await endStream(&writer, error: error, requestID: requestID)
-                return
-            }
-            if includeUsage {
-                let completion = choices.reduce(0) { $0 + $1.completionTokens }
-                try await send(&writer, header.object(
-                    choices: [], extra: [("usage", .usage(prompt: promptTokens, completion: completion))]))
-            }
-            try await writer.write(SSE.done)
-            try await writer.finish(nil)
-        }
+        return try await respond(
+            choices: choices, streams: streams, runner: runner, context: context, header: header, promptTokens: promptTokens,
+            stream: body.sampling.stream, includeUsage: body.sampling.includeUsage, requestID: requestID)
     }
 }
 
-/// The fields every completion object and chunk starts with.
 struct CompletionHeader: Sendable {
     var id: RequestID
     var created: Int
@@ -119,7 +82,7 @@ struct CompletionHeader: Sendable {
 }
 
 /// One choice of /v1/completions as its events arrive.
-struct CompletionChoice: Sendable {
+struct CompletionChoice: ResponseChoice {
     let index: Int
     /// The prompt text when `echo` is set.
     let echoText: String?
