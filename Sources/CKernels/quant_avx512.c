@@ -69,13 +69,7 @@ INL void blk_q8_0_raw(const uint8_t *b, __m512 out[2]) {
 // returned as floats: lanes 0-7 hold d * scale_j, lanes 8-15 dmin * min_j.
 INL __m512 k4_scales_v(const uint8_t *b) {
     uint32_t u[4];
-    memcpy(u, b + 4, 12);
-    const uint32_t m6 = 0x3F3F3F3Fu, m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
-    u[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);     // mins 4..7
-    const uint32_t mins03 = u[1] & m6;                          // mins 0..3
-    u[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);             // scales 4..7
-    u[2] = mins03;
-    u[0] &= m6;                                                 // scales 0..3
+    ps__scales_mins_k4(b, u);
     const __m512 q = _mm512_cvtepi32_ps(bytes16((const uint8_t *)u));
     const __m512 dd = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(h2f(b)), _mm512_set1_ps(h2f(b + 2)));
     return _mm512_mul_ps(dd, q);

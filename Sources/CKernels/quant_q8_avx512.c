@@ -163,13 +163,7 @@ INL __m512i idx_k6(int c) {
 // Q4_K/Q5_K: the 8 scales (16-bit lanes 0-7) and 8 mins (8-15) of a super-block.
 INL __m512i k4_scales_mins(const uint8_t *b) {
     uint32_t u[4];
-    memcpy(u, b + 4, 12);
-    const uint32_t m6 = 0x3F3F3F3Fu, m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
-    u[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);     // mins 4..7
-    const uint32_t mins03 = u[1] & m6;                          // mins 0..3
-    u[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);             // scales 4..7
-    u[2] = mins03;
-    u[0] &= m6;                                                 // scales 0..3
+    ps__scales_mins_k4(b, u);
     return _mm512_castsi256_si512(_mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)u)));
 }
 

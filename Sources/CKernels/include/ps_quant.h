@@ -121,6 +121,7 @@ float    ps_bf16_to_f32(uint16_t h);
 uint16_t ps_f32_to_bf16(float f);
 
 #if defined(PS_QUANT_INTERNAL)
+#include <string.h>
 // ---- Internal to the quant_*.c files (not API; invisible to Swift) -------------------------
 // Dequantizes nblocks whole blocks of `type` into dst (nblocks * block_elems floats).
 typedef void (*ps_dequant_blocks_fn)(const void *src, float *dst, int64_t nblocks);
@@ -163,6 +164,17 @@ static inline void ps__scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_
     }
 }
 static inline uint16_t ps__rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+/// All eight 6-bit scales and mins of a Q4_K/Q5_K block (`b` = the block, scales at b + 4) as 16
+/// bytes in `u`: scales 0..7 then mins 0..7 (ps__scale_min_k4 for j = 0..7, branch-free).
+static inline void ps__scales_mins_k4(const uint8_t *b, uint32_t u[4]) {
+    memcpy(u, b + 4, 12);
+    const uint32_t m6 = 0x3F3F3F3Fu, m4 = 0x0F0F0F0Fu, m2 = 0x03030303u;
+    u[3] = ((u[2] >> 4) & m4) | (((u[1] >> 6) & m2) << 4);     // mins 4..7
+    const uint32_t mins03 = u[1] & m6;                          // mins 0..3
+    u[1] = (u[2] & m4) | (((u[0] >> 6) & m2) << 4);             // scales 4..7
+    u[2] = mins03;
+    u[0] &= m6;                                                 // scales 0..3
+}
 #endif
 
 #ifdef __cplusplus
