@@ -37,13 +37,14 @@ extension PipelineEngine {
         ring?.kill()
         ring = nil
         let requeued = requeueRunning()
+        lock.lock(); snapshotValue.recomputedSequences += requeued; lock.unlock()
         var why = reason
         while true {
             guard budget.allow(at: Self.seconds()) else {
                 failService("\(policy.maxRestarts + 1) stage failures within \(Int(policy.restartWindowSeconds)) s (recovery.max_restarts is \(policy.maxRestarts)); last: \(why)")
                 return
             }
-            lock.lock(); snapshotValue.restarts += 1; snapshotValue.recomputedSequences += requeued; lock.unlock()
+            lock.lock(); snapshotValue.restarts += 1; lock.unlock()
             do {
                 try bringUp(ringConfiguration)
                 setStatus(.ready)

@@ -12,13 +12,13 @@ extension PipelineEngine {
         ring = newRing
         ringConfiguration = configuration
         liveness = RingLiveness(timeout: policy.heartbeatTimeoutSeconds, now: Self.seconds())
+        // Per-stage telemetry, trace tracks and counters start over when the stage count changes.
         let stages = configuration.stages.count
-        if telemetry.stageCount != stages {
-            telemetry = PipelineTelemetry(stageCount: stages, window: .nanoseconds(10_000_000_000))
-        }
+        let resized = telemetry.stageCount != stages
+        if resized { telemetry = PipelineTelemetry(stageCount: stages, window: .nanoseconds(10_000_000_000)) }
         lock.lock()
-        if trace != nil && snapshotValue.stageComputeNanoseconds.count != stages { trace = TraceRecorder(stageCount: stages) }
-        if snapshotValue.stageComputeNanoseconds.count != stages {
+        if resized {
+            if trace != nil { trace = TraceRecorder(stageCount: stages) }
             snapshotValue.stageComputeNanoseconds = Array(repeating: 0, count: stages)
             snapshotValue.stageWaitNanoseconds = Array(repeating: 0, count: stages)
         }

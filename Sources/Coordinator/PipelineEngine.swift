@@ -108,7 +108,6 @@ public final class PipelineEngine: @unchecked Sendable {
     let tokenizer: Tokenizer
     let logger: Logger
     let policy: RecoveryPolicy
-    let traceEnabled: Bool
     let maxQueue: Int
     /// The scheduler configuration given at init (micro-batches may change on reconfigure).
     let schedulerTemplate: SchedulerConfiguration
@@ -142,7 +141,6 @@ public final class PipelineEngine: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.logger = logger
         self.policy = recovery
-        self.traceEnabled = trace
         self.scheduler = try Scheduler(configuration: configuration)
         self.maxQueue = configuration.maxQueue
         self.schedulerTemplate = configuration
@@ -152,6 +150,8 @@ public final class PipelineEngine: @unchecked Sendable {
         self.budget = RestartBudget(policy: recovery)
         self.liveness = RingLiveness(timeout: recovery.heartbeatTimeoutSeconds, now: 0)
         snapshotValue.microBatches = configuration.microBatches
+        snapshotValue.stageComputeNanoseconds = Array(repeating: 0, count: stages)
+        snapshotValue.stageWaitNanoseconds = Array(repeating: 0, count: stages)
     }
 
     /// Starts the engine thread, which spawns and links the stages; returns once they are ready,
@@ -286,9 +286,7 @@ public final class PipelineEngine: @unchecked Sendable {
                     apply(scheduler.cancel(id))
                 case let .ring(m, gen):
                     guard gen == generation else { continue }
-                    if case .heartbeat = m { liveness.received(at: Self.seconds(), heartbeat: true) } else {
-                        liveness.received(at: Self.seconds(), heartbeat: false)
-                    }
+                    liveness.received(at: Self.seconds(), heartbeat: m.type == .heartbeat)
                     handleRing(m)
                 case let .ringFailed(reason, gen):
                     guard gen == generation, failedReason == nil else { continue }

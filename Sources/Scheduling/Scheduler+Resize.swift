@@ -12,8 +12,13 @@ extension Scheduler {
                                                        requirement: "can change only while nothing runs (call failAll first)")
         }
         configuration = c
-        slotMembers = Array(repeating: [], count: microBatches)
-        inFlight = Array(repeating: nil, count: microBatches)
-        inFlightAdmissions = Array(repeating: [:], count: microBatches)
+        emptySlots(microBatches)
+    }
+
+    /// `count` slots with no members and nothing in the ring.
+    mutating func emptySlots(_ count: Int) {
+        slotMembers = Array(repeating: [], count: count)
+        inFlight = Array(repeating: nil, count: count)
+        inFlightAdmissions = Array(repeating: [:], count: count)
     }
 }

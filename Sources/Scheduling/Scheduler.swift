@@ -46,12 +46,12 @@ public struct Scheduler: Sendable {
     /// Waiting sequences, front first.
     var waiting: [SequenceID] = []
     /// Running sequences of each slot, in admission order.
-    var slotMembers: [[SequenceID]]
+    var slotMembers: [[SequenceID]] = []
     /// The batch of each slot that is in the ring.
-    var inFlight: [PlannedBatch?]
+    var inFlight: [PlannedBatch?] = []
     /// For each in-flight batch, the admission of each sequence it carries, so that a batch
     /// returning after its sequence was requeued (and perhaps readmitted) is not applied to it.
-    var inFlightAdmissions: [[SequenceID: UInt64]]
+    var inFlightAdmissions: [[SequenceID: UInt64]] = []
     /// Frees produced while planning that have not yet been handed out.
     var pendingFrees: [SequenceID] = []
     var kvUsed = 0
@@ -79,9 +79,7 @@ public struct Scheduler: Sendable {
     public init(configuration: SchedulerConfiguration) throws {
         try configuration.validate()
         self.configuration = configuration
-        slotMembers = Array(repeating: [], count: configuration.microBatches)
-        inFlight = Array(repeating: nil, count: configuration.microBatches)
-        inFlightAdmissions = Array(repeating: [:], count: configuration.microBatches)
+        emptySlots(configuration.microBatches)
     }
 
     /// Queues a sequence, or says why not.
