@@ -127,7 +127,7 @@ public enum SyntheticModel {
 
 /// A small deterministic generator (SplitMix64) shared by the synthetic models and their
 /// Python reference.
-public struct SplitMix64: Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {

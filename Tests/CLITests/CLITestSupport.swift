@@ -21,14 +21,20 @@ enum CLI {
 
     /// Runs pipeserve with raw byte arguments (so tests can pass invalid UTF-8).
     static func run(_ args: [[UInt8]]) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // Pass arguments through a helper shell so raw bytes survive: write them NUL-separated to a file.
         let argFile = scratch("args-\(UUID().uuidString)")
         var blob = Data()
         for a in args { blob.append(contentsOf: a); blob.append(0) }
         try blob.write(to: URL(fileURLWithPath: argFile))
-        p.arguments = ["bash", "-c", "mapfile -d '' A < \"$1\"; exec \"$0\" \"${A[@]}\"", binary, argFile]
+        return try exec("/usr/bin/env", ["bash", "-c", "mapfile -d '' A < \"$1\"; exec \"$0\" \"${A[@]}\"", binary, argFile])
+    }
+
+    /// Runs any program to its end and returns its status, stdout and stderr.
+    static func exec(_ executable: String, _ args: [String], directory: URL? = nil) throws -> CLIResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        if let directory { p.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -57,17 +57,7 @@ final class LiveServer: @unchecked Sendable {
     }
 
     func curl(_ args: [String]) throws -> CLIResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        p.arguments = ["--max-time", "60"] + args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try CLI.exec("/usr/bin/curl", ["--max-time", "60"] + args)
     }
 
     /// SIGTERM and wait (SIGKILL after 30 s, so a daemon that does not drain fails its test

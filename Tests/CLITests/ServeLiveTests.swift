@@ -117,16 +117,8 @@ struct OpenAIClientTests {
         let server = try LiveServer(arguments: ["--config", config])
         defer { server.stop() }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/openai_client_check.py").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"]!)
-        p.arguments = [script, "http://127.0.0.1:\(server.port)", "synthetic-llama"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(text)")
+        let r = try CLI.exec(ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"]!, [script, "http://127.0.0.1:\(server.port)", "synthetic-llama"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
     }
 }
 

@@ -5,23 +5,16 @@ import Testing
 /// stderr counts as a failure (PLATFORM.md).
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"), "systemd-analyze not installed"))
 struct SystemdUnitTests {
+    /// The repository (the unit, the default config, the scripts).
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
     func verify(_ unit: String) throws -> CLIResult {
         let path = CLI.scratch("pipeserve-\(UUID().uuidString).service")
         try unit.write(toFile: path, atomically: true, encoding: .utf8)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-        p.arguments = ["verify", path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CLIResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return try CLI.exec("/usr/bin/systemd-analyze", ["verify", path])
     }
 
     func shippedUnit() throws -> String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let unit = try String(contentsOf: root.appendingPathComponent("systemd/pipeserve.service"), encoding: .utf8)
         // Point ExecStart at the binary under test (verify checks that it is executable).
         return unit.replacingOccurrences(of: "/usr/local/bin/pipeserve", with: CLI.binary)
@@ -45,18 +38,9 @@ struct SystemdUnitTests {
     @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-nspawn"),
                    "needs root and systemd-nspawn (scripts/setup installs systemd-container)"))
     func theInstalledUnitRunsUnderARealSystemd() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let p = Process()
-        p.executableURL = root.appendingPathComponent("scripts/test-systemd")
-        p.arguments = ["--binary", CLI.binary]
-        p.currentDirectoryURL = root
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0 && text.contains("test-systemd: passed"), "\(text)")
+        let r = try CLI.exec(root.appendingPathComponent("scripts/test-systemd").path, ["--binary", CLI.binary], directory: root)
+        let text = r.stdout + r.stderr
+        #expect(r.status == 0 && text.contains("test-systemd: passed"), "\(text)")
         #expect(text.contains("stopped cleanly: Result=success, exit status 0"), "\(text)")
     }
 }

@@ -4,8 +4,6 @@ import Testing
 import Tokenization
 @testable import ModelRuntime
 
-extension SplitMix64: RandomNumberGenerator {}
-
 /// Mutation fuzzing of the model loader on small synthetic Llama, Qwen2 and Gemma 3 files:
 /// structural mutations through `GGUFWriter` (hyperparameters replaced by interesting values or
 /// other types, keys and tensors removed, tensor shapes and types changed, vocabulary arrays
