@@ -96,7 +96,7 @@ extension PipelineEngine {
         logger.critical("pipeline failed for good", metadata: ["error": "\(reason)"])
         failedReason = reason
         setStatus(.failed(reason))
-        for (_, live) in requests { live.handler(.failed(reason)) }
+        for (_, live) in requests { live.handler(.refused(reason, .unavailable)) }
         for id in Array(requests.keys) { _ = scheduler.cancel(id) }
         requests.removeAll()
         inFlight.removeAll()

@@ -40,8 +40,19 @@ public final class PipelineEngine: @unchecked Sendable {
         /// New text (held back around possible stop strings, never half a UTF-8 character).
         case text(String)
         case finished(FinishReason, Usage)
-        /// The engine failed this request (a stage rejected its batch, the service failed).
+        /// The engine failed this request (a stage rejected its batch, the scheduler refused it as
+        /// invalid).
         case failed(String)
+        /// The engine could not take this request now (an API answers 503).
+        case refused(String, Refusal)
+    }
+
+    /// Why a request was turned away rather than failed.
+    public enum Refusal: Sendable, Equatable {
+        /// The waiting queue is full: retry shortly.
+        case queueFull
+        /// The engine is stopping or has failed for good.
+        case unavailable
     }
 
     public typealias Handler = @Sendable (Event) -> Void
@@ -280,7 +291,7 @@ public final class PipelineEngine: @unchecked Sendable {
             for item in items {
                 switch item {
                 case let .submit(r, h):
-                    if let failedReason { h(.failed(failedReason)); continue }
+                    if let failedReason { h(.refused(failedReason, .unavailable)); continue }
                     admit(r, h)
                 case let .cancel(id):
                     apply(scheduler.cancel(id))
@@ -299,7 +310,7 @@ public final class PipelineEngine: @unchecked Sendable {
                     pendingReconfiguration = r
                     setStatus(.recovering("applying a new partition: draining the ring"))
                 case .stop:
-                    for (_, live) in requests { live.handler(.failed("engine stopped")) }
+                    for (_, live) in requests { live.handler(.refused("engine stopped", .unavailable)) }
                     requests.removeAll()
                     if let r = pendingReconfiguration { r.done(.failure(RingError.link(stage: nil, "engine stopped"))) }
                     break loop
@@ -324,7 +335,7 @@ public final class PipelineEngine: @unchecked Sendable {
         case .queued:
             requests[r.id] = Live(request: r, handler: h, detokenizer: StreamingDetokenizer(tokenizer: tokenizer), promptTokens: r.prompt.count)
         case let .rejected(why):
-            h(.failed("\(why)"))
+            if case .queueFull = why { h(.refused("\(why)", .queueFull)) } else { h(.failed("\(why)")) }
         }
     }
 

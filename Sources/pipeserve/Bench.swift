@@ -193,7 +193,7 @@ final class Collector: @unchecked Sendable {
         case .text: break
         case .finished:
             finishedAt[i] = now; completed += 1; cond.broadcast()
-        case let .failed(why):
+        case let .failed(why), let .refused(why, _):
             finishedAt[i] = now; failed += 1; if firstError == nil { firstError = why }; cond.broadcast()
         }
     }

@@ -111,13 +111,13 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
                 continuation.finish()
             case let .failed(why):
                 finished.set()
-                if why.contains("queue is full") {
-                    continuation.finish(throwing: EngineError.queueFull(retryAfterSeconds: 1))
-                } else if engine.failure != nil || why == "engine stopped" {
-                    continuation.finish(throwing: EngineError.notReady(why))  // the service failed or is stopping: 503
-                } else {
-                    continuation.finish(throwing: EngineError.failed(why))
-                }
+                continuation.finish(throwing: EngineError.failed(why))
+            case let .refused(_, .queueFull):
+                finished.set()
+                continuation.finish(throwing: EngineError.queueFull(retryAfterSeconds: 1))
+            case let .refused(why, .unavailable):
+                finished.set()
+                continuation.finish(throwing: EngineError.notReady(why))  // the service failed or is stopping: 503
             }
         }
         guard accepted else { throw EngineError.queueFull(retryAfterSeconds: 1) }

@@ -29,7 +29,7 @@ import WireProtocol
                     if let hook = self.onToken { hook(id, self.tokens[id]!.count) }
                 case let .text(s): self.text[id, default: ""] += s
                 case let .finished(r, _): self.finished[id] = r; self.cond.broadcast()
-                case let .failed(why): self.failed[id] = why; self.cond.broadcast()
+                case let .failed(why), let .refused(why, _): self.failed[id] = why; self.cond.broadcast()
                 }
             }
         }
