@@ -28,15 +28,17 @@ void ps_rmsnorm_rows(const float *x, int64_t x_stride, const float *w, float *y,
     }
 }
 
-void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double *inv_freq, double pos, int neox) {
-    int64_t half = n_rot / 2;
-    float cs[512], sn[512];
-    if (half > 512) half = 512;
+void ps_rope_table(const double *inv_freq, int64_t half, double pos, float *cs) {
     for (int64_t i = 0; i < half; i++) {
-        double a = pos * inv_freq[i];
+        const double a = pos * inv_freq[i];
         cs[i] = (float)cos(a);
-        sn[i] = (float)sin(a);
+        cs[half + i] = (float)sin(a);
     }
+}
+
+void ps_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, int neox) {
+    const int64_t half = n_rot / 2;
+    const float *sn = cs + half;
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
         for (int64_t i = 0; i < half; i++) {
@@ -48,19 +50,70 @@ void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const d
     }
 }
 
-void ps_gelu_tanh_mul(float *g, const float *u, int64_t n) {
-    const float c = 0.7978845608028654f;  // sqrt(2/pi)
-    for (int64_t i = 0; i < n; i++) {
-        float x = g[i];
-        g[i] = 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x))) * u[i];
+void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double *inv_freq, double pos, int neox) {
+    float cs[1024];
+    if (n_rot > 1024) n_rot = 1024;
+    ps_rope_table(inv_freq, n_rot / 2, pos, cs);
+    ps_rope_apply(x, n_heads, head_dim, n_rot, cs, neox);
+}
+
+// exp(x) for the activations: Cephes' single-precision range reduction and polynomial, written
+// with plain IEEE operations only (round-to-nearest by the 1.5 * 2^23 trick, 2^n built from its
+// bits), so every ISA level's vectorisation of it gives the same bits. Within 2 ulp of expf on
+// [-87, 88]; x is clamped to that range (exp(88) = 1.65e38 stays finite).
+static inline __attribute__((always_inline)) float ps__exp(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union { int32_t i; float f; } e = {.i = ((int32_t)n + 127) << 23};
+    return p * e.f;
+}
+
+// gelu_tanh(x) = x * (1 + tanh(y)) / 2 = x / (1 + exp(-2y)), y = sqrt(2/pi) (x + 0.044715 x^3);
+// silu(x) = x / (1 + exp(-x)). One loop body per activation, instantiated for each ISA level.
+#define GATE_LOOPS(SUFFIX, ATTR)                                                                  \
+    ATTR static void gelu_mul_##SUFFIX(float *g, const float *u, int64_t n) {                     \
+        for (int64_t i = 0; i < n; i++) {                                                         \
+            const float x = g[i];                                                                 \
+            const float y = 0.7978845608028654f * (x + 0.044715f * x * x * x);                    \
+            g[i] = x / (1.0f + ps__exp(-2.0f * y)) * u[i];                                        \
+        }                                                                                         \
+    }                                                                                             \
+    ATTR static void silu_mul_##SUFFIX(float *g, const float *u, int64_t n) {                     \
+        for (int64_t i = 0; i < n; i++) {                                                         \
+            const float x = g[i];                                                                 \
+            g[i] = x / (1.0f + ps__exp(-x)) * u[i];                                               \
+        }                                                                                         \
     }
+GATE_LOOPS(portable, )
+#if defined(__x86_64__)
+GATE_LOOPS(avx2, __attribute__((target("avx2"))))
+GATE_LOOPS(avx512, __attribute__((target("avx512f"))))
+#endif
+
+void ps_gelu_tanh_mul(float *g, const float *u, int64_t n) {
+#if defined(__x86_64__)
+    const int isa = ps_isa_current();
+    if (isa >= PS_ISA_AVX512) { gelu_mul_avx512(g, u, n); return; }
+    if (isa >= PS_ISA_AVX2) { gelu_mul_avx2(g, u, n); return; }
+#endif
+    gelu_mul_portable(g, u, n);
 }
 
 void ps_silu_mul(float *g, const float *u, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float x = g[i];
-        g[i] = x / (1.0f + expf(-x)) * u[i];
-    }
+#if defined(__x86_64__)
+    const int isa = ps_isa_current();
+    if (isa >= PS_ISA_AVX512) { silu_mul_avx512(g, u, n); return; }
+    if (isa >= PS_ISA_AVX2) { silu_mul_avx2(g, u, n); return; }
+#endif
+    silu_mul_portable(g, u, n);
 }
 
 void ps_add(float *y, const float *x, int64_t n) {

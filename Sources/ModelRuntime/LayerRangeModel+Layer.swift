@@ -4,7 +4,7 @@ extension LayerRangeModel {
     /// One transformer block on `rows` token rows of `x` (in place): pre-norm attention with the
     /// architecture's options, then the gated FFN.
     func runLayer(_ w: LayerWeights, style: LayerStyle, localIndex li: Int, x: UnsafeMutablePointer<Float>, rows: Int,
-                  positions: [Int], caches: [KVCache]) {
+                  positions: [Int], caches: [KVCache], rotary: RotaryTables) {
         let h = hyperparameters
         let e = h.embeddingLength, qd = h.qDim, kvd = h.kvDim, hd = h.headDim, f = h.feedForwardLength
         let hn = scratch.buffer(.h, rows * e)
@@ -36,12 +36,10 @@ extension LayerRangeModel {
             }
         }
         let neox: Int32 = h.ropeNeox ? 1 : 0
-        style.ropeInverseFrequencies.withUnsafeBufferPointer { freqs in
-            for r in 0..<rows {
-                let pos = Double(positions[r])
-                ps_rope(q + r * qd, Int64(h.headCount), Int64(hd), Int64(h.ropeDimensions), freqs.baseAddress!, pos, neox)
-                ps_rope(k + r * kvd, Int64(h.kvHeadCount), Int64(hd), Int64(h.ropeDimensions), freqs.baseAddress!, pos, neox)
-            }
+        let angles = rotary.table(layer: li), stride = rotary.rowFloats
+        for r in 0..<rows {
+            ps_rope_apply(q + r * qd, Int64(h.headCount), Int64(hd), Int64(h.ropeDimensions), angles + r * stride, neox)
+            ps_rope_apply(k + r * kvd, Int64(h.kvHeadCount), Int64(hd), Int64(h.ropeDimensions), angles + r * stride, neox)
         }
         // Store K and V at their positions, then attend (every row sees the whole chunk's keys
         // up to its own position, so prefill and decode compute each row identically).

@@ -20,6 +20,7 @@ public final class LayerRangeModel: @unchecked Sendable {
     let head: WeightMatrix?
     private var caches: [SequenceID: KVCache] = [:]
     let scratch = Scratch()
+    let rotary = RotaryTables()
 
     public var isFirst: Bool { layerRange.lowerBound == 0 }
     public var isLast: Bool { layerRange.upperBound == hyperparameters.layerCount }
@@ -143,9 +144,10 @@ public final class LayerRangeModel: @unchecked Sendable {
             hidden.withUnsafeBufferPointer { x.update(from: $0.baseAddress!, count: total * e) }
         }
 
+        rotary.prepare(styles: h.layers[layerRange], positions: positions, ropeDimensions: h.ropeDimensions)
         for (li, w) in layers.enumerated() {
             runLayer(w, style: h.layers[layerRange.lowerBound + li], localIndex: li, x: x, rows: total,
-                     positions: positions, caches: rowCache)
+                     positions: positions, caches: rowCache, rotary: rotary)
         }
 
         var out = ForwardOutput(hidden: [], logits: [], logitRows: [], vocabularySize: h.vocabularySize)

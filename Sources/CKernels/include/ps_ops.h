@@ -13,8 +13,14 @@ void ps_rmsnorm_rows(const float *x, int64_t x_stride, const float *w, float *y,
 // rotating the first n_rot dims with angles pos * inv_freq[i] (i < n_rot/2). neox != 0 pairs
 // (i, i + n_rot/2) (GPT-NeoX / Gemma / Qwen2), otherwise (2i, 2i+1) (Llama).
 void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double *inv_freq, double pos, int neox);
+// ps_rope in two steps, so one position's angles serve every head, q and k, and every layer with
+// the same frequencies: cs[0..half) = cos, cs[half..2 half) = sin of pos * inv_freq[i] (computed in
+// double, as ps_rope does); ps_rope_apply rotates with such a table (half = n_rot / 2).
+void ps_rope_table(const double *inv_freq, int64_t half, double pos, float *cs);
+void ps_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, int neox);
 
-// g[i] = gelu_tanh(g[i]) * u[i];  g[i] = silu(g[i]) * u[i]
+// g[i] = gelu_tanh(g[i]) * u[i];  g[i] = silu(g[i]) * u[i]. exp is a polynomial of plain IEEE
+// operations (within 2 ulp of expf), so the results are the same bits at every ISA level.
 void ps_gelu_tanh_mul(float *g, const float *u, int64_t n);
 void ps_silu_mul(float *g, const float *u, int64_t n);
 // y[i] += x[i]
