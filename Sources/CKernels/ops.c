@@ -181,6 +181,54 @@ TGT512 static void axpy4_avx512(float *y, const float p[4], const float *const x
     }
 }
 
+// Four heads of one kv group against four keys (hd a multiple of 16): sixteen dot_f32_avx512
+// chains sharing each loaded q and k vector (dot4 loads five vectors per four products, this
+// eight per sixteen). out[h][t] = q_h . k_t, reduced exactly as dot_f32_avx512 does.
+TGT512 static void dot_h4k4_avx512(const float *const q[4], const float *const k[4], int64_t hd, float out[4][4]) {
+    __m512 acc[4][4];
+    for (int h = 0; h < 4; h++)
+        for (int t = 0; t < 4; t++) acc[h][t] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < hd; i += 16) {
+        __m512 kv[4];
+        for (int t = 0; t < 4; t++) kv[t] = _mm512_loadu_ps(k[t] + i);
+        for (int h = 0; h < 4; h++) {
+            const __m512 qv = _mm512_loadu_ps(q[h] + i);
+            for (int t = 0; t < 4; t++) acc[h][t] = _mm512_add_ps(acc[h][t], _mm512_mul_ps(qv, kv[t]));
+        }
+    }
+    for (int h = 0; h < 4; h++)
+        for (int t = 0; t < 4; t++) {
+            float v[16];
+            _mm512_storeu_ps(v, acc[h][t]);
+            float s = 0;
+            for (int j = 0; j < 16; j++) s += v[j];
+            out[h][t] = s;
+        }
+}
+
+// out_h += p[h][j] * x[j] for j < n in order, four heads sharing the value rows x (hd a multiple
+// of 64): each 64-float slice of the four outputs stays in registers for the whole tile, so a
+// value vector is loaded once for four heads and each output once per tile (axpy4 reloads and
+// stores the output every four rows). Per element the same operations in the same order.
+TGT512 static void axpy_h4_avx512(float *const y[4], const float *const p[4], const float *const *x, int64_t n,
+                                  int64_t hd) {
+    for (int64_t d = 0; d < hd; d += 64) {
+        __m512 acc[4][4];
+        for (int h = 0; h < 4; h++)
+            for (int c = 0; c < 4; c++) acc[h][c] = _mm512_loadu_ps(y[h] + d + 16 * c);
+        for (int64_t j = 0; j < n; j++) {
+            __m512 v[4];
+            for (int c = 0; c < 4; c++) v[c] = _mm512_loadu_ps(x[j] + d + 16 * c);
+            for (int h = 0; h < 4; h++) {
+                const __m512 pv = _mm512_set1_ps(p[h][j]);
+                for (int c = 0; c < 4; c++) acc[h][c] = _mm512_add_ps(acc[h][c], _mm512_mul_ps(pv, v[c]));
+            }
+        }
+        for (int h = 0; h < 4; h++)
+            for (int c = 0; c < 4; c++) _mm512_storeu_ps(y[h] + d + 16 * c, acc[h][c]);
+    }
+}
+
 TGT512 static void axpy_avx512(float *y, float p, const float *x, int64_t n) {
     const __m512 pv = _mm512_set1_ps(p);
     int64_t i = 0;
@@ -211,6 +259,23 @@ static void tile_scores(const float *q, const float *const *krow, int64_t n, int
     if (wide)
         for (; j0 + 4 <= n; j0 += 4)
             for (int64_t h = h0; h < h1; h++) {
+                if (hd % 16 == 0 && h + 4 <= h1 && h / group == (h + 3) / group) {   // four heads, one kv head
+                    const float *qh[4], *kr[4];
+                    for (int t = 0; t < 4; t++) {
+                        qh[t] = q + (h + t) * hd;
+                        kr[t] = krow[j0 + t] + (h / group) * hd;
+                    }
+                    float d16[4][4];
+                    dot_h4k4_avx512(qh, kr, hd, d16);
+                    for (int a = 0; a < 4; a++)
+                        for (int t = 0; t < 4; t++) {
+                            float s = scale * d16[a][t];
+                            if (softcap > 0) s = softcap * tanhf(s / softcap);
+                            sc[(h + a - h0) * PS_ATTENTION_TILE + j0 + t] = s;
+                        }
+                    h += 3;
+                    continue;
+                }
                 const float *kr[4];
                 for (int t = 0; t < 4; t++) kr[t] = krow[j0 + t] + (h / group) * hd;
                 float d4[4];
@@ -240,9 +305,28 @@ static void tile_values(const float *const *vrow, int64_t n, int64_t h0, int64_t
                         int wide, const float *sc, float *out) {
     int64_t j0 = 0;
 #if defined(__x86_64__)
+    // Blocks of four heads of one kv group take the whole tile at once; other heads go four rows
+    // at a time as below. Each output element sees the same adds in the same order either way.
+    int done[PS_ATTENTION_HEADS] = {0};
+    if (wide && hd % 64 == 0)
+        for (int64_t h = h0; h + 4 <= h1; h++) {
+            if (h / group != (h + 3) / group) continue;
+            float *yh[4];
+            const float *ph[4];
+            for (int t = 0; t < 4; t++) {
+                yh[t] = out + (h + t) * hd;
+                ph[t] = sc + (h + t - h0) * PS_ATTENTION_TILE;
+                done[h + t - h0] = 1;
+            }
+            const float *xs[PS_ATTENTION_TILE];
+            for (int64_t j = 0; j < n; j++) xs[j] = vrow[j] + (h / group) * hd;
+            axpy_h4_avx512(yh, ph, xs, n, hd);
+            h += 3;
+        }
     if (wide)
         for (; j0 + 4 <= n; j0 += 4)
             for (int64_t h = h0; h < h1; h++) {
+                if (done[h - h0]) continue;
                 const float *vr[4];
                 float p4[4];
                 for (int t = 0; t < 4; t++) {
@@ -258,6 +342,7 @@ static void tile_values(const float *const *vrow, int64_t n, int64_t h0, int64_t
             float *oh = out + h * hd;
             float p = sc[(h - h0) * PS_ATTENTION_TILE + j];
 #if defined(__x86_64__)
+            if (done[h - h0]) continue;
             if (wide) {
                 axpy_avx512(oh, p, vh, hd);
                 continue;

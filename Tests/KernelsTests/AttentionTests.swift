@@ -65,7 +65,8 @@ private func firstMismatch(_ a: [Float], _ ref: [Double], tol: Double) -> Int? {
 
 extension KernelISASuites {
     @Suite struct AttentionTests {
-        static let groupings = [(4, 1, 64), (8, 2, 32), (12, 4, 16), (3, 3, 20)]
+        // (6, 1, 64) and (8, 2, 128): blocks of four heads of a kv group next to heads that are not in one.
+        static let groupings = [(4, 1, 64), (8, 2, 32), (12, 4, 16), (3, 3, 20), (6, 1, 64), (8, 2, 128)]
 
         @Test("Tiled online-softmax attention matches the float64 two-pass reference on every ISA level")
         func matchesReference() {
