@@ -378,6 +378,11 @@ void ps__matmul_q8_avx512(int type, const void *w, size_t w_row_bytes, int64_t k
     const int wide = nb > BT && ps__act_kind(type) == PS_ACT_Q8_32;
     const int mins = nb > BT && (type == PS_TYPE_Q4_K || type == PS_TYPE_Q5_K);
     const int nrs = wide ? NR32 : mins ? NRK : NR, bts = wide ? BT32 : mins ? BTK : BT;
+    if (pf) {   // the first PF_ROWS rows of the range, which the rows before them did not prefetch
+        const char *p0 = (const char *)w + (size_t)r0 * w_row_bytes;
+        const int64_t warm = (r1 - r0 < PF_ROWS ? r1 - r0 : PF_ROWS) * (int64_t)w_row_bytes;
+        for (int64_t off = 0; off < warm; off += 64) _mm_prefetch(p0 + off, PF_HINT);
+    }
     for (int64_t bs = 0; bs < nb; bs += NBS) {
         const int64_t nbs = nb - bs < NBS ? nb - bs : NBS;
         for (int64_t r = r0; r < r1; r += nrs) {
