@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+/// The float64 "truth" for the demo model on the llama.cpp fixture's prompts
+/// (Fixtures/float64-gemma3-270m.json, made by scripts/make-float64-fixtures from an independent
+/// numpy forward with exactly dequantized weights and float64 activations).
+struct Float64Fixture: Decodable {
+    struct Prompt: Decodable {
+        let name: String
+        let prompt_tokens: [Int32]
+        /// (id, logit) of the 20 highest float64 logits at the last prompt position.
+        let top20: [[Double]]
+        /// (id, float64 logit) at llama.cpp's top-10 ids, in llama.cpp's order.
+        let at_llamacpp_top10: [[Double]]
+        /// Top-1 minus top-2 float64 logit at the last prompt position.
+        let top1_margin: Double
+        /// Greedy continuation, and the top-1 minus top-2 margin when each token was chosen.
+        let greedy: [Int32]
+        let greedy_margins: [Double]
+
+        var top1: Int32 { Int32(top20[0][0]) }
+
+        /// Length of the greedy prefix that float64 decides clearly: the tokens before the first
+        /// step whose top-2 margin is at most `margin` (there an error below margin/2 can flip it).
+        func decidedPrefix(margin: Double) -> Int {
+            greedy_margins.firstIndex { $0 <= margin } ?? greedy.count
+        }
+    }
+    let model_sha256: String
+    let n_continue: Int
+    let prompts: [Prompt]
+
+    static func load() throws -> Float64Fixture {
+        let url = try #require(fixtureURL("float64-gemma3-270m.json"))
+        return try JSONDecoder().decode(Float64Fixture.self, from: Data(contentsOf: url))
+    }
+}
+
+/// How far one implementation's result for one prompt is from float64, on llama.cpp's top-10 ids
+/// (the only ids where llama.cpp's logits are known, so all three are measured on the same ids).
+struct ErrorVsFloat64 {
+    let name: String
+    /// Largest and mean |logit − float64 logit| over the ten ids.
+    let maxError: Double
+    let meanError: Double
+    /// The same after removing the mean difference (a common shift of all logits changes no
+    /// probability, so this is the part that can reorder tokens).
+    let centeredMaxError: Double
+    let top1Matches: Bool
+    /// float64's top-1 minus top-2 logit (how much error it takes to change the top-1).
+    let top1Margin: Double
+    /// Leading greedy tokens equal to float64's (out of `n_continue`).
+    let greedyAgreement: Int
+
+    /// `logits(id)` is the implementation's logit for a token id at the last prompt position.
+    init(_ p: Float64Fixture.Prompt, top1: Int32, greedy: [Int32], logits: (Int) -> Double) {
+        let d = p.at_llamacpp_top10.map { logits(Int($0[0])) - $0[1] }
+        let shift = d.reduce(0, +) / Double(d.count)
+        name = p.name
+        maxError = d.map(abs).max() ?? 0
+        meanError = d.map(abs).reduce(0, +) / Double(d.count)
+        centeredMaxError = d.map { abs($0 - shift) }.max() ?? 0
+        top1Matches = top1 == p.top1
+        top1Margin = p.top1_margin
+        greedyAgreement = zip(greedy, p.greedy).prefix { $0 == $1 }.count
+    }
+}
+
+/// Aggregates of one implementation over all prompts.
+struct ErrorSummary {
+    let rows: [ErrorVsFloat64]
+    var worst: Double { rows.map(\.maxError).max() ?? 0 }
+    var meanOfMax: Double { rows.map(\.maxError).reduce(0, +) / Double(max(rows.count, 1)) }
+    var meanOfMean: Double { rows.map(\.meanError).reduce(0, +) / Double(max(rows.count, 1)) }
+    var worstCentered: Double { rows.map(\.centeredMaxError).max() ?? 0 }
+    var worstCenteredPrompt: String { rows.max { $0.centeredMaxError < $1.centeredMaxError }?.name ?? "" }
+    var meanOfCentered: Double { rows.map(\.centeredMaxError).reduce(0, +) / Double(max(rows.count, 1)) }
+    var top1Matches: Int { rows.filter(\.top1Matches).count }
+    var greedyAgreement: Int { rows.map(\.greedyAgreement).reduce(0, +) }
+
+    /// A markdown table, one row per prompt and columns per implementation, plus a summary row.
+    static func table(_ columns: [(label: String, summary: ErrorSummary)], fixture: Float64Fixture) -> String {
+        func f(_ x: Double) -> String { x < 0.001 && x > 0 ? String(format: "%.0e", x) : String(format: "%.3f", x) }
+        var head = "| prompt | f64 margin |"
+        var rule = "|---|---|"
+        for c in columns {
+            head += " \(c.label) max | mean | ctr max | top-1 | greedy |"
+            rule += "---|---|---|---|---|"
+        }
+        var lines = [head, rule]
+        for (i, p) in fixture.prompts.enumerated() {
+            var line = "| \(p.name) | \(f(p.top1_margin)) |"
+            for c in columns {
+                let r = c.summary.rows[i]
+                line += " \(f(r.maxError)) | \(f(r.meanError)) | \(f(r.centeredMaxError)) | \(r.top1Matches ? "=" : "≠")"
+                    + " | \(r.greedyAgreement)/\(fixture.n_continue) |"
+            }
+            lines.append(line)
+        }
+        var total = "| **all** (worst; mean) | |"
+        for c in columns {
+            let s = c.summary
+            total += " \(f(s.worst)); \(f(s.meanOfMax)) | \(f(s.meanOfMean)) | \(f(s.worstCentered)); \(f(s.meanOfCentered))"
+                + " | \(s.top1Matches)/\(s.rows.count) | \(s.greedyAgreement)/\(s.rows.count * fixture.n_continue) |"
+        }
+        lines.append(total)
+        return lines.joined(separator: "\n")
+    }
+}
