@@ -82,7 +82,6 @@ extension PipelineEngine {
         case let .sampledTokens(t):
             guard let (planned, sentAt) = inFlight.removeValue(forKey: t.batch.rawValue) else { return }
             let received = now()
-            record(timings: t.timings, planned: planned, sentAt: sentAt, receivedAt: received)
             let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence.rawValue, $0) })
             var samples: [SampledToken] = []
             for s in t.tokens {
@@ -93,11 +92,15 @@ extension PipelineEngine {
                 live.handler(.token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob, top: s.topLogprobs))
                 samples.append(SampledToken(sequence: Scheduling.SequenceID(s.sequence.rawValue), token: s.token, text: text))
             }
+            record(timings: t.timings, planned: planned, sampledTokens: samples.count, sentAt: sentAt, receivedAt: received)
             apply(scheduler.complete(batch: planned.id, samples: samples))
         case let .error(report):
             // A stage that rejects one batch ("batch N: …") fails that batch's requests; the ring
             // and every other request go on. Any other report means the ring cannot be trusted.
-            if let id = Self.batchID(in: report.message), let (planned, _) = inFlight.removeValue(forKey: id) {
+            if let id = Self.batchID(in: report.message), let (planned, sentAt) = inFlight.removeValue(forKey: id) {
+                lock.lock()
+                snapshotValue.decodePhase.record(planned, sampledTokens: 0, sentAt: sentAt, returnedAt: now())
+                lock.unlock()
                 failBatch(planned, reason: "\(report.origin): \(report.message)")
             } else {
                 post(.ringFailed("\(report.origin): \(report.message)", generation: generation))
@@ -145,7 +148,7 @@ extension PipelineEngine {
         }
     }
 
-    private func record(timings: [WireStageTiming], planned: PlannedBatch, sentAt: UInt64, receivedAt: UInt64) {
+    private func record(timings: [WireStageTiming], planned: PlannedBatch, sampledTokens: Int, sentAt: UInt64, receivedAt: UInt64) {
         let stageTimings = timings.map {
             PipelineTelemetry.StageTiming(stage: Int($0.stage.rawValue), waitNanoseconds: $0.waitNanoseconds,
                                           computeNanoseconds: $0.computeNanoseconds)
@@ -157,6 +160,7 @@ extension PipelineEngine {
             snapshotValue.stageWaitNanoseconds[Int(t.stage.rawValue)] += t.waitNanoseconds
         }
         snapshotValue.batches += 1
+        snapshotValue.decodePhase.record(planned, sampledTokens: sampledTokens, sentAt: sentAt, returnedAt: receivedAt)
         let compute = timings.reduce(UInt64(0)) { $0 + $1.computeNanoseconds }
         let roundTrip = receivedAt > sentAt ? receivedAt - sentAt : 0
         snapshotValue.transportNanoseconds += roundTrip > compute ? roundTrip - compute : 0

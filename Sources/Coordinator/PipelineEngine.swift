@@ -82,6 +82,9 @@ public final class PipelineEngine: @unchecked Sendable {
         /// queueing behind other batches cost. With one micro-batch there is no queueing, and this
         /// divided by batches × (stages + 1) is the cost of one hop.
         public var transportNanoseconds: UInt64 = 0
+        /// Throughput of the iterations that only decoded (no prompt chunk, no recompute): the
+        /// figure comparable with llama-batched-bench's S_TG.
+        public var decodePhase = DecodePhaseMeter()
         /// Ring restarts after a crash or hang (not counting reconfigurations).
         public var restarts = 0
         /// Partitions applied by `reconfigure`.

@@ -12,11 +12,18 @@ import WireProtocol
 /// counts and micro-batch counts (no HTTP).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure output tokens/s, TTFT, TPOT, stage busy ratios and the bubble for stage × micro-batch combinations.",
+        abstract: "Measure output tokens/s, decode tokens/s, TTFT, TPOT, stage busy ratios and the bubble for stage × micro-batch combinations.",
         discussion: """
             Runs --requests requests of --prompt-tokens random prompt tokens and --output-tokens generated tokens \
             (end-of-generation ignored), all at once or as Poisson arrivals at --rate per second, through each \
             combination of --stages and --micro-batches. Stage busy = compute time / run time; bubble = 1 − mean busy.
+
+            Output tok/s = all generated tokens / wall time (prefill included). Decode tok/s = tokens sampled by \
+            iterations that carried no prefill work / the wall time of those iterations (each iteration runs from \
+            the previous batch's return to its own), comparable with llama-batched-bench's S_TG; continuous \
+            batching puts other prompts' prefill chunks in the same iterations as decodes, which TPOT includes \
+            and this excludes (JSON: decode_tokens_per_s, with decode_iterations, decode_tokens, decode_seconds and \
+            prefill_iterations). It is "–" (JSON null) when no iteration was decode-only, e.g. with --output-tokens 1.
             """)
 
     @Option(help: "Path of the GGUF model.") var model: String
@@ -63,8 +70,8 @@ struct Bench: ParsableCommand {
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         var results: [[String: Any]] = []
         if !json {
-            print("| stages | M | layers | output tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble | link µs/hop |")
-            print("|---|---|---|---|---|---|---|---|---|")
+            print("| stages | M | layers | output tok/s | decode tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble | link µs/hop |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
         }
         for (ci, s) in stageList.enumerated() {
             let plan: PartitionPlan
@@ -94,10 +101,14 @@ struct Bench: ParsableCommand {
                 let bubble = 1 - busy.reduce(0, +) / Double(max(1, busy.count))
                 // Per hop (stages + 1 links per round trip); includes queueing behind other batches when M > 1.
                 let hopMicros = Double(snap.transportNanoseconds) / Double(max(1, snap.batches)) / Double(s + 1) / 1000
+                let decode = snap.decodePhase
                 let row: [String: Any] = [
                     "stages": s, "micro_batches": m, "threads_per_stage": threadsPerStage, "layers": plan.layerCounts,
                     "requests": requests, "completed": r.completed, "failed": r.failed,
                     "output_tokens_per_s": r.outputTokensPerSecond,
+                    "decode_tokens_per_s": decode.tokensPerSecond.map { $0 as Any } ?? NSNull(),
+                    "decode_iterations": Int(decode.iterations), "decode_tokens": Int(decode.tokens),
+                    "decode_seconds": Double(decode.nanoseconds) / 1e9, "prefill_iterations": Int(decode.prefillIterations),
                     "ttft_ms": percentiles(r.ttft), "tpot_ms": percentiles(r.tpot),
                     "stage_busy": busy, "bubble_ratio": bubble, "batches": Int(snap.batches),
                     "link_overhead_us_per_hop": hopMicros, "activation_dtype": activationDtype,
@@ -107,7 +118,8 @@ struct Bench: ParsableCommand {
                     func p(_ v: [Double]) -> String { let q = percentiles(v); return String(format: "%.0f/%.0f/%.0f", q["p50"]!, q["p90"]!, q["p99"]!) }
                     let layerText = plan.layerCounts.map(String.init).joined(separator: ",")
                     let busyText = busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " ")
-                    print("| \(s) | \(m) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) | \(String(format: "%.0f", hopMicros)) |")
+                    let decodeText = decode.tokensPerSecond.map { String(format: "%.1f", $0) } ?? "–"
+                    print("| \(s) | \(m) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(decodeText) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) | \(String(format: "%.0f", hopMicros)) |")
                     fflush(nil)
                 }
                 if r.failed > 0 { FileHandle.standardError.write(Data("bench: \(r.failed) requests failed: \(r.firstError ?? "")\n".utf8)) }
