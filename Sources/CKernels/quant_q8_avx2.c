@@ -70,7 +70,7 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
         __m256 dw[NR];
         for (int r = 0; r < nr; r++) {
             const uint8_t *a = rows[r] + i * bb;
-            _mm_prefetch((const char *)a + pf, _MM_HINT_T1);
+            if (pf) _mm_prefetch((const char *)a + pf, _MM_HINT_T1);
             wv[r] = wblk(type, a);
             aw[r] = type == PS_TYPE_Q8_0 ? _mm256_sign_epi8(wv[r], wv[r]) : wv[r];
             dw[r] = _mm256_set1_ps(h2f(a));
@@ -155,8 +155,10 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
         float dw[NR], dmw[NR];
         for (int r = 0; r < nr; r++) {
             const uint8_t *w = rows[r] + i * bb;
-            for (int l = 0; l < bb; l += 64) _mm_prefetch((const char *)w + l + pf, _MM_HINT_T1);
-            _mm_prefetch((const char *)w + bb - 1 + pf, _MM_HINT_T1);
+            if (pf) {
+                for (int l = 0; l < bb; l += 64) _mm_prefetch((const char *)w + l + pf, _MM_HINT_T1);
+                _mm_prefetch((const char *)w + bb - 1 + pf, _MM_HINT_T1);
+            }
             if (q6) {
                 memcpy(s6[r], w + 192, 16);
                 scv[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 192)));
@@ -270,8 +272,11 @@ void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, 
     const tile_fn tf = tiles_for(type);
     if (!tf) return;
     const int64_t rb = ps_act_row_bytes(type, k);
-    // Decode prefetches every weight line 32 rows ahead into L2 (see quant_q8_avx512.c).
-    const int64_t pf = nb <= BT ? 32 * (int64_t)w_row_bytes : 0;
+    // Weight lines are prefetched into L2 32 rows ahead for decode, about 8 KB (at least 4 rows)
+    // ahead for larger batches, by the first activation tile of each row group (see
+    // quant_q8_avx512.c).
+    const int64_t wide_rows = 8192 / (int64_t)w_row_bytes;
+    const int64_t pf = (nb <= BT ? 32 : wide_rows > 4 ? wide_rows : 4) * (int64_t)w_row_bytes;
     for (int64_t bs = 0; bs < nb; bs += NBS) {
         const int64_t nbs = nb - bs < NBS ? nb - bs : NBS;
         for (int64_t r = r0; r < r1; r += NR) {
@@ -280,7 +285,8 @@ void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, 
             for (int i = 0; i < nr; i++) rows[i] = (const uint8_t *)w + (size_t)(r + i) * w_row_bytes;
             for (int64_t b = 0; b < nbs; b += BT) {
                 const int nbt = nbs - b < BT ? (int)(nbs - b) : BT;
-                tf(nr, nbt, rows, k, (const uint8_t *)xq + (bs + b) * rb, rb, y + (bs + b) * y_stride + r, y_stride, pf);
+                tf(nr, nbt, rows, k, (const uint8_t *)xq + (bs + b) * rb, rb, y + (bs + b) * y_stride + r, y_stride,
+                   b == 0 ? pf : 0);
             }
         }
     }
