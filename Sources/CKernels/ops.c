@@ -50,13 +50,6 @@ void ps_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, c
     }
 }
 
-void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double *inv_freq, double pos, int neox) {
-    float cs[1024];
-    if (n_rot > 1024) n_rot = 1024;
-    ps_rope_table(inv_freq, n_rot / 2, pos, cs);
-    ps_rope_apply(x, n_heads, head_dim, n_rot, cs, neox);
-}
-
 // exp(x) for the activations: Cephes' single-precision range reduction and polynomial, written
 // with plain IEEE operations only (round-to-nearest by the 1.5 * 2^23 trick, 2^n built from its
 // bits), so every ISA level's vectorisation of it gives the same bits. Within 2 ulp of expf on

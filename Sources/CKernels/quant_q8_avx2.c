@@ -272,11 +272,8 @@ void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, 
     const tile_fn tf = tiles_for(type);
     if (!tf) return;
     const int64_t rb = ps_act_row_bytes(type, k);
-    // Weight lines are prefetched into L2 32 rows ahead for decode, about 8 KB (at least 4 rows)
-    // ahead for larger batches, by the first activation tile of each row group (see
-    // quant_q8_avx512.c).
-    const int64_t wide_rows = 8192 / (int64_t)w_row_bytes;
-    const int64_t pf = (nb <= BT ? 32 : wide_rows > 4 ? wide_rows : 4) * (int64_t)w_row_bytes;
+    // The first activation tile of each row group prefetches weight lines into L2 ahead.
+    const int64_t pf = ps__prefetch_rows(nb <= BT, w_row_bytes) * (int64_t)w_row_bytes;
     for (int64_t bs = 0; bs < nb; bs += NBS) {
         const int64_t nbs = nb - bs < NBS ? nb - bs : NBS;
         for (int64_t r = r0; r < r1; r += NR) {

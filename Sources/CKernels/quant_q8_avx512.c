@@ -33,16 +33,9 @@ enum { NR32 = 2, BT32 = 8 };
 // (4 x 4 spills; measured 53 vs 47 GMAC/s).
 enum { NRK = 2, BTK = 4 };
 enum { TR = NR > NR32 ? NR : NR32, TB = BT > BT32 ? BT : BT32 };
-// Decode (nb <= BT) prefetches every weight line PF_ROWS rows ahead into L2: measured on Zen 4
-// for the 262k x 640 Q8_0 head, 32 rows ahead reaches about the memory bandwidth (22 GB/s);
-// 8-16 rows, L1 or prefetching one line per two blocks (missing every 17th line) reach half.
+// Every weight line is prefetched into L2 ps__prefetch_rows rows ahead (prefetching one line per
+// two 34-byte blocks missed every 17th line and reached half the bandwidth on the head).
 #define PF_HINT _MM_HINT_T1
-enum { PF_ROWS = 32 };
-// Larger batches (batched decode, prefill) spend far longer per weight row, so about 8 KB ahead
-// (at least 4 rows) hides the memory latency. Without it the first activation tile of every row
-// waited on memory: 16-row batched decode ran at 40 GMAC/s on TinyLlama-sized Q8_0 matrices and 28
-// on Gemma's Q5_0 ones, against 58-60 and 52-54 with it (64 rows: 54 -> 63).
-enum { PF_BYTES_WIDE = 8192, PF_ROWS_WIDE_MIN = 4 };
 
 INL float h2f(const uint8_t *p) { return _cvtsh_ss(ps__rd16(p)); }
 
@@ -383,9 +376,7 @@ void ps__matmul_q8_avx512(int type, const void *w, size_t w_row_bytes, int64_t k
     const tile_fn tf = tiles_for(type);
     if (!tf) return;
     const int64_t rb = ps_act_row_bytes(type, k);
-    const int64_t wide_rows = PF_BYTES_WIDE / (int64_t)w_row_bytes;
-    const int64_t pf_rows = nb <= BT ? PF_ROWS : wide_rows > PF_ROWS_WIDE_MIN ? wide_rows : PF_ROWS_WIDE_MIN;
-    const int64_t pf = pf_rows * (int64_t)w_row_bytes;
+    const int64_t pf_rows = ps__prefetch_rows(nb <= BT, w_row_bytes), pf = pf_rows * (int64_t)w_row_bytes;
     const int wide = nb > BT && ps__act_kind(type) == PS_ACT_Q8_32;
     const int mins = nb > BT && (type == PS_TYPE_Q4_K || type == PS_TYPE_Q5_K);
     const int nrs = wide ? NR32 : mins ? NRK : NR, bts = wide ? BT32 : mins ? BTK : BT;

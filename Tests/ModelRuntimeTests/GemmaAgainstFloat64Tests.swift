@@ -13,8 +13,7 @@ struct GemmaAgainstFloat64Tests {
     typealias LlamaCpp = GemmaAgainstLlamaCppTests.Fixture
 
     func fixtures() throws -> (float64: Float64Fixture, llamaCpp: LlamaCpp) {
-        let url = try #require(fixtureURL("llamacpp-gemma3-270m.json"))
-        return (try Float64Fixture.load(), try JSONDecoder().decode(LlamaCpp.self, from: Data(contentsOf: url)))
+        (try Float64Fixture.load(), try GemmaAgainstLlamaCppTests().fixture())
     }
 
     /// llama.cpp's error: its canonical setting's logits at its top-10 ids and its greedy tokens.

@@ -9,13 +9,11 @@
 void ps_rmsnorm_rows(const float *x, int64_t x_stride, const float *w, float *y, int64_t y_stride,
                      int64_t rows, int64_t n, float eps);
 
-// Rotary embedding of `n_heads` heads of `head_dim` floats each (head h at x + h*head_dim),
-// rotating the first n_rot dims with angles pos * inv_freq[i] (i < n_rot/2). neox != 0 pairs
-// (i, i + n_rot/2) (GPT-NeoX / Gemma / Qwen2), otherwise (2i, 2i+1) (Llama).
-void ps_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const double *inv_freq, double pos, int neox);
-// ps_rope in two steps, so one position's angles serve every head, q and k, and every layer with
-// the same frequencies: cs[0..half) = cos, cs[half..2 half) = sin of pos * inv_freq[i] (computed in
-// double, as ps_rope does); ps_rope_apply rotates with such a table (half = n_rot / 2).
+// Rotary embedding in two steps, so one position's angles serve every head, q and k, and every
+// layer with the same frequencies. ps_rope_table: cs[0..half) = cos, cs[half..2 half) = sin of
+// pos * inv_freq[i], computed in double. ps_rope_apply rotates the first n_rot = 2 half dims of
+// `n_heads` heads of `head_dim` floats each (head h at x + h*head_dim) with such a table; neox != 0
+// pairs (i, i + half) (GPT-NeoX / Gemma / Qwen2), otherwise (2i, 2i+1) (Llama).
 void ps_rope_table(const double *inv_freq, int64_t half, double pos, float *cs);
 void ps_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, int neox);
 
