@@ -205,6 +205,25 @@ public final class PipelineEngine: @unchecked Sendable {
         return true
     }
 
+    /// Queues several requests at once, so the engine's next iteration sees all of them (a burst
+    /// arriving together, as a benchmark's closed workload means). Returns, per request, whether it
+    /// was queued; those past the waiting queue's room are not.
+    @discardableResult
+    public func submitAll(_ requests: [(Request, Handler)]) -> [Bool] {
+        lock.lock()
+        var pending = inbox.reduce(0) { if case .submit = $1 { return $0 + 1 } else { return $0 } }
+        var queued: [Bool] = []
+        for (request, handler) in requests {
+            if snapshotValue.waiting + pending >= maxQueue { queued.append(false); continue }
+            inbox.append(.submit(request, handler))
+            pending += 1
+            queued.append(true)
+        }
+        lock.signal()
+        lock.unlock()
+        return queued
+    }
+
     /// Applies a new partition (stages, layers, threads, placement, wire dtype, micro-batches):
     /// the engine stops sending new batches, lets the in-flight ones return, restarts the ring
     /// with `ring`, and recomputes every running sequence there; queued requests wait, none is

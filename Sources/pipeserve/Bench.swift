@@ -145,20 +145,32 @@ struct Bench: ParsableCommand {
     func runWorkload(engine: PipelineEngine, vocabulary: Int, label: String) -> WorkloadResult {
         let collector = Collector(count: requests)
         var rng = ModelRuntime.SplitMix64(seed: seed)
-        let start = WireClock.monotonicNanoseconds()
-        for i in 0..<requests {
-            if let rate, i > 0 {
-                let u = max(1e-12, Double(rng.next() >> 11) * 0x1.0p-53)
-                usleep(UInt32(min(10.0, -log(u) / rate) * 1e6))
-            }
+        func request(_ i: Int) -> (PipelineEngine.Request, PipelineEngine.Handler) {
             let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: 3 + rng.next() % UInt64(max(1, vocabulary - 3))) }
-            let submitted = WireClock.monotonicNanoseconds()
-            collector.submitted(i, at: submitted)
             var sampling = WireSamplingParameters(temperature: 0)
             sampling.seed = UInt64(i)
-            engine.submit(PipelineEngine.Request(id: RequestID(UInt64(i + 1)), prompt: prompt, maxTokens: outputTokens, sampling: sampling)) { event in
-                collector.handle(i, event)
+            return (PipelineEngine.Request(id: RequestID(UInt64(i + 1)), prompt: prompt, maxTokens: outputTokens, sampling: sampling),
+                    { event in collector.handle(i, event) })
+        }
+        let start: UInt64
+        if let rate {
+            start = WireClock.monotonicNanoseconds()
+            for i in 0..<requests {
+                if i > 0 {
+                    let u = max(1e-12, Double(rng.next() >> 11) * 0x1.0p-53)
+                    usleep(UInt32(min(10.0, -log(u) / rate) * 1e6))
+                }
+                let (r, handler) = request(i)
+                collector.submitted(i, at: WireClock.monotonicNanoseconds())
+                engine.submit(r, handler: handler)
             }
+        } else {
+            // A closed burst: all requests reach the engine together, so its first iteration sees
+            // every one (not a race between this loop and the engine thread).
+            let burst = (0..<requests).map(request)
+            start = WireClock.monotonicNanoseconds()
+            for i in 0..<requests { collector.submitted(i, at: start) }
+            engine.submitAll(burst)
         }
         collector.waitAll(progress: isatty(2) != 0 ? label : nil)
         let end = collector.lastFinish

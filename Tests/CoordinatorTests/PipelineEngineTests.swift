@@ -130,6 +130,21 @@ import WireProtocol
         #expect(out.failed.values.allSatisfy { $0.contains("queue is full") })
     }
 
+    /// A burst is queued as one: the queue's room is counted across it, so exactly the first
+    /// `maxQueue` requests are taken and the rest are refused at once.
+    @Test func aBurstIsQueuedUpToTheQueuesRoom() throws {
+        let model = try Ring.model("tiny-llama")
+        let engine = try Self.engine(model, counts: [4], microBatches: 1, maxQueue: 2, maxRunning: 1)
+        defer { engine.stop() }
+        let out = Outcome()
+        let burst = (0..<5).map { i in
+            (PipelineEngine.Request(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 4), out.handler(RequestID(UInt64(i + 1))))
+        }
+        #expect(engine.submitAll(burst) == [true, true, false, false, false])
+        #expect(out.wait(for: 2))
+        #expect(out.failed.isEmpty, "\(out.failed)")
+    }
+
     @Test func aDeadStageWithoutRestartsFailsEveryRequestWithItsName() throws {
         let model = try Ring.model("tiny-llama")
         let engine = try Self.engine(model, counts: [2, 2], microBatches: 2, recovery: RecoveryPolicy(maxRestarts: 0))
