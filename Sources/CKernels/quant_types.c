@@ -111,7 +111,7 @@ int ps_isa_vnni(void) {
 #endif
 }
 
-static int ps_isa_process_level(void) {
+int ps__isa_process_level(void) {
     int l = atomic_load_explicit(&ps_isa_level, memory_order_relaxed);
     if (l < 0) {
         l = ps_isa_detected();
@@ -129,7 +129,7 @@ static int ps_isa_process_level(void) {
 }
 
 int ps_isa_current(void) {
-    return ps_isa_thread_level >= 0 ? ps_isa_thread_level : ps_isa_process_level();
+    return ps_isa_thread_level >= 0 ? ps_isa_thread_level : ps__isa_process_level();
 }
 
 int ps_isa_set(int level) {

@@ -36,7 +36,7 @@ public final class LayerRangeModel: @unchecked Sendable {
         self.hyperparameters = h
         self.layerRange = r
         self.logger = logger
-        self.layers = try r.map { try LayerWeights(file: file, layer: $0, hp: h) }
+        var layers = try r.map { try LayerWeights(file: file, layer: $0, hp: h) }
         let needsEmbedding = r.lowerBound == 0
         let last = r.upperBound == h.layerCount
         let embd = (needsEmbedding || (last && file.tensorInfo("output.weight") == nil))
@@ -46,6 +46,7 @@ public final class LayerRangeModel: @unchecked Sendable {
                                                 found: [embd.cols, embd.rows])
         }
         self.embedding = needsEmbedding ? embd : nil
+        var head: WeightMatrix?
         if last {
             outputNorm = try loadVector(file, "output_norm.weight", count: h.embeddingLength)
             head = file.tensorInfo("output.weight") != nil
@@ -53,8 +54,10 @@ public final class LayerRangeModel: @unchecked Sendable {
                 : embd  // tied output embedding
         } else {
             outputNorm = nil
-            head = nil
         }
+        DecodePacking.pack(layers: &layers, head: &head, file: file, logger: logger)
+        self.layers = layers
+        self.head = head
         self.pool = ThreadPool(threads: threads, cpus: cpus)
         logger.debug("model layers mapped", metadata: [
             "model.architecture": "\(h.architecture.rawValue)", "stage.layers": "\(r.lowerBound)..<\(r.upperBound)",

@@ -3,13 +3,16 @@ import GGUF
 /// The tensors of one transformer layer, viewed in place in the mapped file.
 struct LayerWeights: Sendable {
     let attnNorm: [Float]
-    let wq, wk, wv, wo: WeightMatrix
+    var wq, wk, wv, wo: WeightMatrix
     let bq, bk, bv: [Float]?
     let qNorm, kNorm: [Float]?
     let postAttnNorm: [Float]?
     let ffnNorm: [Float]
-    let gate, up, down: WeightMatrix
+    var gate, up, down: WeightMatrix
     let postFfnNorm: [Float]?
+
+    /// The matrices multiplied per token (what `DecodePacking` packs).
+    static var matrices: [WritableKeyPath<LayerWeights, WeightMatrix>] { [\.wq, \.wk, \.wv, \.wo, \.gate, \.up, \.down] }
 
     init(file: GGUFFile, layer il: Int, hp h: Hyperparameters) throws {
         let p = "blk.\(il)."

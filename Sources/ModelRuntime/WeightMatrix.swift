@@ -1,5 +1,6 @@
 import CKernels
 import GGUF
+import Kernels
 
 /// A weight matrix in the mapped GGUF file: `rows` rows of `cols` elements, quantized rows of
 /// `rowBytes` bytes. Multiplication reads the mapping in place (no copy of the weights).
@@ -11,6 +12,10 @@ struct WeightMatrix: @unchecked Sendable {
     let rows: Int
     let cols: Int
     let rowBytes: Int
+    /// The rows interleaved for the 8-bit-activation kernels (Q5_0/Q8_0 on AVX-512 VNNI), used
+    /// by `multiply` instead of the mapping when present (`DecodePacking`); `base` stays for the
+    /// f32 path and row lookups.
+    var packed: PackedWeights?
 
     init(file: GGUFFile, name: String, cols: Int, rows: Int? = nil) throws {
         guard let info = file.tensorInfo(name) else { throw ModelRuntimeError.missingTensor(name) }
@@ -97,7 +102,10 @@ private struct MatmulJob {
         let (g0, g1) = ThreadPool.share(groups, i, n)
         let r0 = g0 * 16, r1 = min(j.w.rows, g1 * 16)
         guard r0 < r1 else { return }
-        if let xq = j.xq {
+        if let xq = j.xq, let packed = j.w.packed {
+            ps_matmul_q8_packed(j.w.type, packed.baseAddress, Int64(j.w.cols), xq, Int64(j.nb), j.y, Int64(j.yStride),
+                                Int64(r0), Int64(r1))
+        } else if let xq = j.xq {
             ps_matmul_q8(j.w.type, j.w.base, j.w.rowBytes, Int64(j.w.cols), xq, Int64(j.nb),
                          j.y, Int64(j.yStride), Int64(r0), Int64(r1))
         } else {

@@ -99,6 +99,41 @@ void    ps_quantize_activations(int type, const float *x, int64_t x_stride, int6
 void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
                      int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
 
+// ---- packed weights (decode layout) -----------------------------------------------------------
+//
+// Q5_0 and Q8_0 rows repacked at load so that one 512-bit vector holds 4 consecutive weights of
+// 16 rows: vpdpbusd against 4 broadcast activation bytes then gives each of the 16 rows its p[j]
+// (the sum over elements 4j..4j+3 of a block) in its own lane, and the 16 rows' scales convert
+// with one instruction. Rows go in groups of 16; group g is k/32 group-blocks, block i being
+//   Q8_0 (544 bytes = 16 x 34): f16 d[16] | u8 c[8][16][4]        c[j][r][t] = q(r, 4j+t) ^ 0x80
+//   Q5_0 (352 bytes = 16 x 22): f16 d[16] | u8 n[8][32] | u64 h[8]
+//       n[j][2r] = u(r,4j) | u(r,4j+1) << 4, n[j][2r+1] = u(r,4j+2) | u(r,4j+3) << 4 (low nibbles
+//       of the unsigned 5-bit quant u = q + 16), bit 4r+t of h[j] = bit 4 of u(r, 4j+t).
+// The same bytes as the GGUF rows, reordered; the arithmetic is exactly ps_matmul_q8's, so the
+// results are bitwise those of the unpacked rows on every ISA level.
+
+/// Bytes of the packed form of `rows` rows of `k` elements of `type`, or 0 if there is none
+/// (type other than Q5_0/Q8_0, rows not a positive multiple of 16, k not a multiple of 32).
+int64_t ps_packed_bytes(int type, int64_t rows, int64_t k);
+/// 1 if matmuls with 8-bit activations are faster on packed weights of `type` on this process's
+/// ISA level (AVX-512 with VNNI) and PIPESERVE_PACK is not "off"; else 0.
+int     ps_packed_preferred(int type);
+/// Memory for packed weights: anonymous, 2 MiB-aligned and marked for transparent huge pages
+/// (streaming a 170 MB head through 4 KiB pages costs TLB misses: 24 against 29 GB/s measured).
+/// NULL if the memory cannot be had. Free with ps_packed_free(p, the same n).
+void   *ps_packed_alloc(size_t n);
+void    ps_packed_free(void *p, size_t n);
+/// Packs rows [0, rows) of `w` (rows w_row_bytes apart) into `dst` (ps_packed_bytes bytes).
+/// Returns 0, or -1 on bad arguments (nothing written).
+int     ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t rows, void *dst);
+/// Row r of packed weights back in the GGUF layout (k / 32 blocks) into `dst`; -1 on bad arguments.
+int     ps_unpack_row(int type, const void *packed, int64_t k, int64_t r, void *dst);
+/// ps_matmul_q8 on packed weights: Y[b*y_stride + r] = W[r] . X[b] for r in [r0, r1), b < nb.
+/// r0 and r1 must be multiples of 16 (whole groups; nothing is done otherwise). Bitwise the same
+/// as ps_matmul_q8 on the unpacked rows, whatever nb, r0/r1 and the ISA level.
+void    ps_matmul_q8_packed(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
+                            float *y, int64_t y_stride, int64_t r0, int64_t r1);
+
 /// ISA levels: 0 = portable C, 1 = AVX2+FMA(+F16C), 2 = AVX-512 (f, bw, vl).
 enum { PS_ISA_PORTABLE = 0, PS_ISA_AVX2 = 1, PS_ISA_AVX512 = 2 };
 /// Highest level this CPU supports (from CPUID).
@@ -146,7 +181,12 @@ float ps__tree8(const float v[8]);
 float ps__tree16(const float v[16]);
 void ps__matmul_q8_portable(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
                             int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
+int ps__isa_process_level(void);   // the level of threads that did not call ps_isa_set
+void ps__matmul_q8_packed_portable(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
+                                   float *y, int64_t y_stride, int64_t r0, int64_t r1);
 #if defined(__x86_64__)
+void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
+                                 float *y, int64_t y_stride, int64_t r0, int64_t r1);
 void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
                         int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
 void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k, void *out);

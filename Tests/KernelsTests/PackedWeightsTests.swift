@@ -1,0 +1,88 @@
+import CKernels
+import Kernels
+import Testing
+
+extension KernelISASuites {
+    /// Packed Q5_0/Q8_0 weights (the decode layout) give bitwise the results of the GGUF rows,
+    /// at every ISA level, batch size and 16-row range, and unpack to the same bytes.
+    @Suite struct PackedWeightsTests {
+        static let formats: [WeightFormat] = [.q5_0, .q8_0]
+
+        @Test("Packing round-trips to the GGUF bytes", arguments: formats)
+        func roundTrip(format: WeightFormat) throws {
+            var rng = SplitMix(seed: 41)
+            for k in [32, 96, 640] {
+                let w = TestData.weights(format, rows: 32, k: k, rng: &rng)
+                let rb = format.rowBytes(k)!
+                let packed = try #require(w.withUnsafeBytes {
+                    PackedWeights(format: format, weights: $0.baseAddress!, rowBytes: rb, k: k, rows: 32)
+                })
+                #expect(packed.byteCount == 32 * rb)
+                for r in 0..<32 { #expect(packed.unpackRow(r) == Array(w[(r * rb)..<((r + 1) * rb)]), "k \(k) row \(r)") }
+            }
+        }
+
+        @Test("Packed products equal the GGUF rows' bit for bit", arguments: formats)
+        func bitwiseEqual(format: WeightFormat) throws {
+            var rng = SplitMix(seed: 7)
+            for k in [32, 96, 640] {   // one block, an odd block count, Gemma's width
+                let rows = 48
+                let w = TestData.weights(format, rows: rows, k: k, rng: &rng)
+                let rb = format.rowBytes(k)!
+                let packed = try #require(w.withUnsafeBytes {
+                    PackedWeights(format: format, weights: $0.baseAddress!, rowBytes: rb, k: k, rows: rows)
+                })
+                for batch in [1, 2, 5] {
+                    let x = TestData.activations(count: batch * k, rng: &rng)
+                    let xq = try quantize(format, x, xStride: k, batch: batch, k: k)
+                    var expected = [Float](repeating: .nan, count: batch * rows)
+                    KernelISA.select(.portable)
+                    try matmulQ8(format, w, k: k, xq: xq, batch: batch, yStride: rows, rows: 0..<rows, into: &expected)
+                    try forEachISA { level in
+                        for range in [0..<rows, 16..<32, 0..<16, 32..<48] {
+                            var y = [Float](repeating: .nan, count: batch * rows)
+                            try xq.withUnsafeBytes { xb in
+                                try y.withUnsafeMutableBufferPointer { yb in
+                                    try packed.multiplyQuantized(xq: xb.baseAddress!, batch: batch, y: yb.baseAddress!,
+                                                                 yStride: rows, rows: range)
+                                }
+                            }
+                            for b in 0..<batch {
+                                let got = Array(y[(b * rows + range.lowerBound)..<(b * rows + range.upperBound)])
+                                let want = Array(expected[(b * rows + range.lowerBound)..<(b * rows + range.upperBound)])
+                                let mismatch = firstBitwiseMismatch(got, want)
+                                #expect(mismatch == nil, "\(format) k \(k) batch \(batch) rows \(range) \(level) row \(b)")
+                            }
+                            // Rows outside the range are left alone.
+                            #expect(y[0..<range.lowerBound].allSatisfy { $0.isNaN })
+                        }
+                    }
+                }
+            }
+        }
+
+        @Test("Shapes without a packed form are refused")
+        func refused() throws {
+            var rng = SplitMix(seed: 3)
+            let w = TestData.weights(.q8_0, rows: 20, k: 64, rng: &rng)
+            let rb = WeightFormat.q8_0.rowBytes(64)!
+            w.withUnsafeBytes { p in
+                #expect(PackedWeights(format: .q8_0, weights: p.baseAddress!, rowBytes: rb, k: 64, rows: 20) == nil)
+                #expect(PackedWeights(format: .q4_K, weights: p.baseAddress!, rowBytes: rb, k: 256, rows: 16) == nil)
+                #expect(PackedWeights(format: .q8_0, weights: p.baseAddress!, rowBytes: rb - 1, k: 64, rows: 16) == nil)
+            }
+            let packed = try #require(w.withUnsafeBytes {
+                PackedWeights(format: .q8_0, weights: $0.baseAddress!, rowBytes: rb, k: 64, rows: 16)
+            })
+            var y = [Float](repeating: 0, count: 16)
+            let xq = [UInt8](repeating: 0, count: WeightFormat.q8_0.quantizedActivationRowBytes(64)!)
+            #expect(throws: KernelsError.self) {
+                try xq.withUnsafeBytes { xb in
+                    try y.withUnsafeMutableBufferPointer {
+                        try packed.multiplyQuantized(xq: xb.baseAddress!, batch: 1, y: $0.baseAddress!, yStride: 16, rows: 0..<8)
+                    }
+                }
+            }
+        }
+    }
+}
