@@ -58,8 +58,15 @@ int64_t ps_packed_bytes(int type, int64_t rows, int64_t k) {
     return rows / 16 * (k / 32) * group_block_bytes(type);
 }
 
+static _Thread_local int packed_thread = -1;
+
+int ps_packed_set(int mode) {
+    packed_thread = mode < 0 ? -1 : mode > 0 ? 1 : 0;
+    return packed_thread;
+}
+
 int ps_packed_preferred(int type) {
-    if (!packable(type)) return 0;
+    if (!packable(type) || packed_thread == 0) return 0;
     const char *env = getenv("PIPESERVE_PACK");
     if (env && strcmp(env, "off") == 0) return 0;
 #if defined(__x86_64__)

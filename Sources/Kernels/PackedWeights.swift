@@ -36,6 +36,10 @@ public struct PackedWeights: @unchecked Sendable {
     /// `PIPESERVE_PACK` not `off`).
     public static func preferred(_ format: WeightFormat) -> Bool { ps_packed_preferred(format.rawValue) != 0 }
 
+    /// Turns packing off (`false`) for models loaded on the calling thread, or back to the
+    /// process's choice (`true`), so tests can load one model both ways.
+    public static func allowOnThisThread(_ allowed: Bool) { _ = ps_packed_set(allowed ? -1 : 0) }
+
     /// Bytes of the packed form, or nil when there is none (formats other than Q5_0 and Q8_0,
     /// `rows` not a multiple of 16, `k` not a multiple of 32).
     public static func byteCount(format: WeightFormat, k: Int, rows: Int) -> Int? {

@@ -14,7 +14,7 @@ struct SynthModel: ParsableCommand {
     @Option(name: [.customLong("shape"), .customLong("preset")], help: "Model shape.") var preset: String
     @Option(help: "Output path (or give it as the argument).") var output: String?
     @Argument(help: "Output path.") var outputPath: String?
-    @Option(name: [.customLong("type"), .customLong("weight-type")], help: "Weight type: F32, F16, BF16, Q8_0, Q4_0.")
+    @Option(name: [.customLong("type"), .customLong("weight-type")], help: "Weight type: F32, F16, BF16, Q8_0, Q5_0, Q4_0.")
     var weightType: String?
 
     func run() throws {
@@ -23,9 +23,9 @@ struct SynthModel: ParsableCommand {
             throw CLIError("unknown shape '\(preset)' (known: tiny-llama, tiny-qwen2, tiny-gemma3, tinyllama)")
         }
         if let weightType {
-            let types: [String: GGMLType] = ["F32": .f32, "F16": .f16, "BF16": .bf16, "Q8_0": .q8_0, "Q4_0": .q4_0]
+            let types: [String: GGMLType] = ["F32": .f32, "F16": .f16, "BF16": .bf16, "Q8_0": .q8_0, "Q5_0": .q5_0, "Q4_0": .q4_0]
             guard let t = types[weightType.uppercased()] else {
-                throw CLIError("unsupported --weight-type \(weightType) (F32, F16, BF16, Q8_0, Q4_0)")
+                throw CLIError("unsupported --weight-type \(weightType) (F32, F16, BF16, Q8_0, Q5_0, Q4_0)")
             }
             spec.weightType = t
         }

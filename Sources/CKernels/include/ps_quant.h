@@ -118,6 +118,9 @@ int64_t ps_packed_bytes(int type, int64_t rows, int64_t k);
 /// 1 if matmuls with 8-bit activations are faster on packed weights of `type` on this process's
 /// ISA level (AVX-512 with VNNI) and PIPESERVE_PACK is not "off"; else 0.
 int     ps_packed_preferred(int type);
+/// Packing on the calling thread only: 0 = never (ps_packed_preferred is 0), 1 = as the process
+/// decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
+int     ps_packed_set(int mode);
 /// Memory for packed weights: anonymous, 2 MiB-aligned and marked for transparent huge pages
 /// (streaming a 170 MB head through 4 KiB pages costs TLB misses: 24 against 29 GB/s measured).
 /// NULL if the memory cannot be had. Free with ps_packed_free(p, the same n).

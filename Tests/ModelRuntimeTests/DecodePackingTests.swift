@@ -1,0 +1,49 @@
+import CKernels
+import GGUF
+import Kernels
+import Testing
+@testable import ModelRuntime
+
+/// Models whose Q5_0/Q8_0 matrices were packed for decode give the same logits, bit for bit, as
+/// the GGUF rows: prefill, batches and single-token decode, on synthetic models of both types and
+/// on the real Gemma file.
+@Suite struct DecodePackingTests {
+    let prompt: [Int32] = [1, 40, 41, 300, 7, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 270]
+
+    /// Prefill of the prompt (all logits), then four decode steps.
+    func run(_ m: LayerRangeModel) throws -> [Float] {
+        let s = SequenceID(1)
+        var out = try m.forward([SequenceChunk(sequence: s, startPosition: 0, tokens: prompt, logits: .all)]).logits
+        for i in 0..<4 {
+            out += try m.forward([SequenceChunk(sequence: s, startPosition: prompt.count + i, tokens: [prompt[i]])]).logits
+        }
+        m.free(s)
+        return out
+    }
+
+    func bothWays(_ load: () throws -> LayerRangeModel) throws -> (packed: LayerRangeModel, plain: LayerRangeModel) {
+        defer { PackedWeights.allowOnThisThread(true) }
+        let packed = try load()
+        PackedWeights.allowOnThisThread(false)
+        return (packed, try load())
+    }
+
+    @Test(arguments: [GGMLType.q8_0, GGMLType.q5_0])
+    func syntheticModelsAgree(type: GGMLType) throws {
+        let (packed, plain) = try bothWays { try TestModels.model("tiny-llama", threads: 2, weightType: type) }
+        let preferred = PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!)
+        #expect(packed.layers[0].wq.packed != nil || !preferred, "this CPU packs \(type), the model did not")
+        #expect(plain.layers[0].wq.packed == nil)
+        let mismatch = firstMismatch(try run(plain), try run(packed), tol: 0)
+        #expect(mismatch == nil, "\(type): \(mismatch ?? "")")
+    }
+
+    @Test func realGemmaAgrees() throws {
+        guard let path = TestModels.realModelPath else { return }
+        let file = try GGUFFile(path: path)
+        let (packed, plain) = try bothWays { try LayerRangeModel(file: file, threads: 2, logger: testLogger) }
+        #expect(packed.head?.packed != nil || !PackedWeights.preferred(.q8_0))
+        let mismatch = firstMismatch(try run(plain), try run(packed), tol: 0)
+        #expect(mismatch == nil, "\(mismatch ?? "")")
+    }
+}
