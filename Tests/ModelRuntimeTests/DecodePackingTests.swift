@@ -38,6 +38,19 @@ import Testing
         #expect(mismatch == nil, "\(type): \(mismatch ?? "")")
     }
 
+    /// Within a packed model, decode (one row: the packed kernel) and prefill (a batch: the mapped
+    /// rows) still give each position the same logits (DESIGN.md, "Determinism").
+    @Test func packedDecodeEqualsPrefill() throws {
+        let m = try TestModels.model("tiny-llama", weightType: .q8_0)
+        let whole = try m.forward([SequenceChunk(sequence: SequenceID(1), startPosition: 0, tokens: prompt, logits: .all)]).logits
+        var stepwise: [Float] = []
+        for (i, t) in prompt.enumerated() {
+            stepwise += try m.forward([SequenceChunk(sequence: SequenceID(2), startPosition: i, tokens: [t])]).logits
+        }
+        let mismatch = firstMismatch(whole, stepwise, tol: 0)
+        #expect(mismatch == nil, "\(mismatch ?? "")")
+    }
+
     @Test func realGemmaAgrees() throws {
         guard let path = TestModels.realModelPath else { return }
         let file = try GGUFFile(path: path)
