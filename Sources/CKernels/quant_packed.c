@@ -65,10 +65,17 @@ int ps_packed_set(int mode) {
     return packed_thread;
 }
 
-int ps_packed_preferred(int type) {
-    if (!packable(type) || packed_thread == 0) return 0;
+int ps_arena_preferred(void) {
+    if (packed_thread == 0) return 0;
     const char *env = getenv("PIPESERVE_PACK");
-    if (env && strcmp(env, "off") == 0) return 0;
+    return !(env && strcmp(env, "off") == 0);
+}
+
+int ps_packed_preferred(int type) {
+    // Q5_0 only: its unpacking made the row-major kernel compute-bound (1.75-1.92x packed). Q8_0
+    // has nothing to unpack: on huge pages the row-major head read 31 GB/s against 25-27 packed,
+    // so Q8_0 rows are only copied to the arena (ps_pack_rows still takes Q8_0; tests use it).
+    if (type != PS_TYPE_Q5_0 || !ps_arena_preferred()) return 0;
 #if defined(__x86_64__)
     // The process level (a thread's ps_isa_set does not decide how a model is loaded).
     return ps_isa_vnni() && ps__isa_process_level() == PS_ISA_AVX512;

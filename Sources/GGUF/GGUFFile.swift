@@ -267,6 +267,20 @@ public final class GGUFFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(rebasing: mapping[start..<(start + info.byteCount)])
     }
 
+    /// Tells the kernel that the process no longer needs the pages wholly inside `info`'s bytes
+    /// (madvise MADV_DONTNEED), after they were copied elsewhere: they leave the resident set and
+    /// are read again from the page cache if touched. Contents are unchanged (the mapping is
+    /// read-only and private).
+    public func releaseResidentPages(_ info: GGUFTensorInfo) {
+        let data = tensorData(info)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0, let start = data.baseAddress else { return }
+        let lo = (Int(bitPattern: start) + page - 1) / page * page
+        let hi = (Int(bitPattern: start) + data.count) / page * page
+        guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+        _ = madvise(p, hi - lo, Int32(MADV_DONTNEED))
+    }
+
     /// Header and metadata bytes, for hashing a model's identity.
     public var headerBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: mapping[0..<metadataEnd]) }
 }

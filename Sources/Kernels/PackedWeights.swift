@@ -17,6 +17,18 @@ public final class PackedArena: @unchecked Sendable {
     }
 
     deinit { ps_packed_free(base, byteCount) }
+
+    /// Whether models loaded on this thread copy their weights into an arena (`PIPESERVE_PACK` is
+    /// not `off`, `PackedWeights.allowOnThisThread(false)` was not called).
+    public static var preferred: Bool { ps_arena_preferred() != 0 }
+
+    /// Copies `count` bytes to `offset` (a multiple of 64 with room); the copy's address, or nil
+    /// when it does not fit.
+    public func copy(_ source: UnsafeRawPointer, count: Int, offset: Int) -> UnsafeRawPointer? {
+        guard count >= 0, offset >= 0, offset % 64 == 0, offset + count <= byteCount else { return nil }
+        (base + offset).copyMemory(from: source, byteCount: count)
+        return UnsafeRawPointer(base + offset)
+    }
 }
 
 /// A weight matrix repacked for the 8-bit-activation kernels: Q5_0 or Q8_0 rows interleaved 16

@@ -55,7 +55,7 @@ public final class LayerRangeModel: @unchecked Sendable {
         } else {
             outputNorm = nil
         }
-        DecodePacking.pack(layers: &layers, head: &head, logger: logger)
+        WeightArena.place(layers: &layers, head: &head, file: file, logger: logger)
         self.layers = layers
         self.head = head
         self.pool = ThreadPool(threads: threads, cpus: cpus)

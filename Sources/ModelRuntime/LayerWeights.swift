@@ -11,7 +11,7 @@ struct LayerWeights: Sendable {
     var gate, up, down: WeightMatrix
     let postFfnNorm: [Float]?
 
-    /// The matrices multiplied per token (what `DecodePacking` packs).
+    /// The matrices multiplied per token (what `WeightArena` moves).
     static var matrices: [WritableKeyPath<LayerWeights, WeightMatrix>] { [\.wq, \.wk, \.wv, \.wo, \.gate, \.up, \.down] }
 
     init(file: GGUFFile, layer il: Int, hp h: Hyperparameters) throws {

@@ -2,19 +2,22 @@ import CKernels
 import GGUF
 import Kernels
 
-/// A weight matrix in the mapped GGUF file: `rows` rows of `cols` elements, quantized rows of
-/// `rowBytes` bytes. Multiplication reads the mapping in place (no copy of the weights).
+/// A weight matrix of the GGUF file: `rows` rows of `cols` elements, quantized rows of `rowBytes`
+/// bytes, read in place from the mapping or from the huge-page arena `WeightArena` moved them to.
 struct WeightMatrix: @unchecked Sendable {
     // Sendable: points into a read-only mapping owned by a GGUFFile the model keeps alive.
     let name: String
     let type: Int32
-    let base: UnsafeRawPointer
+    /// Row 0 of the weights: in the mapped file, or in `arena` once `WeightArena` moved them.
+    var base: UnsafeRawPointer
+    /// Keeps the arena alive while `base` points into it.
+    var arena: PackedArena?
     let rows: Int
     let cols: Int
     let rowBytes: Int
-    /// The rows interleaved for the 8-bit-activation kernels (Q5_0/Q8_0 on AVX-512 VNNI), used
-    /// by `multiply` for single-row products (decode) when present (`DecodePacking`); batches,
-    /// the f32 path and row lookups read the mapped rows.
+    /// The rows interleaved for the 8-bit-activation kernels (Q5_0 on AVX-512 VNNI), used by
+    /// `multiply` for single-row products (decode) when present (`WeightArena`); batches, the f32
+    /// path and row lookups read the rows at `base`.
     var packed: PackedWeights?
 
     init(file: GGUFFile, name: String, cols: Int, rows: Int? = nil) throws {

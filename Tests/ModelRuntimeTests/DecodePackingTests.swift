@@ -4,9 +4,9 @@ import Kernels
 import Testing
 @testable import ModelRuntime
 
-/// Models whose Q5_0/Q8_0 matrices were packed for decode give the same logits, bit for bit, as
-/// the GGUF rows: prefill, batches and single-token decode, on synthetic models of both types and
-/// on the real Gemma file.
+/// Models whose matrices were moved to the huge-page arena (and Q5_0 ones packed for decode) give
+/// the same logits, bit for bit, as the mapped GGUF rows: prefill, batches and single-token decode,
+/// on synthetic models of both types and on the real Gemma file.
 @Suite struct DecodePackingTests {
     let prompt: [Int32] = [1, 40, 41, 300, 7, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 270]
 
@@ -33,7 +33,8 @@ import Testing
         let (packed, plain) = try bothWays { try TestModels.model("tiny-llama", threads: 2, weightType: type) }
         let preferred = PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!)
         #expect(packed.layers[0].wq.packed != nil || !preferred, "this CPU packs \(type), the model did not")
-        #expect(plain.layers[0].wq.packed == nil)
+        #expect(packed.layers[0].wq.arena != nil && packed.head?.arena != nil, "the weights stayed in the mapping")
+        #expect(plain.layers[0].wq.packed == nil && plain.layers[0].wq.arena == nil)
         let mismatch = firstMismatch(try run(plain), try run(packed), tol: 0)
         #expect(mismatch == nil, "\(type): \(mismatch ?? "")")
     }
@@ -55,7 +56,8 @@ import Testing
         guard let path = TestModels.realModelPath else { return }
         let file = try GGUFFile(path: path)
         let (packed, plain) = try bothWays { try LayerRangeModel(file: file, threads: 2, logger: testLogger) }
-        #expect(packed.head?.packed != nil || !PackedWeights.preferred(.q8_0))
+        #expect(packed.head?.arena != nil && packed.layers.allSatisfy { $0.wq.arena != nil })
+        #expect(packed.layers.contains { $0.wq.packed != nil || $0.gate.packed != nil } || !PackedWeights.preferred(.q5_0))
         let mismatch = firstMismatch(try run(plain), try run(packed), tol: 0)
         #expect(mismatch == nil, "\(mismatch ?? "")")
     }

@@ -115,10 +115,14 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 /// Bytes of the packed form of `rows` rows of `k` elements of `type`, or 0 if there is none
 /// (type other than Q5_0/Q8_0, rows not a positive multiple of 16, k not a multiple of 32).
 int64_t ps_packed_bytes(int type, int64_t rows, int64_t k);
-/// 1 if matmuls with 8-bit activations are faster on packed weights of `type` on this process's
-/// ISA level (AVX-512 with VNNI) and PIPESERVE_PACK is not "off"; else 0.
+/// 1 if weights should be copied at load into a huge-page arena (ps_packed_alloc): PIPESERVE_PACK
+/// is not "off" and the calling thread has not turned packing off (ps_packed_set(0)).
+int     ps_arena_preferred(void);
+/// 1 if single-row matmuls with 8-bit activations are faster on packed weights of `type` on this
+/// process's ISA level (Q5_0 with AVX-512 VNNI) and ps_arena_preferred(); else 0.
 int     ps_packed_preferred(int type);
-/// Packing on the calling thread only: 0 = never (ps_packed_preferred is 0), 1 = as the process
+/// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
+/// 0), 1 = as the process
 /// decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
 int     ps_packed_set(int mode);
 /// Memory for packed weights: anonymous, 2 MiB-aligned and marked for transparent huge pages
