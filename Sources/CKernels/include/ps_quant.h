@@ -125,8 +125,9 @@ int     ps_packed_preferred(int type);
 /// 0), 1 = as the process
 /// decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
 int     ps_packed_set(int mode);
-/// Memory for packed weights: anonymous, 2 MiB-aligned and marked for transparent huge pages
-/// (streaming a 170 MB head through 4 KiB pages costs TLB misses: 24 against 29 GB/s measured).
+/// Memory for weights (packed or copied as they are): anonymous, 2 MiB-aligned, marked for
+/// transparent huge pages and populated at once (streaming a 170 MB Q8_0 head through 4 KiB
+/// pages costs TLB misses: 23 against 31 GB/s measured, one thread).
 /// NULL if the memory cannot be had. Free with ps_packed_free(p, the same n).
 void   *ps_packed_alloc(size_t n);
 void    ps_packed_free(void *p, size_t n);
