@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Kernels
 import Logging
@@ -8,8 +9,28 @@ import Logging
 /// against 23 GB/s from the 4 KiB pages of the mapping. The mapped pages are then released from
 /// the resident set, so a stage still holds about one copy of its weights. Q5_0 matrices are also
 /// packed for single-row products (`PackedWeights`, AVX-512 VNNI), the one extra copy (42 MB on
-/// Gemma 3 270M). `PIPESERVE_PACK=off` leaves everything in the mapping.
+/// Gemma 3 270M). `PIPESERVE_PACK=off` leaves everything in the mapping, and so does a stage whose
+/// arena would take more than half the memory the kernel reports available: the copy is
+/// anonymous memory, which (unlike the mapping's page cache) cannot be dropped under pressure or
+/// shared by two processes mapping the same file.
 enum WeightArena {
+    /// Whether an arena of `bytes` may be made with `available` bytes of memory available
+    /// (`MemAvailable`; nil when unknown: allowed).
+    static func fits(bytes: Int, available: Int?) -> Bool {
+        guard let available else { return true }
+        return bytes <= available / 2
+    }
+
+    /// `MemAvailable` of /proc/meminfo in bytes, nil if it cannot be read.
+    static func memoryAvailable() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kb = Int(fields[1]) { return kb * 1024 }
+        }
+        return nil
+    }
+
     /// Moves and packs in place; returns the arena's bytes (0 when nothing was moved).
     @discardableResult
     static func place(layers: inout [LayerWeights], head: inout WeightMatrix?, file: GGUFFile, logger: Logger) -> Int {
@@ -33,7 +54,14 @@ enum WeightArena {
             for path in LayerWeights.matrices { plan(layer[keyPath: path], layer: i, path: path) }
         }
         if let h = head { plan(h, layer: nil, path: nil) }
-        guard total > 0, let arena = PackedArena(byteCount: total) else {
+        guard total > 0 else { return 0 }
+        let available = memoryAvailable()
+        guard fits(bytes: total, available: available) else {
+            logger.notice("weights stay in the mapped file: a huge-page copy would take over half the available memory",
+                          metadata: ["arena.bytes": "\(total)", "memory.available": "\(available ?? 0)"])
+            return 0
+        }
+        guard let arena = PackedArena(byteCount: total) else {
             logger.warning("no memory for the weight arena; reading the mapped file", metadata: ["arena.bytes": "\(total)"])
             return 0
         }

@@ -52,6 +52,14 @@ import Testing
         #expect(mismatch == nil, "\(mismatch ?? "")")
     }
 
+    /// The arena is skipped when it would take over half the available memory.
+    @Test func theArenaYieldsToLowMemory() {
+        #expect(WeightArena.fits(bytes: 100, available: 200))
+        #expect(!WeightArena.fits(bytes: 101, available: 200))
+        #expect(WeightArena.fits(bytes: 1 << 40, available: nil))
+        #expect((WeightArena.memoryAvailable() ?? 1) > 0)
+    }
+
     @Test func realGemmaAgrees() throws {
         guard let path = TestModels.realModelPath else { return }
         let file = try GGUFFile(path: path)
