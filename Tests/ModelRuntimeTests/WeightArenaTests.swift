@@ -7,7 +7,7 @@ import Testing
 /// Models whose matrices were moved to the huge-page arena (and Q5_0 ones packed for decode) give
 /// the same logits, bit for bit, as the mapped GGUF rows: prefill, batches and single-token decode,
 /// on synthetic models of both types and on the real Gemma file.
-@Suite struct DecodePackingTests {
+@Suite struct WeightArenaTests {
     let prompt: [Int32] = [1, 40, 41, 300, 7, 260, 261, 262, 263, 264, 265, 266, 267, 268, 269, 270]
 
     /// Prefill of the prompt (all logits), then four decode steps.
