@@ -156,40 +156,15 @@ int ps_unpack_row(int type, const void *packed, int64_t k, int64_t r, void *dst)
     return 0;
 }
 
-// The reference: each block unpacked to the GGUF layout and run through ps_matmul_q8's portable
-// arithmetic (one row, one block at a time, the accumulators kept here).
+// The reference: each row unpacked to the GGUF layout and run through ps_matmul_q8's portable
+// kernel (the same arithmetic by construction). Only the per-thread lower ISA levels reach this.
 void ps__matmul_q8_packed_portable(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                                    float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    const int64_t nblk = k / 32, gb = group_block_bytes(type), rb = ps_act_row_bytes(type, k);
+    const int64_t row_bytes = k / 32 * ps_type_block_bytes(type);
+    uint8_t row[row_bytes];
     for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *g = (const uint8_t *)packed + (size_t)(r / 16) * (size_t)(nblk * gb);
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *xr = (const uint8_t *)xq + b * rb;
-            const int8_t *x = (const int8_t *)xr;
-            const float *xd = (const float *)(xr + 2 * k);
-            float acc[2][8] = {{0}};
-            for (int64_t i = 0; i < nblk; i++) {
-                uint8_t blk[34];
-                unpack_block(type, g + i * gb, (int)(r % 16), blk);
-                int8_t q[32];
-                if (type == PS_TYPE_Q8_0) {
-                    memcpy(q, blk + 2, 32);
-                } else {
-                    uint8_t u[32];
-                    q5_unsigned(blk, u);
-                    for (int e = 0; e < 32; e++) q[e] = (int8_t)(u[e] - 16);
-                }
-                const float s = ps_f16_to_f32(ps__rd16(blk)) * xd[i];
-                for (int j = 0; j < 8; j++) {
-                    int p = 0;
-                    for (int t = 0; t < 4; t++) p += q[4 * j + t] * x[32 * i + 4 * j + t];
-                    acc[i & 1][j] = fmaf(s, (float)p, acc[i & 1][j]);
-                }
-            }
-            float v[8];
-            for (int j = 0; j < 8; j++) v[j] = acc[0][j] + acc[1][j];
-            y[b * y_stride + r] = ps__tree8(v);
-        }
+        ps_unpack_row(type, packed, k, r, row);
+        ps__matmul_q8_portable(type, row, (size_t)row_bytes, k, xq, nb, y + r, y_stride, 0, 1);
     }
 }
 

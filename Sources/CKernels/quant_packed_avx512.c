@@ -76,28 +76,8 @@ TGT static void groups_q8_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_
         for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q8_0, g, nblk, xq + b * rb, k, y + b * ys, b == 0);
 }
 
-// Q5_0 groups for several activation rows: each group is unpacked once into the Q8_0 layout on
-// the stack (the u8 weights and the same scales; p[j] does not depend on where u came from) and
-// every row runs the Q8_0 loop over it. Longer rows than the buffer unpack per activation row.
-enum { Q5_BUF_BLOCKS = 66 };   // 66 x 544 bytes = 35.9 KB: rows up to 2112 elements
-
-INL void unpack_q5_group(const uint8_t *g, int64_t nblk, uint8_t *out) {
-    for (int64_t i = 0; i < nblk; i++, g += 352, out += 544) {
-        _mm256_storeu_si256((__m256i *)out, _mm256_loadu_si256((const __m256i *)g));
-        for (int j = 0; j < 8; j++) _mm512_storeu_si512(out + 32 + 64 * j, q5_chunk(g, j));
-    }
-}
-
 TGT static void groups_q5_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
                             int64_t nb, int64_t k, float *y, int64_t ys) {
-    if (nb > 1 && nblk <= Q5_BUF_BLOCKS) {
-        uint8_t buf[Q5_BUF_BLOCKS * 544] __attribute__((aligned(64)));
-        for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16) {
-            unpack_q5_group(g, nblk, buf);
-            for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q8_0, buf, nblk, xq + b * rb, k, y + b * ys, 0);
-        }
-        return;
-    }
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16)
         for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q5_0, g, nblk, xq + b * rb, k, y + b * ys, b == 0);
 }

@@ -31,10 +31,7 @@ public enum Quantizer {
         case .q4_0:
             for blk in stride(from: 0, to: v.count, by: 32) {
                 let xs = Array(v[blk..<min(v.count, blk + 32)])
-                var maxAbs: Float = 0, maxV: Float = 0
-                for x in xs where abs(x) > maxAbs { maxAbs = abs(x); maxV = x }
-                let d = maxV / -8
-                let id: Float = d != 0 ? 1 / d : 0
+                let (d, id) = signedScale(xs, levels: 8)
                 u16(Float16(d).bitPattern)
                 for j in 0..<16 {
                     let a = UInt8(min(15, Int8(xs[j] * id + 8.5)))
@@ -45,10 +42,7 @@ public enum Quantizer {
         case .q5_0:
             for blk in stride(from: 0, to: v.count, by: 32) {
                 let xs = Array(v[blk..<min(v.count, blk + 32)])
-                var maxAbs: Float = 0, maxV: Float = 0
-                for x in xs where abs(x) > maxAbs { maxAbs = abs(x); maxV = x }
-                let d = maxV / -16
-                let id: Float = d != 0 ? 1 / d : 0
+                let (d, id) = signedScale(xs, levels: 16)
                 u16(Float16(d).bitPattern)
                 let q = xs.map { UInt8(min(31, Int8(($0 * id + 16.5).rounded(.towardZero)))) }
                 var qh: UInt32 = 0
@@ -61,5 +55,14 @@ public enum Quantizer {
             for x in v { let b = x.bitPattern; for s in stride(from: 0, to: 32, by: 8) { out.append(UInt8((b >> UInt32(s)) & 0xFF)) } }
         }
         return out
+    }
+
+    /// ggml's scale for the signed 4- and 5-bit formats: the block's value of largest magnitude
+    /// maps to -levels, so d = that value / -levels (and its inverse, 0 for an all-zero block).
+    private static func signedScale(_ xs: [Float], levels: Float) -> (d: Float, id: Float) {
+        var maxAbs: Float = 0, maxV: Float = 0
+        for x in xs where abs(x) > maxAbs { maxAbs = abs(x); maxV = x }
+        let d = maxV / -levels
+        return (d, d != 0 ? 1 / d : 0)
     }
 }

@@ -67,14 +67,15 @@ enum WeightArena {
         }
         func placed(_ m: WeightMatrix, _ slot: Slot) -> WeightMatrix {
             var m = m
-            if let at = slot.packAt, let format = WeightFormat(rawValue: m.type) {
-                m.packed = PackedWeights(format: format, weights: m.base, rowBytes: m.rowBytes, k: m.cols, rows: m.rows,
-                                         arena: arena, offset: at)
-            }
             if let copy = arena.copy(m.base, count: m.rows * m.rowBytes, offset: slot.copyAt) {
                 if let info = file.tensorInfo(m.name) { file.releaseResidentPages(info) }
                 m.base = copy
                 m.arena = arena
+            }
+            // Packed from the copy, so the mapped pages are read once.
+            if let at = slot.packAt, let format = WeightFormat(rawValue: m.type) {
+                m.packed = PackedWeights(format: format, weights: m.base, rowBytes: m.rowBytes, k: m.cols, rows: m.rows,
+                                         arena: arena, offset: at)
             }
             return m
         }
