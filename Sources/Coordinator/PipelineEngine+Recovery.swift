@@ -68,7 +68,7 @@ extension PipelineEngine {
         ring = nil
         let requeued = requeueRunning()
         do {
-            try scheduler.resize(microBatches: r.microBatches)
+            try scheduler.resize(microBatches: r.microBatches, prefillChunkTokens: r.prefillChunkTokens)
             try bringUp(r.ring)
             lock.lock(); snapshotValue.reconfigurations += 1; snapshotValue.recomputedSequences += requeued; lock.unlock()
             setStatus(.ready)

@@ -109,6 +109,7 @@ public final class PipelineEngine: @unchecked Sendable {
     struct Reconfiguration {
         var ring: RingConfiguration
         var microBatches: Int
+        var prefillChunkTokens: Int?
         var done: @Sendable (Result<Void, any Error>) -> Void
     }
 
@@ -228,12 +229,15 @@ public final class PipelineEngine: @unchecked Sendable {
     /// the engine stops sending new batches, lets the in-flight ones return, restarts the ring
     /// with `ring`, and recomputes every running sequence there; queued requests wait, none is
     /// lost. If the new ring cannot start, the old configuration is started again and `done`
-    /// hears the error. `done` is called on the engine thread.
-    public func reconfigure(_ ring: RingConfiguration, microBatches: Int, done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+    /// hears the error. `done` is called on the engine thread. `prefillChunkTokens`, when given,
+    /// replaces the scheduler's prompt tokens per micro-batch.
+    public func reconfigure(_ ring: RingConfiguration, microBatches: Int, prefillChunkTokens: Int? = nil,
+                            done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         var c = schedulerTemplate
         c.microBatches = microBatches
+        if let prefillChunkTokens { c.prefillChunkTokens = prefillChunkTokens }
         do { try c.validate() } catch { done(.failure(error)); return }
-        post(.reconfigure(Reconfiguration(ring: ring, microBatches: microBatches, done: done)))
+        post(.reconfigure(Reconfiguration(ring: ring, microBatches: microBatches, prefillChunkTokens: prefillChunkTokens, done: done)))
     }
 
     /// Cancels a request (its KV cache is freed in every stage).

@@ -2,10 +2,11 @@ import GGUF
 
 /// How a model's layers are split into contiguous stages, with the estimated cost of each stage.
 ///
-/// The cost model estimates the time of one decode step per stage: weight bytes read (memory
-/// bound) plus multiply-adds (compute bound), with the token embedding on the first stage (one row
-/// read per token: negligible) and the output norm + head on the last (on Gemma 3 270M the 262k-row
-/// head costs more than all 18 layers together).
+/// The cost model estimates each stage's time per token of a `PartitionWorkload`: weight bytes
+/// read once per micro-batch (memory bound) plus multiply-adds per row (compute bound), with the
+/// token embedding on the first stage (one row read per token: negligible) and the output norm +
+/// head on the last, computed for every decode row but for only one row per prompt in prefill (on
+/// Gemma 3 270M the 262k-row head costs more than all 18 layers together in a decode step).
 public struct PartitionPlan: Sendable, Equatable {
     public struct Stage: Sendable, Equatable {
         public var index: Int
@@ -14,13 +15,15 @@ public struct PartitionPlan: Sendable, Equatable {
         public var parameters: Int
         /// Bytes of those tensors in the file.
         public var bytes: Int
-        /// Estimated seconds per decode step of one token.
+        /// Estimated seconds per token of the workload the plan was made for.
         public var cost: Double
         public var hasEmbedding: Bool
         public var hasHead: Bool
     }
 
     public var stages: [Stage]
+    /// The traffic the costs are estimated for.
+    public var workload: PartitionWorkload
 
     /// Share of the total estimated work per stage.
     public var shares: [Double] {
@@ -98,12 +101,31 @@ public struct PartitionPlanner: Sendable {
 
     var layerCount: Int { layerParameters.count }
 
-    func cost(params: Int, bytes: Int) -> Double { Double(bytes) / bandwidth + Double(params) / macRate }
+    /// Seconds per workload token of a tensor group whose weights are read once per micro-batch and
+    /// whose multiply-adds are done for every row of it.
+    func layerCost(params: Int, bytes: Int, _ w: PartitionWorkload) -> Double {
+        let b = Double(bytes) / bandwidth, m = Double(params) / macRate
+        let prefill = b / Double(w.prefillRows) + m
+        let decode = b / Double(w.decodeRows) + m
+        return w.prefillShare * prefill + (1 - w.prefillShare) * decode
+    }
 
-    func layerCost(_ il: Int) -> Double { cost(params: layerParameters[il], bytes: layerBytes[il]) }
+    /// Seconds per workload token of the output norm and head: every decode row, one row per prompt.
+    func headCost(_ w: PartitionWorkload) -> Double {
+        let b = Double(headBytes) / bandwidth, m = Double(headParameters) / macRate
+        let prefill = b / Double(w.prefillTokensPerHeadRead) + (w.promptTokens > 0 ? m / Double(w.promptTokens) : 0)
+        let decode = b / Double(w.decodeRows) + m
+        return w.prefillShare * prefill + (1 - w.prefillShare) * decode
+    }
 
-    /// The plan for explicit layer counts (validated: length = stages, sum = layers, each ≥ 1).
-    public func plan(counts: [Int], stages: Int? = nil) throws(PartitionError) -> PartitionPlan {
+    /// Seconds per token of the embedding lookup (one row read per token).
+    var embeddingCost: Double { Double(embeddingBytesPerToken) / bandwidth }
+
+    func layerCost(_ il: Int, _ w: PartitionWorkload) -> Double { layerCost(params: layerParameters[il], bytes: layerBytes[il], w) }
+
+    /// The plan for explicit layer counts (validated: length = stages, sum = layers, each ≥ 1),
+    /// its costs estimated for `workload`.
+    public func plan(counts: [Int], stages: Int? = nil, workload: PartitionWorkload = .decodeStep) throws(PartitionError) -> PartitionPlan {
         if let stages, counts.count != stages { throw .countsLengthMismatch(counts: counts, stages: stages) }
         guard counts.reduce(0, +) == layerCount else { throw .countsSumMismatch(counts: counts, layers: layerCount) }
         if let bad = counts.firstIndex(where: { $0 < 1 }) { throw .emptyStage(counts: counts, stage: bad) }
@@ -113,25 +135,25 @@ public struct PartitionPlanner: Sendable {
             let r = start..<(start + n)
             var p = r.reduce(0) { $0 + layerParameters[$1] }
             var b = r.reduce(0) { $0 + layerBytes[$1] }
-            var c = r.reduce(0.0) { $0 + layerCost($1) }
+            var c = r.reduce(0.0) { $0 + layerCost($1, workload) }
             let first = i == 0, last = i == counts.count - 1
-            if first { b += embeddingBytesPerToken; c += cost(params: 0, bytes: embeddingBytesPerToken) }
-            if last { p += headParameters; b += headBytes; c += cost(params: headParameters, bytes: headBytes) }
+            if first { b += embeddingBytesPerToken; c += embeddingCost }
+            if last { p += headParameters; b += headBytes; c += headCost(workload) }
             out.append(.init(index: i, layers: r, parameters: p, bytes: b, cost: c, hasEmbedding: first, hasHead: last))
             start += n
         }
-        return PartitionPlan(stages: out)
+        return PartitionPlan(stages: out, workload: workload)
     }
 
-    /// The contiguous split into `stages` stages that minimises the most expensive stage
-    /// (ties: the earliest such split). Exact dynamic programme, O(stages × layers²).
-    public func balanced(stages: Int) throws(PartitionError) -> PartitionPlan {
+    /// The contiguous split into `stages` stages that minimises the most expensive stage for
+    /// `workload` (ties: the earliest such split). Exact dynamic programme, O(stages × layers²).
+    public func balanced(stages: Int, workload: PartitionWorkload = .decodeStep) throws(PartitionError) -> PartitionPlan {
         let n = layerCount
         guard stages >= 1, stages <= n else { throw .badStageCount(stages: stages, layers: n) }
         var prefix = [0.0]
-        for il in 0..<n { prefix.append(prefix[il] + layerCost(il)) }
-        let head = cost(params: headParameters, bytes: headBytes)
-        let embd = cost(params: 0, bytes: embeddingBytesPerToken)
+        for il in 0..<n { prefix.append(prefix[il] + layerCost(il, workload)) }
+        let head = headCost(workload)
+        let embd = embeddingCost
         func stageCost(_ a: Int, _ b: Int, first: Bool, last: Bool) -> Double {
             prefix[b] - prefix[a] + (first ? embd : 0) + (last ? head : 0)
         }
@@ -154,6 +176,6 @@ public struct PartitionPlanner: Sendable {
             counts[s - 1] = j - i
             j = i
         }
-        return try plan(counts: counts)
+        return try plan(counts: counts, workload: workload)
     }
 }

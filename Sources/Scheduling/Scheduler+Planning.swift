@@ -4,7 +4,7 @@ extension Scheduler {
     ///
     /// First admits waiting sequences (FIFO, while KV budget and `maxRunning` allow) onto the
     /// lightest slots, then plans this slot's decodes (admission order, preempting on KV
-    /// exhaustion) and prefill chunks within `maxBatchTokens`.
+    /// exhaustion) and prefill chunks within `maxBatchTokens` (and `prefillChunkTokens`).
     public mutating func nextBatch(for slot: SlotIndex) -> PlannedBatch? {
         guard slot.rawValue >= 0, slot.rawValue < inFlight.count, inFlight[slot.rawValue] == nil else { return nil }
         admitWaiting()
@@ -84,12 +84,15 @@ extension Scheduler {
         // long prompt fill the token budget of every slot's micro-batch in turn, keeping the
         // micro-batches even (chunked pipeline prefill, as in SGLang), instead of making its
         // home slot's batch the one everybody waits for.
+        var chunkRoom = configuration.effectivePrefillChunkTokens
         for id in prefillCandidates(for: slot) {
             guard budget > 0 else { break }
             guard var s = sequences[id], s.prefillRemaining > 0 else { continue }
             let n: Int
             if configuration.chunkedPrefill {
-                n = min(s.prefillRemaining, budget)
+                guard chunkRoom > 0 else { break }
+                n = min(s.prefillRemaining, budget, chunkRoom)
+                chunkRoom -= n
             } else {
                 guard s.prefillRemaining <= budget else { break }  // whole prompts only, in FIFO order
                 n = s.prefillRemaining

@@ -22,11 +22,21 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// Longest sequence (prompt + generated tokens) the model serves.
     public var contextLength: Int
     /// When true, prompts are prefilled in chunks of at most `maxBatchTokens` minus the slot's
-    /// decodes; when false a prompt's whole prefill goes in one iteration.
+    /// decodes (and at most `prefillChunkTokens`); when false a prompt's whole prefill goes in one
+    /// iteration.
     public var chunkedPrefill: Bool
+    /// Most prompt tokens one micro-batch carries (with chunked prefill); nil = `maxBatchTokens`.
+    /// In a pipeline the first micro-batch of a burst keeps every later stage idle until it has
+    /// passed the stages before it, and the last keeps the earlier ones idle, so the fill and
+    /// drain cost (stages − 1) × one chunk's stage time: smaller chunks shrink that bubble, at
+    /// the price of reading the weights once per smaller chunk.
+    public var prefillChunkTokens: Int?
+
+    /// Prompt tokens one micro-batch may carry.
+    public var effectivePrefillChunkTokens: Int { min(maxBatchTokens, prefillChunkTokens ?? maxBatchTokens) }
 
     public init(microBatches: Int, maxBatchTokens: Int, kvCacheTokens: Int, maxQueue: Int,
-                maxRunning: Int, contextLength: Int, chunkedPrefill: Bool = true) {
+                maxRunning: Int, contextLength: Int, chunkedPrefill: Bool = true, prefillChunkTokens: Int? = nil) {
         self.microBatches = microBatches
         self.maxBatchTokens = maxBatchTokens
         self.kvCacheTokens = kvCacheTokens
@@ -34,6 +44,7 @@ public struct SchedulerConfiguration: Sendable, Equatable {
         self.maxRunning = maxRunning
         self.contextLength = contextLength
         self.chunkedPrefill = chunkedPrefill
+        self.prefillChunkTokens = prefillChunkTokens
     }
 
     /// Throws ``SchedulingError/invalidConfiguration(field:value:requirement:)`` naming the
@@ -49,6 +60,7 @@ public struct SchedulerConfiguration: Sendable, Equatable {
                     "must be >= contextLength (\(contextLength)) so that one full-length sequence fits")
         try require(maxQueue >= 0, "maxQueue", maxQueue, "must be >= 0")
         try require(maxRunning >= 1, "maxRunning", maxRunning, "must be >= 1")
+        if let c = prefillChunkTokens { try require(c >= 1, "prefillChunkTokens", c, "must be >= 1") }
         if !chunkedPrefill {
             try require(maxBatchTokens >= contextLength, "maxBatchTokens", maxBatchTokens,
                         "must be >= contextLength (\(contextLength)) when chunkedPrefill is false")

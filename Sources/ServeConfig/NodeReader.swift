@@ -117,11 +117,13 @@ struct NodeReader {
                     }
                 }
             case "scheduler":
-                for (sk, sv) in try entries(v, "scheduler", known: ["max_running", "max_batch_tokens", "kv_cache_tokens", "max_queue"]) {
+                for (sk, sv) in try entries(v, "scheduler", known: ["max_running", "max_batch_tokens", "prefill_chunk_tokens", "kv_cache_tokens", "max_queue"]) {
                     let key = "scheduler.\(sk)"
                     switch sk {
                     case "max_running": c.scheduler.maxRunning = try int(sv, key, 1...65536)
                     case "max_batch_tokens": c.scheduler.maxBatchTokens = try int(sv, key, 1...65536)
+                    case "prefill_chunk_tokens":
+                        c.scheduler.prefillChunkTokens = (sv.string == "auto") ? nil : try int(sv, key, 1...65536)
                     case "kv_cache_tokens": c.scheduler.kvCacheTokens = try int(sv, key, 16...(1 << 26))
                     default: c.scheduler.maxQueue = try int(sv, key, 1...1_000_000)
                     }

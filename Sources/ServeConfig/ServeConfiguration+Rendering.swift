@@ -35,6 +35,7 @@ extension ServeConfiguration {
             scheduler:
               max_running: \(scheduler.maxRunning)
               max_batch_tokens: \(scheduler.maxBatchTokens)
+              prefill_chunk_tokens: \(effectivePrefillChunkTokens)
               kv_cache_tokens: \(scheduler.kvCacheTokens)
               max_queue: \(scheduler.maxQueue)
             limits:

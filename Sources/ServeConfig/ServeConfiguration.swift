@@ -40,9 +40,18 @@ public struct ServeConfiguration: Sendable, Equatable {
         public var effectiveMicroBatches: Int { microBatches ?? 2 * stages }
     }
 
+    /// Prompt tokens per micro-batch: the configured value, or max_batch_tokens / micro_batches (at
+    /// least 1) — the ring then holds at most max_batch_tokens prompt tokens at once, whatever M,
+    /// and a burst of prompts fills and drains the pipeline in chunks that short.
+    public var effectivePrefillChunkTokens: Int {
+        min(scheduler.maxBatchTokens, scheduler.prefillChunkTokens ?? max(1, scheduler.maxBatchTokens / pipeline.effectiveMicroBatches))
+    }
+
     public struct Scheduler: Sendable, Equatable {
         public var maxRunning = 64
         public var maxBatchTokens = 256
+        /// Most prompt tokens in one micro-batch; nil = auto, max_batch_tokens / micro_batches.
+        public var prefillChunkTokens: Int?
         /// KV cache budget per stage, in tokens.
         public var kvCacheTokens = 32768
         public var maxQueue = 256

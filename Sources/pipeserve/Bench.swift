@@ -36,6 +36,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads per stage.") var threadsPerStage: Int = 1
     @Option(help: "Explicit layer counts per stage, e.g. 11,11 (only with a single --stages value).") var layers: String?
     @Option(help: "Token budget of one micro-batch iteration (decodes + prefill chunks).") var maxBatchTokens: Int = 256
+    @Option(help: "Prompt tokens per micro-batch: a number, or auto = --max-batch-tokens / micro-batches (as serve).")
+    var prefillChunkTokens: String = "auto"
     @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
     @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"
     @Option(help: "Hidden states on the wire: f32, f16 or bf16.") var activationDtype: String = "f32"
@@ -51,6 +53,11 @@ struct Bench: ParsableCommand {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be > 0") }
         guard threadsPerStage >= 1 else { throw ValidationError("--threads-per-stage must be ≥ 1") }
         guard maxBatchTokens >= 1, kvCacheTokens >= 1 else { throw ValidationError("--max-batch-tokens and --kv-cache-tokens must be ≥ 1") }
+        if prefillChunkTokens != "auto" {
+            guard let n = Int(prefillChunkTokens), n >= 1 else {
+                throw ValidationError("--prefill-chunk-tokens must be auto or a number ≥ 1 (got '\(prefillChunkTokens)')")
+            }
+        }
     }
 
     func run() throws {
@@ -74,12 +81,17 @@ struct Bench: ParsableCommand {
             print("|---|---|---|---|---|---|---|---|---|---|")
         }
         for (ci, s) in stageList.enumerated() {
-            let plan: PartitionPlan
-            do {
-                plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: s) } ?? planner.balanced(stages: s)
-            } catch { throw CLIError("\(error)") }
             let placements = try placeStages(s, threads: threadsPerStage, mode: try parseNUMAMode(numa), logger: logger)
             for (mi, m) in mbList.enumerated() {
+                // Balanced for this run's traffic: its prompt and output lengths, its rows per micro-batch.
+                let chunk = min(maxBatchTokens, Int(prefillChunkTokens) ?? max(1, maxBatchTokens / m))
+                let workload = PartitionWorkload(promptTokens: promptTokens, outputTokens: outputTokens,
+                                                 decodeRows: max(1, min(requests / m, maxBatchTokens)), prefillRows: chunk)
+                let plan: PartitionPlan
+                do {
+                    plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: s, workload: workload) }
+                        ?? planner.balanced(stages: s, workload: workload)
+                } catch { throw CLIError("\(error)") }
                 var config = ringConfiguration(model: model, plan: plan, threads: threadsPerStage, placements: placements)
                 config.stageLogLevel = logLevel
                 guard let dtype = activationDType(named: activationDtype) else {
@@ -87,7 +99,8 @@ struct Bench: ParsableCommand {
                 }
                 config.activationDType = dtype
                 let sched = SchedulerConfiguration(microBatches: m, maxBatchTokens: maxBatchTokens, kvCacheTokens: kvCacheTokens,
-                                                   maxQueue: requests, maxRunning: requests, contextLength: h.contextLength)
+                                                   maxQueue: requests, maxRunning: requests, contextLength: h.contextLength,
+                                                   prefillChunkTokens: chunk)
                 let last = ci == stageList.count - 1 && mi == mbList.count - 1
                 let engine: PipelineEngine
                 do { engine = try PipelineEngine(ringConfiguration: config, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }
@@ -104,6 +117,7 @@ struct Bench: ParsableCommand {
                 let decode = snap.decodePhase
                 let row: [String: Any] = [
                     "stages": s, "micro_batches": m, "threads_per_stage": threadsPerStage, "layers": plan.layerCounts,
+                    "prefill_chunk_tokens": chunk,
                     "requests": requests, "completed": r.completed, "failed": r.failed,
                     "output_tokens_per_s": r.outputTokensPerSecond,
                     "decode_tokens_per_s": decode.tokensPerSecond.map { $0 as Any } ?? NSNull(),

@@ -32,7 +32,9 @@ extension Generate {
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         let plan: PartitionPlan
         do {
-            plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: stages) } ?? planner.balanced(stages: stages)
+            let workload = PartitionWorkload(promptTokens: prompt.count, outputTokens: maxTokens, decodeRows: 1, prefillRows: batchSize)
+            plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: stages, workload: workload) }
+                ?? planner.balanced(stages: stages, workload: workload)
         } catch let e as PartitionError { throw CLIError(e.description) }
         let placements = try placeStages(stages, threads: threads, mode: try parseNUMAMode(numa), logger: logger)
         var config = ringConfiguration(model: model, plan: plan, threads: threads, placements: placements)

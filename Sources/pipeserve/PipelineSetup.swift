@@ -34,13 +34,17 @@ func activationDType(named name: String) -> WireActivationDType? {
 struct PipelineSettings {
     var ring: RingConfiguration
     var microBatches: Int
+    /// Prompt tokens per micro-batch (follows micro_batches when scheduler.prefill_chunk_tokens is auto).
+    var prefillChunkTokens: Int
 
     init(_ c: ServeConfiguration, planner: PartitionPlanner, logger: Logger) throws {
         let plan: PartitionPlan
+        let workload = PartitionWorkload.serving(runningSequences: c.scheduler.maxRunning, microBatches: c.pipeline.effectiveMicroBatches,
+                                                 batchTokens: c.scheduler.maxBatchTokens, prefillChunkTokens: c.effectivePrefillChunkTokens)
         do {
             switch c.pipeline.layers {
-            case .auto: plan = try planner.balanced(stages: c.pipeline.stages)
-            case let .counts(counts): plan = try planner.plan(counts: counts, stages: c.pipeline.stages)
+            case .auto: plan = try planner.balanced(stages: c.pipeline.stages, workload: workload)
+            case let .counts(counts): plan = try planner.plan(counts: counts, stages: c.pipeline.stages, workload: workload)
             }
         } catch { throw CLIError("pipeline.layers: \(error)") }
         let mode: PlacementPlanner.Mode = {
@@ -58,11 +62,13 @@ struct PipelineSettings {
         if let dir = c.pipeline.socketDir { ring.runtimeBase = dir }
         ring.stageLogLevel = c.logging.level == "trace" || c.logging.level == "debug" ? c.logging.level : "warning"
         microBatches = c.pipeline.effectiveMicroBatches
+        prefillChunkTokens = c.effectivePrefillChunkTokens
     }
 
     /// Whether applying `other` needs the stages restarted.
     func differs(from other: PipelineSettings) -> Bool {
         ring.stages != other.ring.stages || ring.activationDType != other.ring.activationDType
             || ring.runtimeBase != other.ring.runtimeBase || microBatches != other.microBatches
+            || prefillChunkTokens != other.prefillChunkTokens
     }
 }

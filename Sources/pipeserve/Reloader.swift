@@ -66,7 +66,8 @@ final class Reloader: @unchecked Sendable {
         }
         let layers = nextSettings.ring.stages.map { "\($0.layers.count)" }.joined(separator: ",")
         logger.notice("SIGHUP: applying \(nextSettings.ring.stages.count) stages (layers \(layers)), \(nextSettings.microBatches) micro-batches")
-        engine.reconfigure(nextSettings.ring, microBatches: nextSettings.microBatches) { [self] result in
+        engine.reconfigure(nextSettings.ring, microBatches: nextSettings.microBatches,
+                           prefillChunkTokens: nextSettings.prefillChunkTokens) { [self] result in
             switch result {
             case .success:
                 lock.lock()

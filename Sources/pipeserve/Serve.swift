@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
         let schedulerConfig = SchedulerConfiguration(
             microBatches: settings.microBatches, maxBatchTokens: c.scheduler.maxBatchTokens,
             kvCacheTokens: max(c.scheduler.kvCacheTokens, context), maxQueue: c.scheduler.maxQueue,
-            maxRunning: c.scheduler.maxRunning, contextLength: context)
+            maxRunning: c.scheduler.maxRunning, contextLength: context, prefillChunkTokens: settings.prefillChunkTokens)
 
         var template: ChatTemplate?
         var templateProblem: String?

@@ -16,6 +16,13 @@ import Testing
         #expect(n.status != 0 && n.stderr.contains("7 stages"), "\(n.output)")
         let x = try CLI.run("plan", "--model", model, "--stages", "2", "--layers", "3,x")
         #expect(x.status != 0 && x.stderr.contains("'x'"), "\(x.output)")
+        #expect(r.stdout.contains("workload: 128 prompt + 128 output tokens"), "\(r.stdout)")
+        let d = try CLI.run("plan", "--model", model, "--stages", "2", "--decode-step")
+        #expect(d.status == 0 && d.stdout.contains("workload: one decode step"), "\(d.output)")
+        let rows = try CLI.run("plan", "--model", model, "--decode-rows", "0")
+        #expect(rows.status != 0 && rows.stderr.contains("--decode-rows"), "\(rows.output)")
+        let none = try CLI.run("plan", "--model", model, "--prompt-tokens", "0", "--output-tokens", "0")
+        #expect(none.status != 0 && none.stderr.contains("not both 0"), "\(none.output)")
     }
 
     @Test func generateThroughStagesMatchesOneProcess() throws {

@@ -98,6 +98,10 @@ import Testing
         try s.resize(microBatches: 3)
         #expect(s.configuration.microBatches == 3 && s.waitingCount == 3)
         #expect(throws: SchedulingError.self) { try s.resize(microBatches: 0) }
+        #expect(throws: SchedulingError.self) { try s.resize(microBatches: 3, prefillChunkTokens: 0) }
+        #expect(s.configuration.prefillChunkTokens == nil)
+        try s.resize(microBatches: 3, prefillChunkTokens: 5)
+        #expect(s.configuration.effectivePrefillChunkTokens == 5)
         var pending = s.nextBatches()
         #expect(Set(pending.map(\.slot.rawValue)) == [0, 1, 2])
         var rounds = 0

@@ -102,6 +102,28 @@ import Testing
         #expect(s.kvTokensUsed == 21)
     }
 
+    @Test func prefillChunkTokensCapThePromptTokensOfAMicroBatchButNotItsDecodes() {
+        var s = makeScheduler(config(m: 1, batchTokens: 16, chunk: 5))
+        #expect(s.configuration.effectivePrefillChunkTokens == 5)
+        for i in 1 ... 6 { submitOK(&s, request(UInt64(i), prompt: 1)) }
+        var b = s.nextBatch(for: SlotIndex(0))!
+        #expect(b.entries.count == 5 && b.tokenCount == 5)  // five one-token prompts, the sixth waits
+        _ = completeAll(&s, b)
+        submitOK(&s, request(7, prompt: 12))
+        b = s.nextBatch(for: SlotIndex(0))!
+        // Five decodes (not limited by the chunk), then the sixth prompt and 4 tokens of the seventh.
+        #expect(b.entries.filter { !$0.isPrefill }.count == 5)
+        #expect(b.entries.filter(\.isPrefill).map(\.tokens.count) == [1, 4])
+        _ = completeAll(&s, b)
+        b = s.nextBatch(for: SlotIndex(0))!
+        #expect(b.entries.filter(\.isPrefill).map(\.tokens.count) == [5])
+        #expect(b.entries.filter(\.isPrefill).first?.startPosition == 4)
+        // A chunk cap above the token budget is the budget.
+        #expect(config(batchTokens: 16, chunk: 100).effectivePrefillChunkTokens == 16)
+        #expect(config(batchTokens: 16).effectivePrefillChunkTokens == 16)
+        #expect(throws: SchedulingError.self) { try config(chunk: 0).validate() }
+    }
+
     @Test func prefillChunkFillsWhatTheDecodesLeave() {
         var s = makeScheduler(config(m: 1, batchTokens: 8))
         submitOK(&s, request(1, prompt: 3))

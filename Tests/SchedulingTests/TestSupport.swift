@@ -2,9 +2,9 @@ import Testing
 @testable import Scheduling
 
 func config(m: Int = 2, batchTokens: Int = 16, kv: Int = 1024, queue: Int = 8, running: Int = 16,
-            context: Int = 256, chunked: Bool = true) -> SchedulerConfiguration {
+            context: Int = 256, chunked: Bool = true, chunk: Int? = nil) -> SchedulerConfiguration {
     SchedulerConfiguration(microBatches: m, maxBatchTokens: batchTokens, kvCacheTokens: kv, maxQueue: queue,
-                           maxRunning: running, contextLength: context, chunkedPrefill: chunked)
+                           maxRunning: running, contextLength: context, chunkedPrefill: chunked, prefillChunkTokens: chunk)
 }
 
 func makeScheduler(_ c: SchedulerConfiguration) -> Scheduler {

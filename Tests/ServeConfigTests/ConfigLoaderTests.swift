@@ -25,7 +25,7 @@ import Testing
               numa: [0]
               socket_dir: /run/x
               activation_dtype: bf16
-            scheduler: {max_running: 8, max_batch_tokens: 128, kv_cache_tokens: 8192, max_queue: 10}
+            scheduler: {max_running: 8, max_batch_tokens: 128, prefill_chunk_tokens: 48, kv_cache_tokens: 8192, max_queue: 10}
             limits: {context_length: 4096, max_tokens: 100, max_n: 2}
             recovery: {max_restarts: 2, restart_window: 60, heartbeat_timeout: 5}
             chat_template: chatml
@@ -37,6 +37,7 @@ import Testing
         #expect(c.pipeline.stages == 3 && c.pipeline.layers == .counts([6, 6, 6]) && c.pipeline.effectiveMicroBatches == 4)
         #expect(c.pipeline.cpus == [[0], [1], [0, 1]] && c.pipeline.numa == .nodes([0]) && c.pipeline.activationDType == "bf16")
         #expect(c.scheduler.kvCacheTokens == 8192 && c.limits.maxN == 2 && c.chatTemplate == "chatml")
+        #expect(c.scheduler.prefillChunkTokens == 48 && c.effectivePrefillChunkTokens == 48)
         #expect(c.logging.format == "json" && c.trace == "/tmp/t.json")
         #expect(c.recovery.maxRestarts == 2 && c.recovery.restartWindow == 60 && c.recovery.heartbeatTimeout == 5)
     }
@@ -62,6 +63,8 @@ import Testing
         #expect(failure("http: 5").contains("http: expected a mapping"))
         #expect(failure("logging:\n  level: loud\n").contains("logging.level"))
         #expect(failure("pipeline:\n  stages: 2\n  stages: 3\n").contains("stages"))
+        #expect(failure("scheduler:\n  prefill_chunk_tokens: 0\n").contains("scheduler.prefill_chunk_tokens: 0 is out of range"))
+        #expect(failure("scheduler:\n  prefill_chunk_tokens: lots\n").contains("scheduler.prefill_chunk_tokens: expected an integer"))
     }
 
     @Test func crossFieldChecks() {
@@ -73,6 +76,18 @@ import Testing
     @Test func brokenYAMLIsAnError() {
         #expect(failure("pipeline: [1, 2\n").contains("invalid YAML"))
         #expect(failure("a: b: c").contains("test.yaml"))
+    }
+
+    /// auto: the ring holds at most max_batch_tokens prompt tokens, whatever the micro-batch count.
+    @Test func prefillChunkTokensFollowTheMicroBatches() throws {
+        #expect(ServeConfiguration().effectivePrefillChunkTokens == 64)  // 256 over 2 × 2 micro-batches
+        let one = try ConfigLoader.parse("pipeline:\n  stages: 1\n  micro_batches: 1\nscheduler:\n  prefill_chunk_tokens: auto\n")
+        #expect(one.scheduler.prefillChunkTokens == nil && one.effectivePrefillChunkTokens == 256)
+        let many = try ConfigLoader.parse("pipeline:\n  micro_batches: 256\nscheduler:\n  max_batch_tokens: 100\n")
+        #expect(many.effectivePrefillChunkTokens == 1)
+        let capped = try ConfigLoader.parse("scheduler:\n  max_batch_tokens: 100\n  prefill_chunk_tokens: 500\n")
+        #expect(capped.effectivePrefillChunkTokens == 100)
+        #expect(ServeConfiguration().renderedYAML().contains("prefill_chunk_tokens: 64"))
     }
 
     @Test func emptyFileMeansDefaults() throws {
