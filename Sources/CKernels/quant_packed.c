@@ -1,6 +1,6 @@
-// quant_packed.c — the packed (16-row interleaved) layout of Q5_0 and Q8_0 weights: packing at
-// load, unpacking (tests, the portable path), the portable matmul over it (the arithmetic of
-// quant_q8.c's dot32, block for block) and the dispatch. Layout in ps_quant.h.
+// quant_packed.c — the packed (16-row interleaved) layout of Q5_0, Q8_0 and Q4_K weights: packing
+// at load, unpacking (tests, the portable path), the portable matmul over it (each row unpacked
+// and run through quant_q8.c's portable kernel) and the dispatch. Layout in ps_quant.h.
 #define PS_QUANT_INTERNAL 1
 #include "ps_quant.h"
 
@@ -50,12 +50,12 @@ void ps_packed_free(void *p, size_t n) {
 #endif
 }
 
-static int packable(int type) { return type == PS_TYPE_Q5_0 || type == PS_TYPE_Q8_0; }
-static int64_t group_block_bytes(int type) { return type == PS_TYPE_Q8_0 ? 544 : 352; }
+static int packable(int type) { return type == PS_TYPE_Q5_0 || type == PS_TYPE_Q8_0 || type == PS_TYPE_Q4_K; }
+static int64_t group_block_bytes(int type) { return type == PS_TYPE_Q8_0 ? 544 : type == PS_TYPE_Q4_K ? 2368 : 352; }
 
 int64_t ps_packed_bytes(int type, int64_t rows, int64_t k) {
-    if (!packable(type) || rows <= 0 || rows % 16 || k <= 0 || k % 32) return 0;
-    return rows / 16 * (k / 32) * group_block_bytes(type);
+    if (!packable(type) || rows <= 0 || rows % 16 || k <= 0 || k % ps_type_block_elems(type)) return 0;
+    return rows / 16 * (k / ps_type_block_elems(type)) * group_block_bytes(type);
 }
 
 static _Thread_local int packed_thread = -1;
@@ -72,10 +72,11 @@ int ps_arena_preferred(void) {
 }
 
 int ps_packed_preferred(int type) {
-    // Q5_0 only: its unpacking made the row-major kernel compute-bound (1.75-1.92x packed). Q8_0
-    // has nothing to unpack: on huge pages the row-major head read 31 GB/s against 25-27 packed,
-    // so Q8_0 rows are only copied to the arena (ps_pack_rows still takes Q8_0; tests use it).
-    if (type != PS_TYPE_Q5_0 || !ps_arena_preferred()) return 0;
+    // Q5_0 and Q4_K: unpacking made their row-major kernels compute-bound (Q5_0 1.75-1.92x
+    // packed; Q4_K read 17-18 GB/s in decode, its 6-bit scales decoded per row and super-block).
+    // Q8_0 has nothing to unpack: on huge pages the row-major head read 31 GB/s against 25-27
+    // packed, so Q8_0 rows are only copied to the arena (ps_pack_rows still takes Q8_0; tests use it).
+    if ((type != PS_TYPE_Q5_0 && type != PS_TYPE_Q4_K) || !ps_arena_preferred()) return 0;
 #if defined(__x86_64__)
     // The process level (a thread's ps_isa_set does not decide how a model is loaded).
     return ps_isa_vnni() && ps__isa_process_level() == PS_ISA_AVX512;
@@ -93,13 +94,30 @@ static void q5_unsigned(const uint8_t *b, uint8_t u[32]) {
     }
 }
 
+// Q4_K super-block i of rows 16g..16g+15 (b[r] its bytes in row r) as one group-block.
+static void pack_q4_k(const uint8_t *const b[16], uint8_t *out) {
+    for (int r = 0; r < 16; r++) {
+        memcpy(out + 2 * r, b[r], 2);
+        memcpy(out + 32 + 2 * r, b[r] + 2, 2);
+        for (int j = 0; j < 8; j++) ps__scale_min_k4(j, b[r] + 4, out + 64 + 16 * j + r, out + 192 + 16 * j + r);
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 8; l++) memcpy(out + 320 + 256 * l + 64 * c + 4 * r, b[r] + 16 + 32 * c + 4 * l, 4);
+    }
+}
+
 int ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t rows, void *dst) {
     if (ps_packed_bytes(type, rows, k) == 0 || !w || !dst) return -1;
-    const int64_t bb = ps_type_block_bytes(type), nblk = k / 32, gb = group_block_bytes(type);
+    const int64_t bb = ps_type_block_bytes(type), nblk = k / ps_type_block_elems(type), gb = group_block_bytes(type);
     if ((int64_t)w_row_bytes < nblk * bb) return -1;
     uint8_t *out = dst;
     for (int64_t g = 0; g < rows / 16; g++)
         for (int64_t i = 0; i < nblk; i++, out += gb) {
+            if (type == PS_TYPE_Q4_K) {
+                const uint8_t *b[16];
+                for (int r = 0; r < 16; r++) b[r] = (const uint8_t *)w + (size_t)(16 * g + r) * w_row_bytes + i * bb;
+                pack_q4_k(b, out);
+                continue;
+            }
             uint64_t h[8] = {0};
             for (int r = 0; r < 16; r++) {
                 const uint8_t *b = (const uint8_t *)w + (size_t)(16 * g + r) * w_row_bytes + i * bb;
@@ -130,6 +148,24 @@ int ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t
 
 // Block i of row r (r < 16 within its group `g`) in the GGUF layout.
 static void unpack_block(int type, const uint8_t *gblk, int r, uint8_t *b) {
+    if (type == PS_TYPE_Q4_K) {
+        memcpy(b, gblk + 2 * r, 2);
+        memcpy(b + 2, gblk + 32 + 2 * r, 2);
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) {
+            sc[j] = gblk[64 + 16 * j + r];
+            mn[j] = gblk[192 + 16 * j + r];
+        }
+        // The 12 scale bytes are a bijection of the eight 6-bit scales and mins (ps__scale_min_k4).
+        for (int j = 0; j < 4; j++) {
+            b[4 + j] = (uint8_t)(sc[j] | (sc[j + 4] >> 4) << 6);
+            b[8 + j] = (uint8_t)(mn[j] | (mn[j + 4] >> 4) << 6);
+            b[12 + j] = (uint8_t)((sc[j + 4] & 0xF) | (mn[j + 4] & 0xF) << 4);
+        }
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 8; l++) memcpy(b + 16 + 32 * c + 4 * l, gblk + 320 + 256 * l + 64 * c + 4 * r, 4);
+        return;
+    }
     memcpy(b, gblk + 2 * r, 2);
     if (type == PS_TYPE_Q8_0) {
         for (int e = 0; e < 32; e++) b[2 + e] = gblk[32 + 64 * (e / 4) + 4 * r + e % 4] ^ 0x80;
@@ -149,8 +185,8 @@ static void unpack_block(int type, const uint8_t *gblk, int r, uint8_t *b) {
 }
 
 int ps_unpack_row(int type, const void *packed, int64_t k, int64_t r, void *dst) {
-    if (!packable(type) || k <= 0 || k % 32 || r < 0 || !packed || !dst) return -1;
-    const int64_t nblk = k / 32, gb = group_block_bytes(type), bb = ps_type_block_bytes(type);
+    if (!packable(type) || k <= 0 || k % ps_type_block_elems(type) || r < 0 || !packed || !dst) return -1;
+    const int64_t nblk = k / ps_type_block_elems(type), gb = group_block_bytes(type), bb = ps_type_block_bytes(type);
     const uint8_t *g = (const uint8_t *)packed + (size_t)(r / 16) * (size_t)(nblk * gb);
     for (int64_t i = 0; i < nblk; i++) unpack_block(type, g + i * gb, (int)(r % 16), (uint8_t *)dst + i * bb);
     return 0;
@@ -160,7 +196,7 @@ int ps_unpack_row(int type, const void *packed, int64_t k, int64_t r, void *dst)
 // kernel (the same arithmetic by construction). Only the per-thread lower ISA levels reach this.
 void ps__matmul_q8_packed_portable(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                                    float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    const int64_t row_bytes = k / 32 * ps_type_block_bytes(type);
+    const int64_t row_bytes = k / ps_type_block_elems(type) * ps_type_block_bytes(type);
     uint8_t row[row_bytes];
     for (int64_t r = r0; r < r1; r++) {
         ps_unpack_row(type, packed, k, r, row);
@@ -170,7 +206,8 @@ void ps__matmul_q8_packed_portable(int type, const void *packed, int64_t k, cons
 
 void ps_matmul_q8_packed(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                          float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    if (!packable(type) || k <= 0 || k % 32 || nb <= 0 || r0 < 0 || r1 <= r0 || r0 % 16 || r1 % 16) return;
+    if (!packable(type) || k <= 0 || k % ps_type_block_elems(type) || nb <= 0 || r0 < 0 || r1 <= r0 || r0 % 16 || r1 % 16)
+        return;
     if (!packed || !xq || !y) return;
 #if defined(__x86_64__)
     if (ps_isa_current() == PS_ISA_AVX512 && ps_isa_vnni()) {

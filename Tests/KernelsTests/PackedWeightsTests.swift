@@ -3,21 +3,25 @@ import Kernels
 import Testing
 
 extension KernelISASuites {
-    /// Packed Q5_0/Q8_0 weights (the decode layout) give bitwise the results of the GGUF rows,
+    /// Packed Q5_0/Q8_0/Q4_K weights (the decode layout) give bitwise the results of the GGUF rows,
     /// at every ISA level, batch size and 16-row range, and unpack to the same bytes.
     @Suite struct PackedWeightsTests {
-        static let formats: [WeightFormat] = [.q5_0, .q8_0]
+        static let formats: [WeightFormat] = [.q5_0, .q8_0, .q4_K]
+
+        /// One block, an odd block count, Gemma's widths (640 for the 32-blocks; 1024 and 2048 feed
+        /// its Q4_K attention output and FFN down matrices).
+        static func widths(_ format: WeightFormat) -> [Int] { format == .q4_K ? [256, 768, 2048] : [32, 96, 640] }
 
         @Test("Packing round-trips to the GGUF bytes", arguments: formats)
         func roundTrip(format: WeightFormat) throws {
             var rng = SplitMix(seed: 41)
-            for k in [32, 96, 640] {
+            for k in Self.widths(format) {
                 let w = TestData.weights(format, rows: 32, k: k, rng: &rng)
                 let rb = format.rowBytes(k)!
                 let packed = try #require(w.withUnsafeBytes {
                     PackedWeights(format: format, weights: $0.baseAddress!, rowBytes: rb, k: k, rows: 32)
                 })
-                #expect(packed.byteCount == 32 * rb)
+                #expect(packed.byteCount == 32 * (format == .q4_K ? rb + 4 * k / 256 : rb))
                 for r in 0..<32 { #expect(packed.unpackRow(r) == Array(w[(r * rb)..<((r + 1) * rb)]), "k \(k) row \(r)") }
             }
         }
@@ -25,7 +29,7 @@ extension KernelISASuites {
         @Test("Packed products equal the GGUF rows' bit for bit", arguments: formats)
         func bitwiseEqual(format: WeightFormat) throws {
             var rng = SplitMix(seed: 7)
-            for k in [32, 96, 640] {   // one block, an odd block count, Gemma's width
+            for k in Self.widths(format) {
                 let rows = 48
                 let w = TestData.weights(format, rows: rows, k: k, rng: &rng)
                 let rb = format.rowBytes(k)!
@@ -68,7 +72,8 @@ extension KernelISASuites {
             let rb = WeightFormat.q8_0.rowBytes(64)!
             w.withUnsafeBytes { p in
                 #expect(PackedWeights(format: .q8_0, weights: p.baseAddress!, rowBytes: rb, k: 64, rows: 20) == nil)
-                #expect(PackedWeights(format: .q4_K, weights: p.baseAddress!, rowBytes: rb, k: 256, rows: 16) == nil)
+                #expect(PackedWeights(format: .q6_K, weights: p.baseAddress!, rowBytes: rb, k: 256, rows: 16) == nil)
+                #expect(PackedWeights(format: .q4_K, weights: p.baseAddress!, rowBytes: rb, k: 64, rows: 16) == nil)
                 #expect(PackedWeights(format: .q8_0, weights: p.baseAddress!, rowBytes: rb - 1, k: 64, rows: 16) == nil)
             }
             let packed = try #require(w.withUnsafeBytes {

@@ -101,7 +101,7 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 
 // ---- packed weights (decode layout) -----------------------------------------------------------
 //
-// Q5_0 and Q8_0 rows repacked at load so that one 512-bit vector holds 4 consecutive weights of
+// Q5_0, Q8_0 and Q4_K rows repacked at load so that one 512-bit vector holds 4 consecutive weights of
 // 16 rows: vpdpbusd against 4 broadcast activation bytes then gives each of the 16 rows its p[j]
 // (the sum over elements 4j..4j+3 of a block) in its own lane, and the 16 rows' scales convert
 // with one instruction. Rows go in groups of 16; group g is k/32 group-blocks, block i being
@@ -109,7 +109,12 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 //   Q5_0 (352 bytes = 16 x 22): f16 d[16] | u8 n[8][32] | u64 h[8]
 //       n[j][2r] = u(r,4j) | u(r,4j+1) << 4, n[j][2r+1] = u(r,4j+2) | u(r,4j+3) << 4 (low nibbles
 //       of the unsigned 5-bit quant u = q + 16), bit 4r+t of h[j] = bit 4 of u(r, 4j+t).
-// The same bytes as the GGUF rows, reordered; the arithmetic is exactly ps_matmul_q8's, so the
+//   Q4_K (2368 bytes = 16 x 148, per super-block of 256): f16 d[16] | f16 dmin[16] | u8 sc[8][16] |
+//       u8 mn[8][16] | u8 q[8][4][16][4]; sc/mn the 6-bit scale and min of sub-block j of row r
+//       (decoded from the 12 packed bytes, 4 bytes more per row), q[l][c][r][t] = byte 32c + 4l + t
+//       of row r's qs (low nibble element 64c + 4l + t, high nibble 64c + 32 + 4l + t), in the
+//       order the kernel reads them (chunk-major order ran at 12 GB/s from memory against 28).
+// The same values as the GGUF rows, reordered; the arithmetic is exactly ps_matmul_q8's, so the
 // results are bitwise those of the unpacked rows on every ISA level.
 
 /// Bytes of the packed form of `rows` rows of `k` elements of `type`, or 0 if there is none
