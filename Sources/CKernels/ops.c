@@ -177,11 +177,16 @@ TGT512 static void axpy4_avx512(float *y, const float p[4], const float *const x
 // Four heads of one kv group against four keys (hd a multiple of 16): sixteen dot_f32_avx512
 // chains sharing each loaded q and k vector (dot4 loads five vectors per four products, this
 // eight per sixteen). out[h][t] = q_h . k_t, reduced exactly as dot_f32_avx512 does.
-TGT512 static void dot_h4k4_avx512(const float *const q[4], const float *const k[4], int64_t hd, float out[4][4]) {
+// next[t] (or NULL): a key row to prefetch line by line alongside (the cache's rows come from
+// memory: decode streams every weight between two uses of a layer's cache).
+TGT512 static void dot_h4k4_avx512(const float *const q[4], const float *const k[4], int64_t hd, float out[4][4],
+                                   const float *const next[4]) {
     __m512 acc[4][4];
     for (int h = 0; h < 4; h++)
         for (int t = 0; t < 4; t++) acc[h][t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < hd; i += 16) {
+        for (int t = 0; t < 4; t++)
+            if (next[t]) _mm_prefetch((const char *)(next[t] + i), _MM_HINT_T0);
         __m512 kv[4];
         for (int t = 0; t < 4; t++) kv[t] = _mm512_loadu_ps(k[t] + i);
         for (int h = 0; h < 4; h++) {
@@ -210,6 +215,8 @@ TGT512 static void axpy_h4_avx512(float *const y[4], const float *const p[4], co
         for (int h = 0; h < 4; h++)
             for (int c = 0; c < 4; c++) acc[h][c] = _mm512_loadu_ps(y[h] + d + 16 * c);
         for (int64_t j = 0; j < n; j++) {
+            if (j + 4 < n)   // the value row four ahead, as dot_h4k4 does for keys
+                for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(x[j + 4] + d + 16 * c), _MM_HINT_T0);
             __m512 v[4];
             for (int c = 0; c < 4; c++) v[c] = _mm512_loadu_ps(x[j] + d + 16 * c);
             for (int h = 0; h < 4; h++) {
@@ -253,13 +260,14 @@ static void tile_scores(const float *q, const float *const *krow, int64_t n, int
         for (; j0 + 4 <= n; j0 += 4)
             for (int64_t h = h0; h < h1; h++) {
                 if (hd % 16 == 0 && h + 4 <= h1 && h / group == (h + 3) / group) {   // four heads, one kv head
-                    const float *qh[4], *kr[4];
+                    const float *qh[4], *kr[4], *nx[4];
                     for (int t = 0; t < 4; t++) {
                         qh[t] = q + (h + t) * hd;
                         kr[t] = krow[j0 + t] + (h / group) * hd;
+                        nx[t] = j0 + 4 + t < n ? krow[j0 + 4 + t] + (h / group) * hd : NULL;
                     }
                     float d16[4][4];
-                    dot_h4k4_avx512(qh, kr, hd, d16);
+                    dot_h4k4_avx512(qh, kr, hd, d16, nx);
                     for (int a = 0; a < 4; a++)
                         for (int t = 0; t < 4; t++) {
                             float s = scale * d16[a][t];
