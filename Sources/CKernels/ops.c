@@ -436,9 +436,43 @@ void ps_attention_query(const float *q, int64_t q_stride, int64_t n_q, int64_t p
     }
 }
 
-int64_t ps_argmax(const float *x, int64_t n) {
+static int64_t argmax_scalar(const float *x, int64_t n) {
     int64_t best = 0;
     for (int64_t i = 1; i < n; i++)
         if (x[i] > x[best]) best = i;
     return best;
+}
+
+#if defined(__x86_64__)
+// The scalar loop's answer: the first index of the largest value that is not NaN (NaNs never
+// compare greater; a NaN at 0 is never replaced). One pass for the maximum over the ordered lanes,
+// one for its first index (the 262k logits of a Gemma token are 1 MB, read from L2).
+TGT512 static int64_t argmax_avx512(const float *x, int64_t n) {
+    if (x[0] != x[0]) return 0;
+    __m512 m = _mm512_set1_ps(x[0]);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        m = _mm512_mask_max_ps(m, _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), m, v);
+    }
+    float best = _mm512_reduce_max_ps(m);
+    for (int64_t j = i; j < n; j++)
+        if (x[j] > best) best = x[j];
+    const __m512 b = _mm512_set1_ps(best);
+    for (i = 0; i + 16 <= n; i += 16) {
+        const __mmask16 e = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), b, _CMP_EQ_OQ);
+        if (e) return i + __builtin_ctz(e);
+    }
+    for (; i < n; i++)
+        if (x[i] == best) return i;
+    return 0;
+}
+#endif
+
+int64_t ps_argmax(const float *x, int64_t n) {
+    if (n <= 0) return 0;
+#if defined(__x86_64__)
+    if (ps_isa_current() >= PS_ISA_AVX512) return argmax_avx512(x, n);
+#endif
+    return argmax_scalar(x, n);
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Chooses tokens from logits. Pure: the result depends only on the logits, the parameters, the
 /// penalty history and the token's index in its sequence — so a generation is reproduced exactly
 /// after a crash, with a different stage count or in a different micro-batch.
@@ -63,11 +65,14 @@ public enum Sampler {
     /// Index of the largest logit (lowest id on ties).
     public static func argmax(_ l: [Float]) -> Int32 { argmax(l[...]) }
 
-    /// Index, relative to the slice's start, of the largest logit (lowest id on ties).
+    /// Index, relative to the slice's start, of the largest logit (lowest id on ties; a NaN is
+    /// never the largest unless it comes first). Vectorised in C: greedy decoding scans the whole
+    /// vocabulary every token (262k logits on Gemma, 1.7 % of a decode step as a Swift loop).
     public static func argmax(_ l: ArraySlice<Float>) -> Int32 {
-        guard var best = l.indices.first else { return 0 }
-        for i in l.indices where l[i] > l[best] { best = i }
-        return Int32(best - l.startIndex)
+        l.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress, p.count > 0 else { return 0 }
+            return Int32(ps_argmax(base, Int64(p.count)))
+        }
     }
 
     /// A uniform double in [0, 1) that depends only on (seed, index): SplitMix64 of a mix of both.

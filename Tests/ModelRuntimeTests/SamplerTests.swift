@@ -1,3 +1,4 @@
+import Kernels
 import Testing
 @testable import ModelRuntime
 
@@ -12,6 +13,45 @@ import Testing
 
     @Test func greedyPicksTheFirstMaximum() {
         #expect(Sampler.sample(logits[...], parameters: .greedy, history: [], tokenIndex: 0) == 1)
+    }
+
+    /// The vectorised argmax answers as the plain loop does — first maximum, NaNs never chosen
+    /// unless first, signed zeros equal — at every ISA level, length and slice offset.
+    @Test func argmaxIsThePlainLoopsAnswerAtEveryISALevel() {
+        func plain(_ l: ArraySlice<Float>) -> Int32 {
+            guard var best = l.indices.first else { return 0 }
+            for i in l.indices where l[i] > l[best] { best = i }
+            return Int32(best - l.startIndex)
+        }
+        var state: UInt64 = 99
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        let specials: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 3, 3, .greatestFiniteMagnitude]
+        var cases: [[Float]] = [[.nan, 1, 2], [-0.0, 0.0], [0.0, -0.0, 0.0], [-.infinity, -.infinity], [1]]
+        for n in [16, 17, 32, 48] {   // a NaN in every lane position of the last vector, the maximum before it
+            for lane in 0..<16 {
+                var v = (0..<n).map { Float($0 % 7) }
+                v[n - 16 + lane] = .nan
+                cases.append(v)
+            }
+        }
+        for n in [2, 15, 16, 17, 31, 33, 100, 262_144] {
+            for _ in 0..<(n > 1000 ? 2 : 12) {
+                var v = (0..<n).map { _ in Float(Int(next() % 2001) - 1000) / 100 }
+                for _ in 0..<Int(next() % 4) { v[Int(next()) % n] = specials[Int(next()) % specials.count] }
+                cases.append(v)
+            }
+        }
+        defer { KernelISA.select(KernelISA.detected) }
+        for level in KernelISA.available {
+            KernelISA.select(level)
+            for v in cases {
+                for offset in [0, min(1, v.count - 1)] {
+                    let s = v[offset...]
+                    #expect(Sampler.argmax(s) == plain(s), "\(level) n \(v.count) offset \(offset)")
+                }
+            }
+        }
+        #expect(Sampler.argmax([Float]()[...]) == 0)
     }
 
     @Test func randomnessIsAPureFunctionOfSeedAndIndex() {

@@ -42,7 +42,8 @@ void ps_attention_query(const float *q, int64_t q_stride, int64_t n_q, int64_t p
                         const float *v, int64_t kv_stride, int64_t ring, int64_t n_head, int64_t n_kv_head, int64_t hd,
                         float scale, float softcap, int64_t head_lo, int64_t head_hi, float *out, int64_t out_stride);
 
-// Index of the largest element (first on ties).
+// Index of the largest element (first on ties; NaNs are never the largest unless at index 0;
+// 0 when n <= 0), the same on every ISA level.
 int64_t ps_argmax(const float *x, int64_t n);
 
 // A pool of worker threads sharing chunks of one operation; returns when all chunks are done.
