@@ -17,9 +17,8 @@ extension LayerRangeModel {
         w.attnNorm.withUnsafeBufferPointer {
             ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
         }
-        w.wq.multiply(hn, batch: rows, into: q, yStride: qd, pool: pool, scratch: scratch)
-        w.wk.multiply(hn, batch: rows, into: k, yStride: kvd, pool: pool, scratch: scratch)
-        w.wv.multiply(hn, batch: rows, into: v, yStride: kvd, pool: pool, scratch: scratch)
+        WeightMatrix.multiply([MatmulProduct(matrix: w.wq, y: q, yStride: qd), MatmulProduct(matrix: w.wk, y: k, yStride: kvd),
+                               MatmulProduct(matrix: w.wv, y: v, yStride: kvd)], x: hn, batch: rows, pool: pool, scratch: scratch)
         if let bq = w.bq, let bk = w.bk, let bv = w.bv {
             for r in 0..<rows {
                 bq.withUnsafeBufferPointer { ps_add(q + r * qd, $0.baseAddress!, Int64(qd)) }
@@ -67,8 +66,8 @@ extension LayerRangeModel {
         w.ffnNorm.withUnsafeBufferPointer {
             ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
         }
-        w.gate.multiply(hn, batch: rows, into: g, yStride: f, pool: pool, scratch: scratch)
-        w.up.multiply(hn, batch: rows, into: u, yStride: f, pool: pool, scratch: scratch)
+        WeightMatrix.multiply([MatmulProduct(matrix: w.gate, y: g, yStride: f), MatmulProduct(matrix: w.up, y: u, yStride: f)],
+                              x: hn, batch: rows, pool: pool, scratch: scratch)
         if pool.count == 1 || rows < 8 {
             GateJob.apply(h.activation, g, u, rows * f)
         } else {

@@ -1,0 +1,127 @@
+import CKernels
+
+/// One product of a group: `matrix` times the shared input into `y` (rows `yStride` apart).
+struct MatmulProduct {
+    let matrix: WeightMatrix
+    let y: UnsafeMutablePointer<Float>
+    let yStride: Int
+}
+
+extension WeightMatrix {
+    /// Several matrices with the same input width times one input, as one parallel operation:
+    /// y_p[b][r] = W_p[r] · x[b] for every product p, b < nb, r < W_p.rows. Output rows are split
+    /// across the pool's threads in 16-row groups taken over all the products together (never one
+    /// dot product across threads), so a layer's Q, K and V (or gate and up) cost one dispatch and
+    /// one join instead of three (two): on two threads the small matrices of a 270M model were
+    /// dominated by those. Where a weight type has an integer path and the thread's activation
+    /// mode is q8, x is quantized to 8 bits once per activation layout, into the scratch's
+    /// activation buffer, and every thread reads that copy. Each value is the one `multiply` of
+    /// that matrix alone gives.
+    static func multiply(_ products: [MatmulProduct], x: UnsafePointer<Float>, batch nb: Int, pool: ThreadPool, scratch: Scratch) {
+        guard let cols = products.first?.matrix.cols else { return }
+        // One quantized copy of x per weight type that takes 8-bit activations (the layouts differ:
+        // 32-blocks carry the type's own offset correction; K types their block sums).
+        var types: [Int32] = []
+        var offsets: [Int] = []
+        var total = 0
+        for p in products where ps_activations_for(p.matrix.type) != 0 && !types.contains(p.matrix.type) {
+            types.append(p.matrix.type)
+            offsets.append(total)
+            total += nb * Int(ps_act_row_bytes(p.matrix.type, Int64(cols)))   // rows are multiples of 64 bytes
+        }
+        let buffer = total > 0 ? scratch.bytes(.activations, total) : nil
+        for (t, off) in zip(types, offsets) {
+            quantize(type: t, x: x, cols: cols, nb: nb, out: buffer! + off, pool: pool)
+        }
+        let parts = products.map { p -> MatmulJob.Part in
+            let xq = types.firstIndex(of: p.matrix.type).map { UnsafeRawPointer(buffer! + offsets[$0]) }
+            return MatmulJob.Part(w: p.matrix, xq: xq, y: p.y, yStride: p.yStride)
+        }
+        parts.withUnsafeBufferPointer { pb in
+            var job = MatmulJob(parts: pb, x: x, nb: nb, groups: parts.reduce(0) { $0 + ($1.w.rows + 15) / 16 })
+            withUnsafeMutablePointer(to: &job) { ptr in
+                let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: ptr.pointee.groups, minItems: 4)
+                pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr,
+                         chunks: chunks)
+            }
+        }
+    }
+
+    private static func quantize(type: Int32, x: UnsafePointer<Float>, cols: Int, nb: Int, out: UnsafeMutableRawPointer,
+                                 pool: ThreadPool) {
+        if pool.count == 1 || nb < 8 {
+            ps_quantize_activations(type, x, Int64(cols), Int64(nb), Int64(cols), out)
+            return
+        }
+        // Row by row, so splitting the rows across threads gives the same bytes.
+        var job = QuantizeJob(type: type, x: x, cols: cols, nb: nb, out: out, rowBytes: Int(ps_act_row_bytes(type, Int64(cols))))
+        withUnsafeMutablePointer(to: &job) { ptr in
+            pool.run({ ctx, i, n in QuantizeJob.body(ctx!.assumingMemoryBound(to: QuantizeJob.self), Int(i), Int(n)) },
+                     ptr, chunks: pool.count)
+        }
+    }
+}
+
+private struct QuantizeJob {
+    let type: Int32
+    let x: UnsafePointer<Float>
+    let cols: Int
+    let nb: Int
+    let out: UnsafeMutableRawPointer
+    let rowBytes: Int
+
+    static func body(_ p: UnsafeMutablePointer<QuantizeJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let (b0, b1) = ThreadPool.share(j.nb, i, n)
+        guard b0 < b1 else { return }
+        ps_quantize_activations(j.type, j.x + b0 * j.cols, Int64(j.cols), Int64(b1 - b0), Int64(j.cols),
+                                j.out + b0 * j.rowBytes)
+    }
+}
+
+private struct MatmulJob {
+    struct Part {
+        let w: WeightMatrix
+        let xq: UnsafeRawPointer?   // 8-bit activations, or nil for the f32 path
+        let y: UnsafeMutablePointer<Float>
+        let yStride: Int
+    }
+
+    let parts: UnsafeBufferPointer<Part>
+    let x: UnsafePointer<Float>
+    let nb: Int
+    /// 16-row groups of all parts, part after part.
+    let groups: Int
+
+    static func body(_ p: UnsafeMutablePointer<MatmulJob>, _ i: Int, _ n: Int) {
+        let j = p.pointee
+        let (g0, g1) = ThreadPool.share(j.groups, i, n)
+        var first = 0   // the part's first group in the concatenation
+        for part in j.parts {
+            let count = (part.w.rows + 15) / 16
+            let a = max(g0, first), b = min(g1, first + count)
+            if a < b { run(part, x: j.x, nb: j.nb, rows: (a - first) * 16, min(part.w.rows, (b - first) * 16)) }
+            first += count
+            if first >= g1 { break }
+        }
+    }
+
+    /// Rows [r0, r1) of one part (r0 on a 16-row boundary, so each chunk's rows stay cache-line
+    /// aligned in y and packed groups stay whole).
+    private static func run(_ part: Part, x: UnsafePointer<Float>, nb: Int, rows r0: Int, _ r1: Int) {
+        let w = part.w
+        // Packed rows for one activation row only: there they skip the unpacking and scale
+        // spreading the row-major tiles amortise over several rows. With 2 to 16 rows the row-major
+        // tiles won on TinyLlama-sized Q8_0 matrices (packed 0.72-0.90x: each row re-reads a
+        // 16-row group larger than L1) and tied on Gemma's Q5_0 ones (0.83-1.24x).
+        if let xq = part.xq, nb == 1, let packed = w.packed {
+            ps_matmul_q8_packed(w.type, packed.baseAddress, Int64(w.cols), xq, Int64(nb), part.y, Int64(part.yStride),
+                                Int64(r0), Int64(r1))
+        } else if let xq = part.xq {
+            ps_matmul_q8(w.type, w.base, w.rowBytes, Int64(w.cols), xq, Int64(nb), part.y, Int64(part.yStride), Int64(r0), Int64(r1))
+        } else {
+            ps_matmul(w.type, w.base, w.rowBytes, Int64(w.cols), x, Int64(w.cols), Int64(nb), part.y, Int64(part.yStride),
+                      Int64(r0), Int64(r1))
+        }
+    }
+}
