@@ -179,22 +179,24 @@ TGT512 static void axpy4_avx512(float *y, const float p[4], const float *const x
 // eight per sixteen). out[h][t] = q_h . k_t, reduced exactly as dot_f32_avx512 does.
 // next[t] (or NULL): a key row to prefetch line by line alongside (the cache's rows come from
 // memory: decode streams every weight between two uses of a layer's cache).
-TGT512 static void dot_h4k4_avx512(const float *const q[4], const float *const k[4], int64_t hd, float out[4][4],
-                                   const float *const next[4]) {
+// Also for two heads (nh = 2: a thread's share of a group when two threads split its heads).
+#define INL512 static inline __attribute__((always_inline, target("avx512f")))
+INL512 void dot_hk4(const int nh, const float *const q[4], const float *const k[4], int64_t hd, float out[4][4],
+                    const float *const next[4]) {
     __m512 acc[4][4];
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < nh; h++)
         for (int t = 0; t < 4; t++) acc[h][t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < hd; i += 16) {
         for (int t = 0; t < 4; t++)
             if (next[t]) _mm_prefetch((const char *)(next[t] + i), _MM_HINT_T0);
         __m512 kv[4];
         for (int t = 0; t < 4; t++) kv[t] = _mm512_loadu_ps(k[t] + i);
-        for (int h = 0; h < 4; h++) {
+        for (int h = 0; h < nh; h++) {
             const __m512 qv = _mm512_loadu_ps(q[h] + i);
             for (int t = 0; t < 4; t++) acc[h][t] = _mm512_add_ps(acc[h][t], _mm512_mul_ps(qv, kv[t]));
         }
     }
-    for (int h = 0; h < 4; h++)
+    for (int h = 0; h < nh; h++)
         for (int t = 0; t < 4; t++) {
             float v[16];
             _mm512_storeu_ps(v, acc[h][t]);
@@ -203,30 +205,43 @@ TGT512 static void dot_h4k4_avx512(const float *const q[4], const float *const k
             out[h][t] = s;
         }
 }
+TGT512 static void dot_h4k4_avx512(const float *const q[4], const float *const k[4], int64_t hd, float out[4][4],
+                                   const float *const next[4]) {
+    dot_hk4(4, q, k, hd, out, next);
+}
+TGT512 static void dot_h2k4_avx512(const float *const q[4], const float *const k[4], int64_t hd, float out[4][4],
+                                   const float *const next[4]) {
+    dot_hk4(2, q, k, hd, out, next);
+}
 
 // out_h += p[h][j] * x[j] for j < n in order, four heads sharing the value rows x (hd a multiple
 // of 64): each 64-float slice of the four outputs stays in registers for the whole tile, so a
 // value vector is loaded once for four heads and each output once per tile (axpy4 reloads and
 // stores the output every four rows). Per element the same operations in the same order.
-TGT512 static void axpy_h4_avx512(float *const y[4], const float *const p[4], const float *const *x, int64_t n,
-                                  int64_t hd) {
+INL512 void axpy_h(const int nh, float *const y[4], const float *const p[4], const float *const *x, int64_t n, int64_t hd) {
     for (int64_t d = 0; d < hd; d += 64) {
         __m512 acc[4][4];
-        for (int h = 0; h < 4; h++)
+        for (int h = 0; h < nh; h++)
             for (int c = 0; c < 4; c++) acc[h][c] = _mm512_loadu_ps(y[h] + d + 16 * c);
         for (int64_t j = 0; j < n; j++) {
             if (j + 4 < n)   // the value row four ahead, as dot_h4k4 does for keys
                 for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(x[j + 4] + d + 16 * c), _MM_HINT_T0);
             __m512 v[4];
             for (int c = 0; c < 4; c++) v[c] = _mm512_loadu_ps(x[j] + d + 16 * c);
-            for (int h = 0; h < 4; h++) {
+            for (int h = 0; h < nh; h++) {
                 const __m512 pv = _mm512_set1_ps(p[h][j]);
                 for (int c = 0; c < 4; c++) acc[h][c] = _mm512_add_ps(acc[h][c], _mm512_mul_ps(pv, v[c]));
             }
         }
-        for (int h = 0; h < 4; h++)
+        for (int h = 0; h < nh; h++)
             for (int c = 0; c < 4; c++) _mm512_storeu_ps(y[h] + d + 16 * c, acc[h][c]);
     }
+}
+TGT512 static void axpy_h4_avx512(float *const y[4], const float *const p[4], const float *const *x, int64_t n, int64_t hd) {
+    axpy_h(4, y, p, x, n, hd);
+}
+TGT512 static void axpy_h2_avx512(float *const y[4], const float *const p[4], const float *const *x, int64_t n, int64_t hd) {
+    axpy_h(2, y, p, x, n, hd);
 }
 
 TGT512 static void axpy_avx512(float *y, float p, const float *x, int64_t n) {
@@ -259,22 +274,26 @@ static void tile_scores(const float *q, const float *const *krow, int64_t n, int
     if (wide)
         for (; j0 + 4 <= n; j0 += 4)
             for (int64_t h = h0; h < h1; h++) {
-                if (hd % 16 == 0 && h + 4 <= h1 && h / group == (h + 3) / group) {   // four heads, one kv head
-                    const float *qh[4], *kr[4], *nx[4];
+                // Four heads of one kv head, else two: each key vector loaded once for all of them.
+                const int nh = hd % 16 == 0 && h + 4 <= h1 && h / group == (h + 3) / group   ? 4
+                               : hd % 16 == 0 && h + 2 <= h1 && h / group == (h + 1) / group ? 2 : 1;
+                if (nh > 1) {
+                    const float *qh[4] = {0}, *kr[4], *nx[4];
                     for (int t = 0; t < 4; t++) {
-                        qh[t] = q + (h + t) * hd;
+                        if (t < nh) qh[t] = q + (h + t) * hd;
                         kr[t] = krow[j0 + t] + (h / group) * hd;
                         nx[t] = j0 + 4 + t < n ? krow[j0 + 4 + t] + (h / group) * hd : NULL;
                     }
                     float d16[4][4];
-                    dot_h4k4_avx512(qh, kr, hd, d16, nx);
-                    for (int a = 0; a < 4; a++)
+                    if (nh == 4) dot_h4k4_avx512(qh, kr, hd, d16, nx);
+                    else dot_h2k4_avx512(qh, kr, hd, d16, nx);
+                    for (int a = 0; a < nh; a++)
                         for (int t = 0; t < 4; t++) {
                             float s = scale * d16[a][t];
                             if (softcap > 0) s = softcap * tanhf(s / softcap);
                             sc[(h + a - h0) * PS_ATTENTION_TILE + j0 + t] = s;
                         }
-                    h += 3;
+                    h += nh - 1;
                     continue;
                 }
                 const float *kr[4];
@@ -306,23 +325,26 @@ static void tile_values(const float *const *vrow, int64_t n, int64_t h0, int64_t
                         int wide, const float *sc, float *out) {
     int64_t j0 = 0;
 #if defined(__x86_64__)
-    // Blocks of four heads of one kv group take the whole tile at once; other heads go four rows
-    // at a time as below. Each output element sees the same adds in the same order either way.
+    // Blocks of four (else two) heads of one kv group take the whole tile at once; other heads go
+    // four rows at a time as below. Each output element sees the same adds in the same order
+    // either way.
     int done[PS_ATTENTION_HEADS] = {0};
     if (wide && hd % 64 == 0)
-        for (int64_t h = h0; h + 4 <= h1; h++) {
-            if (h / group != (h + 3) / group) continue;
-            float *yh[4];
-            const float *ph[4];
-            for (int t = 0; t < 4; t++) {
+        for (int64_t h = h0; h + 2 <= h1; h++) {
+            const int nh = h + 4 <= h1 && h / group == (h + 3) / group ? 4 : h / group == (h + 1) / group ? 2 : 0;
+            if (!nh) continue;
+            float *yh[4] = {0};
+            const float *ph[4] = {0};
+            for (int t = 0; t < nh; t++) {
                 yh[t] = out + (h + t) * hd;
                 ph[t] = sc + (h + t - h0) * PS_ATTENTION_TILE;
                 done[h + t - h0] = 1;
             }
             const float *xs[PS_ATTENTION_TILE];
             for (int64_t j = 0; j < n; j++) xs[j] = vrow[j] + (h / group) * hd;
-            axpy_h4_avx512(yh, ph, xs, n, hd);
-            h += 3;
+            if (nh == 4) axpy_h4_avx512(yh, ph, xs, n, hd);
+            else axpy_h2_avx512(yh, ph, xs, n, hd);
+            h += nh - 1;
         }
     if (wide)
         for (; j0 + 4 <= n; j0 += 4)
