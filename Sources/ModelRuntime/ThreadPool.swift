@@ -31,10 +31,10 @@ public final class ThreadPool: @unchecked Sendable {
         ps_pool_run(pool, fn, ctx, Int32(chunks))
     }
 
-    /// A chunk count for `items` work items: several chunks per thread so a descheduled thread's
-    /// share is picked up by the others, and at least `minItems` items per chunk.
-    func chunkCount(items: Int, minItems: Int) -> Int {
-        max(1, min(items / max(1, minItems), 8 * count))
+    /// A chunk count for `items` work items: `perThread` chunks per thread so a descheduled
+    /// thread's share is picked up by the others, and at least `minItems` items per chunk.
+    func chunkCount(items: Int, minItems: Int, perThread: Int = 8) -> Int {
+        max(1, min(items / max(1, minItems), max(1, perThread) * count))
     }
 
     /// The half-open share `[lo, hi)` of `total` items for chunk `index` of `count`.

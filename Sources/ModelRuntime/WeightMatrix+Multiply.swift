@@ -40,7 +40,11 @@ extension WeightMatrix {
         parts.withUnsafeBufferPointer { pb in
             var job = MatmulJob(parts: pb, x: x, nb: nb, groups: parts.reduce(0) { $0 + ($1.w.rows + 15) / 16 })
             withUnsafeMutablePointer(to: &job) { ptr in
-                let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: ptr.pointee.groups, minItems: 4)
+                // A single row (decode) streams each weight once: two chunks per thread keep each
+                // thread's reads long and sequential (Gemma tg128 on two threads, 12 alternating
+                // runs: paired 1.031 over eight chunks per thread, 8 of 12 faster; one chunk per
+                // thread 1.067 in another series, but no slack for a descheduled thread).
+                let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: ptr.pointee.groups, minItems: 4, perThread: nb == 1 ? 2 : 8)
                 pool.run({ ctx, i, n in MatmulJob.body(ctx!.assumingMemoryBound(to: MatmulJob.self), Int(i), Int(n)) }, ptr,
                          chunks: chunks)
             }
