@@ -19,6 +19,7 @@ extension WeightMatrix {
     /// that matrix alone gives.
     static func multiply(_ products: [MatmulProduct], x: UnsafePointer<Float>, batch nb: Int, pool: ThreadPool, scratch: Scratch) {
         guard let cols = products.first?.matrix.cols else { return }
+        assert(products.allSatisfy { $0.matrix.cols == cols }, "a group's products share their input width")
         // One quantized copy of x per weight type that takes 8-bit activations (the layouts differ:
         // 32-blocks carry the type's own offset correction; K types their block sums).
         var types: [Int32] = []

@@ -88,7 +88,11 @@ final class Reloader: @unchecked Sendable {
         if a.model != b.model { out.append("model") }
         if a.servedModelName != b.servedModelName { out.append("served_model_name") }
         if a.http != b.http { out.append("http") }
-        if a.scheduler != b.scheduler { out.append("scheduler") }
+        // prefill_chunk_tokens goes with the partition (reconfigure applies it; auto follows M).
+        var sa = a.scheduler, sb = b.scheduler
+        sa.prefillChunkTokens = nil
+        sb.prefillChunkTokens = nil
+        if sa != sb { out.append("scheduler") }
         if a.limits != b.limits { out.append("limits") }
         if a.recovery != b.recovery { out.append("recovery") }
         if a.chatTemplate != b.chatTemplate { out.append("chat_template") }

@@ -4,12 +4,12 @@ import Testing
 /// The daemon under disruption, as an operator would cause it: a stage killed under load, a
 /// SIGHUP with a new stage count, a SIGKILLed coordinator.
 @Suite(.serialized) struct ServeRecoveryTests {
-    func config(_ path: String, stages: Int, extra: String = "") throws {
+    func config(_ path: String, stages: Int, prefillChunk: Int? = nil, extra: String = "") throws {
         try """
             model: \(try CLI.syntheticModel("tiny-llama"))
             chat_template: chatml
             pipeline: {stages: \(stages), numa: off}
-            scheduler: {max_queue: 64, kv_cache_tokens: 16384}
+            scheduler: {max_queue: 64, kv_cache_tokens: 16384\(prefillChunk.map { ", prefill_chunk_tokens: \($0)" } ?? "")}
             logging: {level: notice}
             \(extra)
             """.write(toFile: path, atomically: true, encoding: .utf8)
@@ -121,7 +121,7 @@ import Testing
         let server = try LiveServer(arguments: ["--config", path])
         defer { server.stop() }
         #expect(try server.get("/health").1.components(separatedBy: "\"index\"").count - 1 == 2)
-        try config(path, stages: 3, extra: "http: {max_body_bytes: 65536}")
+        try config(path, stages: 3, prefillChunk: 8, extra: "http: {max_body_bytes: 65536}")
         let results = runAll(server) {
             usleep(100_000)
             kill(server.process.processIdentifier, SIGHUP)
@@ -139,6 +139,8 @@ import Testing
         #expect(stages == 3, "\(server.log)")
         #expect(childPIDs(of: server.process.processIdentifier).count == 3)
         #expect(server.log.contains("http changed; that takes effect at the next restart"), "\(server.log)")
+        // prefill_chunk_tokens goes with the partition: applied, not reported as needing a restart.
+        #expect(!server.log.contains("scheduler changed"), "\(server.log)")
         // The same requests give the same text on the new partition.
         let again = runAll(server)
         for i in 0..<32 { #expect(Self.text(again[i]?.1 ?? "") == Self.text(results[i]?.1 ?? "-"), "request \(i)") }
