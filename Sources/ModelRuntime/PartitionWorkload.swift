@@ -28,11 +28,12 @@ public struct PartitionWorkload: Sendable, Equatable, CustomStringConvertible {
     /// One token decoded at a time and no prompt: the cost of a single decode step.
     public static let decodeStep = PartitionWorkload(promptTokens: 0, outputTokens: 1, decodeRows: 1, prefillRows: 1)
 
-    /// A server's traffic when nothing more is known: prompts as long as the answers (128 + 128),
-    /// `runningSequences` decoding at once over `microBatches` micro-batches (each of at most
-    /// `batchTokens` tokens), prefill chunks of `prefillChunkTokens` tokens.
-    public static func serving(runningSequences: Int, microBatches: Int, batchTokens: Int, prefillChunkTokens: Int) -> PartitionWorkload {
-        PartitionWorkload(promptTokens: 128, outputTokens: 128,
+    /// A server's traffic: `runningSequences` decoding at once over `microBatches` micro-batches
+    /// (each of at most `batchTokens` tokens), prefill chunks of `prefillChunkTokens` tokens; when
+    /// nothing more is known, prompts as long as the answers (128 + 128).
+    public static func serving(promptTokens: Int = 128, outputTokens: Int = 128, runningSequences: Int, microBatches: Int,
+                               batchTokens: Int, prefillChunkTokens: Int) -> PartitionWorkload {
+        PartitionWorkload(promptTokens: promptTokens, outputTokens: outputTokens,
                           decodeRows: max(1, min(runningSequences / max(1, microBatches), batchTokens)), prefillRows: prefillChunkTokens)
     }
 

@@ -22,20 +22,16 @@ extension WeightMatrix {
         assert(products.allSatisfy { $0.matrix.cols == cols }, "a group's products share their input width")
         // One quantized copy of x per weight type that takes 8-bit activations (the layouts differ:
         // 32-blocks carry the type's own offset correction; K types their block sums).
-        var types: [Int32] = []
-        var offsets: [Int] = []
+        var copies: [(type: Int32, offset: Int)] = []
         var total = 0
-        for p in products where ps_activations_for(p.matrix.type) != 0 && !types.contains(p.matrix.type) {
-            types.append(p.matrix.type)
-            offsets.append(total)
+        for p in products where ps_activations_for(p.matrix.type) != 0 && !copies.contains(where: { $0.type == p.matrix.type }) {
+            copies.append((p.matrix.type, total))
             total += nb * Int(ps_act_row_bytes(p.matrix.type, Int64(cols)))   // rows are multiples of 64 bytes
         }
         let buffer = total > 0 ? scratch.bytes(.activations, total) : nil
-        for (t, off) in zip(types, offsets) {
-            quantize(type: t, x: x, cols: cols, nb: nb, out: buffer! + off, pool: pool)
-        }
+        for c in copies { quantize(type: c.type, x: x, cols: cols, nb: nb, out: buffer! + c.offset, pool: pool) }
         let parts = products.map { p -> MatmulJob.Part in
-            let xq = types.firstIndex(of: p.matrix.type).map { UnsafeRawPointer(buffer! + offsets[$0]) }
+            let xq = copies.first { $0.type == p.matrix.type }.map { UnsafeRawPointer(buffer! + $0.offset) }
             return MatmulJob.Part(w: p.matrix, xq: xq, y: p.y, yStride: p.yStride)
         }
         parts.withUnsafeBufferPointer { pb in

@@ -6,8 +6,8 @@
 /// (``nextBatch(for:)``) admits queued sequences while the KV budget and `maxRunning` allow and
 /// gives each a home slot, the lightest (fewest tokens of pending work; ties → lowest index).
 /// A slot's iteration holds the ready decodes of its own sequences, then prefill chunks within
-/// `maxBatchTokens` (prompt tokens at most `prefillChunkTokens`): its own sequences' first, then chunks of sequences whose home slot is busy
-/// in the ring. Chunks of one prompt may thus be in several micro-batches at once (the ring is
+/// `maxBatchTokens` (prompt tokens at most `prefillChunkTokens`): its own sequences' first, then
+/// chunks of sequences whose home slot is busy in the ring. Chunks of one prompt may thus be in several micro-batches at once (the ring is
 /// FIFO, so each stage still computes them in order), which keeps micro-batches even while a
 /// long prompt is prefilled (SGLang's chunked pipeline prefill). Decodes always wait for the
 /// previous sample. ``complete(batch:samples:)`` applies the sampled tokens, checks stop

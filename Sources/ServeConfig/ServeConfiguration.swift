@@ -44,7 +44,14 @@ public struct ServeConfiguration: Sendable, Equatable {
     /// least 1) — the ring then holds at most max_batch_tokens prompt tokens at once, whatever M,
     /// and a burst of prompts fills and drains the pipeline in chunks that short.
     public var effectivePrefillChunkTokens: Int {
-        min(scheduler.maxBatchTokens, scheduler.prefillChunkTokens ?? max(1, scheduler.maxBatchTokens / pipeline.effectiveMicroBatches))
+        Self.prefillChunkTokens(scheduler.prefillChunkTokens, maxBatchTokens: scheduler.maxBatchTokens,
+                                microBatches: pipeline.effectiveMicroBatches)
+    }
+
+    /// `configured` (nil = auto: max_batch_tokens / micro_batches, at least 1), never above
+    /// max_batch_tokens — the rule `serve` applies, for other commands that take the same setting.
+    public static func prefillChunkTokens(_ configured: Int?, maxBatchTokens: Int, microBatches: Int) -> Int {
+        min(maxBatchTokens, configured ?? max(1, maxBatchTokens / max(1, microBatches)))
     }
 
     public struct Scheduler: Sendable, Equatable {

@@ -5,6 +5,7 @@ import GGUF
 import Logging
 import ModelRuntime
 import Scheduling
+import ServeConfig
 import Tokenization
 import WireProtocol
 
@@ -84,9 +85,9 @@ struct Bench: ParsableCommand {
             let placements = try placeStages(s, threads: threadsPerStage, mode: try parseNUMAMode(numa), logger: logger)
             for (mi, m) in mbList.enumerated() {
                 // Balanced for this run's traffic: its prompt and output lengths, its rows per micro-batch.
-                let chunk = min(maxBatchTokens, Int(prefillChunkTokens) ?? max(1, maxBatchTokens / m))
-                let workload = PartitionWorkload(promptTokens: promptTokens, outputTokens: outputTokens,
-                                                 decodeRows: max(1, min(requests / m, maxBatchTokens)), prefillRows: chunk)
+                let chunk = ServeConfiguration.prefillChunkTokens(Int(prefillChunkTokens), maxBatchTokens: maxBatchTokens, microBatches: m)
+                let workload = PartitionWorkload.serving(promptTokens: promptTokens, outputTokens: outputTokens, runningSequences: requests,
+                                                         microBatches: m, batchTokens: maxBatchTokens, prefillChunkTokens: chunk)
                 let plan: PartitionPlan
                 do {
                     plan = try layers.map { try planner.plan(counts: try parseLayerCounts($0), stages: s, workload: workload) }

@@ -101,10 +101,11 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 
 // ---- packed weights (decode layout) -----------------------------------------------------------
 //
-// Q5_0, Q8_0 and Q4_K rows repacked at load so that one 512-bit vector holds 4 consecutive weights of
-// 16 rows: vpdpbusd against 4 broadcast activation bytes then gives each of the 16 rows its p[j]
-// (the sum over elements 4j..4j+3 of a block) in its own lane, and the 16 rows' scales convert
-// with one instruction. Rows go in groups of 16; group g is k/32 group-blocks, block i being
+// Q5_0, Q8_0 and Q4_K rows repacked at load so that one 512-bit vector holds 4 consecutive weights
+// of 16 rows: one vpdpbusd (Q4_K: vpmaddubsw + vpdpwssd with the scales) against 4 broadcast
+// activation bytes then gives each of the 16 rows its partial sum over those 4 elements in its own
+// lane, and the 16 rows' scales convert with one instruction. Rows go in groups of 16; group g is
+// one group-block per block of the row (k/32, or k/256 for Q4_K), block i being
 //   Q8_0 (544 bytes = 16 x 34): f16 d[16] | u8 c[8][16][4]        c[j][r][t] = q(r, 4j+t) ^ 0x80
 //   Q5_0 (352 bytes = 16 x 22): f16 d[16] | u8 n[8][32] | u64 h[8]
 //       n[j][2r] = u(r,4j) | u(r,4j+1) << 4, n[j][2r+1] = u(r,4j+2) | u(r,4j+3) << 4 (low nibbles
@@ -118,17 +119,17 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 // results are bitwise those of the unpacked rows on every ISA level.
 
 /// Bytes of the packed form of `rows` rows of `k` elements of `type`, or 0 if there is none
-/// (type other than Q5_0/Q8_0, rows not a positive multiple of 16, k not a multiple of 32).
+/// (type other than Q5_0/Q8_0/Q4_K, rows not a positive multiple of 16, k not a multiple of the
+/// type's block).
 int64_t ps_packed_bytes(int type, int64_t rows, int64_t k);
 /// 1 if weights should be copied at load into a huge-page arena (ps_packed_alloc): PIPESERVE_PACK
 /// is not "off" and the calling thread has not turned packing off (ps_packed_set(0)).
 int     ps_arena_preferred(void);
 /// 1 if single-row matmuls with 8-bit activations are faster on packed weights of `type` on this
-/// process's ISA level (Q5_0 with AVX-512 VNNI) and ps_arena_preferred(); else 0.
+/// process's ISA level (Q5_0 and Q4_K with AVX-512 VNNI) and ps_arena_preferred(); else 0.
 int     ps_packed_preferred(int type);
 /// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
-/// 0), 1 = as the process
-/// decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
+/// 0), 1 = as the process decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
 int     ps_packed_set(int mode);
 /// Memory for weights (packed or copied as they are): anonymous, 2 MiB-aligned, marked for
 /// transparent huge pages and populated at once (streaming a 170 MB Q8_0 head through 4 KiB
@@ -139,7 +140,8 @@ void    ps_packed_free(void *p, size_t n);
 /// Packs rows [0, rows) of `w` (rows w_row_bytes apart) into `dst` (ps_packed_bytes bytes).
 /// Returns 0, or -1 on bad arguments (nothing written).
 int     ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t rows, void *dst);
-/// Row r of packed weights back in the GGUF layout (k / 32 blocks) into `dst`; -1 on bad arguments.
+/// Row r of packed weights back in the GGUF layout (k / block-size blocks) into `dst`; -1 on bad
+/// arguments.
 int     ps_unpack_row(int type, const void *packed, int64_t k, int64_t r, void *dst);
 /// ps_matmul_q8 on packed weights: Y[b*y_stride + r] = W[r] . X[b] for r in [r0, r1), b < nb.
 /// r0 and r1 must be multiples of 16 (whole groups; nothing is done otherwise). Bitwise the same
