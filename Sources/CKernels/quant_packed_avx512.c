@@ -20,22 +20,26 @@
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512dq,avx2,fma,f16c")))
 #define INL static inline __attribute__((always_inline)) TGT
 
-// How far ahead of the block in use weights are prefetched. Measured on TinyLlama-sized Q8_0
-// matrices read from L3 (2048 x 5632): 2-4 KB 0.85x of the row-major kernel, 8 KB 1.14x, 16 KB
-// 1.06-1.10x, 32 KB 0.86-0.96x.
-enum { PF_BYTES = 8192 };
-// Q4_K group-blocks are 2368 bytes; 4 KB ahead read 24 GB/s, 8 KB 28-29, 16 KB 26-29.
-enum { PF_Q4K = 8192 };
+// No software prefetch: a group's blocks are one sequential stream, which the hardware prefetcher
+// follows better than prefetch instructions do when the kernel has compute to spare. Measured
+// from memory against a plain read loop in the same process (huge pages, one thread, medians of
+// 24 paired runs, 262k x 640): Q8_0 1.03-1.04x without prefetch, 0.87-0.93x with one prefetch
+// per line 2-16 KB ahead (0.71 with a burst per block into L2, as this kernel had); Q4_K
+// (65k x 2048) 0.85-0.90x without, 0.66-0.67x with one prefetch per line 8 KB ahead. Q5_0 alone
+// read 0.95x there with its block's lines 8 KB ahead (0.73-0.76x without), but in decode, where
+// its matrices are 0.1-0.9 MB, that measured 0.97-0.98x of no prefetch (8 alternating runs
+// each, with and without warming the first 8 KB), so it has none either.
 
-// Unsigned weights of chunk j of a Q5_0 group-block: 16 rows x 4 elements.
-INL __m512i q5_chunk(const uint8_t *gblk, int j) {
-    const __m512i w = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(gblk + 32 + 32 * j)));
-    // Word m = byte m of the 32: ((w << 4) | w) & 0x0F0F puts its low nibble in byte 2m, its high
-    // nibble in byte 2m + 1.
-    const __m512i u = _mm512_ternarylogic_epi32(_mm512_slli_epi16(w, 4), w, _mm512_set1_epi8(0x0F), 0xA8);
-    __mmask64 h;
-    memcpy(&h, gblk + 288 + 8 * j, 8);
-    return _mm512_mask_add_epi8(u, h, u, _mm512_set1_epi8(16));
+// Unsigned weights of chunks j and j + 4 (j < 4) of a Q5_0 group-block, 16 rows x 4 elements
+// each: the low and high nibbles of n[j], plus 16 where h has the fifth bit.
+INL void q5_chunks(const uint8_t *gblk, int j, __m512i *lo, __m512i *hi) {
+    const __m512i v = _mm512_loadu_si512(gblk + 32 + 64 * j), m4 = _mm512_set1_epi8(0x0F);
+    __mmask64 h0, h1;
+    memcpy(&h0, gblk + 288 + 8 * j, 8);
+    memcpy(&h1, gblk + 288 + 8 * (j + 4), 8);
+    *lo = _mm512_mask_add_epi8(_mm512_and_si512(v, m4), h0, _mm512_and_si512(v, m4), _mm512_set1_epi8(16));
+    const __m512i u = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    *hi = _mm512_mask_add_epi8(u, h1, u, _mm512_set1_epi8(16));
 }
 
 INL __m512i q8_chunk(const uint8_t *gblk, int j) {
@@ -43,21 +47,28 @@ INL __m512i q8_chunk(const uint8_t *gblk, int j) {
 }
 
 // Block i of a group (b: its group-block) into acc (the contract's acc[i % 2]).
-INL void group_block(const int type, const uint8_t *b, int gb, int64_t i, const int32_t *xq, const int32_t *corr,
-                     const float *xd, __m512 acc[8], int pf) {
-    if (pf)
-        for (int l = 0; l < gb; l += 64) _mm_prefetch((const char *)b + PF_BYTES + l, _MM_HINT_T0);
+INL void group_block(const int type, const uint8_t *b, int64_t i, const int32_t *xq, const int32_t *corr,
+                     const float *xd, __m512 acc[8]) {
     const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), _mm512_set1_ps(xd[i]));
-    for (int j = 0; j < 8; j++) {
-        const __m512i u = type == PS_TYPE_Q8_0 ? q8_chunk(b, j) : q5_chunk(b, j);
-        const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + j]), u, _mm512_set1_epi32(xq[8 * i + j]));
-        acc[j] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[j]);
+    for (int j = 0; j < 4; j++) {
+        __m512i u[2];
+        if (type == PS_TYPE_Q8_0) {
+            u[0] = q8_chunk(b, j);
+            u[1] = q8_chunk(b, j + 4);
+        } else {
+            q5_chunks(b, j, &u[0], &u[1]);
+        }
+        for (int c = 0; c < 2; c++) {
+            const int jj = j + 4 * c;
+            const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + jj]), u[c], _mm512_set1_epi32(xq[8 * i + jj]));
+            acc[jj] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[jj]);
+        }
     }
 }
 
 // One activation row (xr: its qs | corr | d) against one group of 16 rows (g: nblk group-blocks);
 // stores the 16 results at y.
-INL void group_row(const int type, const uint8_t *g, int64_t nblk, const uint8_t *xr, int64_t k, float *y, int pf) {
+INL void group_row(const int type, const uint8_t *g, int64_t nblk, const uint8_t *xr, int64_t k, float *y) {
     const int gb = type == PS_TYPE_Q8_0 ? 544 : 352;
     const int32_t *xq = (const int32_t *)xr;            // 4 activation bytes per int32
     const int32_t *corr = (const int32_t *)(xr + k);
@@ -70,10 +81,10 @@ INL void group_row(const int type, const uint8_t *g, int64_t nblk, const uint8_t
         for (int j = 0; j < 8; j++) acc[p][j] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 2 <= nblk; i += 2) {
-        group_block(type, g + i * gb, gb, i, xq, corr, xd, acc[0], pf);
-        group_block(type, g + (i + 1) * gb, gb, i + 1, xq, corr, xd, acc[1], pf);
+        group_block(type, g + i * gb, i, xq, corr, xd, acc[0]);
+        group_block(type, g + (i + 1) * gb, i + 1, xq, corr, xd, acc[1]);
     }
-    if (i < nblk) group_block(type, g + i * gb, gb, i, xq, corr, xd, acc[0], pf);
+    if (i < nblk) group_block(type, g + i * gb, i, xq, corr, xd, acc[0]);
     __m512 v[8];
     for (int j = 0; j < 8; j++) v[j] = _mm512_add_ps(acc[0][j], acc[1][j]);
     // tree8: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7))
@@ -90,7 +101,7 @@ INL void group_row(const int type, const uint8_t *g, int64_t nblk, const uint8_t
 // (huge pages, Gemma's 640 x 1024 and 640 x 2048 shapes) 27-29 GB/s against 19-21. vpmaddubsw against the
 // four broadcast activation bytes and vpdpwssd with the row's scale in both 16-bit halves add
 // scale * (u0 q0 + u1 q1) + scale * (u2 q2 + u3 q3) — the row-major kernel's integers exactly.
-INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64_t k, float *y, int pf) {
+INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64_t k, float *y) {
     enum { GB = 2368 };
     const int32_t *x4 = (const int32_t *)xr;
     const float *xd = (const float *)(xr + k);
@@ -101,10 +112,6 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     for (int j = 0; j < 8; j++) macc[j] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nblk; i++) {
         const uint8_t *b = g + i * GB;
-        // The header lines now, each quant line beside its load: 37 prefetches in one burst
-        // overran the outstanding-miss slots and most were dropped (8.7 GB/s from memory).
-        if (pf)
-            for (int l = 0; l < 320; l += 64) _mm_prefetch((const char *)b + PF_Q4K + l, _MM_HINT_T0);
         const __m512 dx = _mm512_set1_ps(xd[i]);
         const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), dx);
         const __m512 ms = _mm512_castsi512_ps(_mm512_xor_si512(
@@ -119,7 +126,6 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
         for (int l = 0; l < 8; l++) {
             __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) {
-                if (pf) _mm_prefetch((const char *)b + PF_Q4K + 320 + 256 * l + 64 * c, _MM_HINT_T0);
                 const __m512i v = _mm512_loadu_si512(b + 320 + 256 * l + 64 * c);
                 const __m512i ul = _mm512_and_si512(v, m4), uh = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
                 lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(ul, _mm512_set1_epi32(xi[16 * c + l])), sc[2 * c]);
@@ -148,19 +154,19 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
 TGT static void groups_q4_k(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
                             int64_t nb, int64_t k, float *y, int64_t ys) {
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16)
-        for (int64_t b = 0; b < nb; b++) group_row_q4_k(g, nblk, xq + b * rb, k, y + b * ys, b == 0);
+        for (int64_t b = 0; b < nb; b++) group_row_q4_k(g, nblk, xq + b * rb, k, y + b * ys);
 }
 
 TGT static void groups_q8_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
                             int64_t nb, int64_t k, float *y, int64_t ys) {
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16)
-        for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q8_0, g, nblk, xq + b * rb, k, y + b * ys, b == 0);
+        for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q8_0, g, nblk, xq + b * rb, k, y + b * ys);
 }
 
 TGT static void groups_q5_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
                             int64_t nb, int64_t k, float *y, int64_t ys) {
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16)
-        for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q5_0, g, nblk, xq + b * rb, k, y + b * ys, b == 0);
+        for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q5_0, g, nblk, xq + b * rb, k, y + b * ys);
 }
 
 void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
@@ -170,10 +176,6 @@ void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const 
     const int64_t rb = ps_act_row_bytes(type, k);
     const uint8_t *g = (const uint8_t *)packed + (size_t)(r0 / 16) * (size_t)gbytes;
     const int64_t ng = (r1 - r0) / 16;
-    {   // the start of the range, which no earlier block prefetched
-        const int64_t warm = gbytes * ng < PF_BYTES ? gbytes * ng : PF_BYTES;
-        for (int64_t off = 0; off < warm; off += 64) _mm_prefetch((const char *)g + off, _MM_HINT_T0);
-    }
     if (type == PS_TYPE_Q4_K) groups_q4_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
     else if (type == PS_TYPE_Q8_0) groups_q8_0(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
     else groups_q5_0(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);

@@ -47,7 +47,7 @@ extension LayerRangeModel {
             row.key.update(from: k + r * kvd, count: kvd)
             row.value.update(from: v + r * kvd, count: kvd)
         }
-        let chunks = pool.count == 1 ? 1 : pool.chunkCount(items: rows * h.headCount, minItems: 1)
+        let chunks = LayerRangeModel.attentionChunks(rows: rows, heads: h.headCount, kvHeads: h.kvHeadCount, threads: pool.count)
         var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
                                window: style.slidingWindow, hp: h)
         withUnsafeMutablePointer(to: &job) { ptr in
@@ -107,6 +107,19 @@ private struct GateJob {
         let (r0, r1) = ThreadPool.share(j.rows, i, n)
         guard r0 < r1 else { return }
         apply(j.activation, j.g + r0 * j.width, j.u + r0 * j.width, (r1 - r0) * j.width)
+    }
+}
+
+extension LayerRangeModel {
+    /// Chunks of (token row × head) pairs for attention: a chunk holds at least the heads of one
+    /// kv group that one thread's share allows (a group's heads read the same cached rows once
+    /// between them; single heads re-read them: one Gemma decode row in four one-head chunks read
+    /// every key and value four times), else up to 8 chunks per thread.
+    static func attentionChunks(rows: Int, heads: Int, kvHeads: Int, threads: Int) -> Int {
+        guard threads > 1 else { return 1 }
+        let group = max(1, heads / max(1, kvHeads))
+        let minItems = max(1, min(group, heads / threads))
+        return max(1, min(rows * heads / minItems, 8 * threads))
     }
 }
 

@@ -7,9 +7,10 @@ import Logging
 /// anonymous arena on 2 MiB huge pages (`PackedArena`): the same row-major bytes, read through
 /// far fewer TLB entries — the 170 MB Q8_0 head of Gemma 3 270M streams at 31 GB/s from there
 /// against 23 GB/s from the 4 KiB pages of the mapping. The mapped pages are then released from
-/// the resident set, so a stage still holds about one copy of its weights. Q5_0 and Q4_K matrices
-/// are also packed for single-row products (`PackedWeights`, AVX-512 VNNI), the one extra copy
-/// (55 MB on Gemma 3 270M). `PIPESERVE_PACK=off` leaves everything in the mapping, and so does a stage whose
+/// the resident set, so a stage still holds about one copy of its weights. Q5_0, Q8_0 and Q4_K
+/// matrices are also packed for single-row products (`PackedWeights`, AVX-512 VNNI), the one extra
+/// copy (227 MB on Gemma 3 270M, 172 MB of it the head; made only if it fits as below, else the
+/// row-major copy alone). `PIPESERVE_PACK=off` leaves everything in the mapping, and so does a stage whose
 /// arena would take more than half the memory the kernel reports available: the copy is
 /// anonymous memory, which (unlike the mapping's page cache) cannot be dropped under pressure or
 /// shared by two processes mapping the same file.
@@ -31,11 +32,15 @@ enum WeightArena {
         return nil
     }
 
-    /// Moves and packs in place; returns the arena's bytes (0 when nothing was moved).
-    @discardableResult
-    static func place(layers: inout [LayerWeights], head: inout WeightMatrix?, file: GGUFFile, logger: Logger) -> Int {
-        guard PackedArena.preferred else { return 0 }
-        struct Slot { var layer: Int?; var path: WritableKeyPath<LayerWeights, WeightMatrix>?; var copyAt: Int; var packAt: Int? }
+    /// Where each matrix goes in the arena: its row-major copy, and its packed copy when `pack`.
+    struct Slot { var layer: Int?; var path: WritableKeyPath<LayerWeights, WeightMatrix>?; var copyAt: Int; var packAt: Int? }
+
+    /// The arena's layout: first what a decode step reads, in the order it reads it (each
+    /// layer's matrices, then the head; the packed copy where there is one, else the row-major
+    /// one), then the row-major copies of the packed matrices (prefill and batches). Decode then
+    /// streams one contiguous range, and the hardware prefetcher runs on from one matrix into the
+    /// next instead of starting again behind every row-major copy.
+    static func layout(layers: [LayerWeights], head: WeightMatrix?, pack: Bool) -> (slots: [Slot], bytes: Int) {
         var slots: [Slot] = []
         var total = 0
         func reserve(_ n: Int) -> Int {
@@ -44,18 +49,40 @@ enum WeightArena {
             return at
         }
         func plan(_ m: WeightMatrix, layer: Int?, path: WritableKeyPath<LayerWeights, WeightMatrix>?) {
-            let copyAt = reserve(m.rows * m.rowBytes)
-            var packAt: Int?
-            if let format = WeightFormat(rawValue: m.type), PackedWeights.preferred(format),
-               let n = PackedWeights.byteCount(format: format, k: m.cols, rows: m.rows) { packAt = reserve(n) }
-            slots.append(Slot(layer: layer, path: path, copyAt: copyAt, packAt: packAt))
+            var n: Int?
+            if pack, let format = WeightFormat(rawValue: m.type), PackedWeights.preferred(format) {
+                n = PackedWeights.byteCount(format: format, k: m.cols, rows: m.rows)
+            }
+            let at = reserve(n ?? m.rows * m.rowBytes)
+            slots.append(Slot(layer: layer, path: path, copyAt: n == nil ? at : -1, packAt: n == nil ? nil : at))
         }
         for (i, layer) in layers.enumerated() {
             for path in LayerWeights.matrices { plan(layer[keyPath: path], layer: i, path: path) }
         }
         if let h = head { plan(h, layer: nil, path: nil) }
+        for i in slots.indices where slots[i].packAt != nil {
+            let m = slots[i].layer.map { layers[$0][keyPath: slots[i].path!] } ?? head!
+            slots[i].copyAt = reserve(m.rows * m.rowBytes)
+        }
+        return (slots, total)
+    }
+
+    /// Moves and packs in place; returns the arena's bytes (0 when nothing was moved). When the
+    /// copies and the packed copies together would take over half the available memory, only
+    /// the copies are made (packing the Q8_0 matrices doubles them); when even those would, none.
+    @discardableResult
+    static func place(layers: inout [LayerWeights], head: inout WeightMatrix?, file: GGUFFile, logger: Logger,
+                      available: Int? = memoryAvailable()) -> Int {
+        guard PackedArena.preferred else { return 0 }
+        var (slots, total) = layout(layers: layers, head: head, pack: true)
         guard total > 0 else { return 0 }
-        let available = memoryAvailable()
+        if !fits(bytes: total, available: available) {
+            let unpacked = layout(layers: layers, head: head, pack: false)
+            logger.notice("weights are not packed for decode: the packed copies would take over half the available memory",
+                          metadata: ["arena.bytes": "\(total)", "arena.bytes.unpacked": "\(unpacked.bytes)",
+                                     "memory.available": "\(available ?? 0)"])
+            (slots, total) = unpacked
+        }
         guard fits(bytes: total, available: available) else {
             logger.notice("weights stay in the mapped file: a huge-page copy would take over half the available memory",
                           metadata: ["arena.bytes": "\(total)", "memory.available": "\(available ?? 0)"])

@@ -4,7 +4,7 @@ import Kernels
 import Testing
 @testable import ModelRuntime
 
-/// Models whose matrices were moved to the huge-page arena (and Q5_0 ones packed for decode) give
+/// Models whose matrices were moved to the huge-page arena (and Q5_0/Q8_0/Q4_K ones packed for decode) give
 /// the same logits, bit for bit, as the mapped GGUF rows: prefill, batches and single-token decode,
 /// on synthetic models of both types and on the real Gemma file.
 @Suite struct WeightArenaTests {
@@ -60,12 +60,66 @@ import Testing
         #expect((WeightArena.memoryAvailable() ?? 1) > 0)
     }
 
+    /// Memory for the copies but not for the packed ones: the copies alone (same logits); for
+    /// neither: the mapping.
+    @Test func packingYieldsToLowMemoryFirst() throws {
+        let file = try GGUFFile(path: try TestModels.path("tiny-llama", weightType: .q8_0))
+        let (_, plain) = try bothWays { try LayerRangeModel(file: file, threads: 1, logger: testLogger) }
+        let packed = WeightArena.layout(layers: plain.layers, head: plain.head, pack: true)
+        let unpacked = WeightArena.layout(layers: plain.layers, head: plain.head, pack: false)
+        #expect(unpacked.slots.allSatisfy { $0.packAt == nil })
+        let matrices = plain.layers.flatMap { l in LayerWeights.matrices.map { l[keyPath: $0] } } + (plain.head.map { [$0] } ?? [])
+        #expect(unpacked.bytes == matrices.reduce(0) { $0 + ($1.rows * $1.rowBytes + 63) / 64 * 64 })
+        if PackedWeights.preferred(.q8_0) {
+            #expect(packed.bytes > unpacked.bytes && packed.slots.contains { $0.packAt != nil })
+        }
+        var layers = plain.layers, head = plain.head
+        let bytes = WeightArena.place(layers: &layers, head: &head, file: file, logger: testLogger,
+                                      available: 2 * unpacked.bytes + 1)
+        #expect(bytes == unpacked.bytes)
+        #expect(layers.allSatisfy { $0.wq.arena != nil && $0.wq.packed == nil } && head?.packed == nil)
+        var layers2 = plain.layers, head2 = plain.head
+        #expect(WeightArena.place(layers: &layers2, head: &head2, file: file, logger: testLogger,
+                                  available: 2 * unpacked.bytes - 2) == 0)
+        #expect(layers2.allSatisfy { $0.wq.arena == nil })
+    }
+
+    /// What a decode step reads comes first, in the order it reads it, back to back; the
+    /// row-major copies of packed matrices after it; nothing overlaps.
+    @Test(arguments: [GGMLType.q8_0, GGMLType.q5_0])
+    func decodeReadsOneRange(type: GGMLType) throws {
+        let file = try GGUFFile(path: try TestModels.path("tiny-llama", weightType: type))
+        let (_, plain) = try bothWays { try LayerRangeModel(file: file, threads: 1, logger: testLogger) }
+        let (slots, bytes) = WeightArena.layout(layers: plain.layers, head: plain.head, pack: true)
+        let matrices = plain.layers.flatMap { l in LayerWeights.matrices.map { l[keyPath: $0] } } + (plain.head.map { [$0] } ?? [])
+        #expect(slots.count == matrices.count)
+        var end = 0
+        for (slot, m) in zip(slots, matrices) {
+            let size: Int
+            if let at = slot.packAt {
+                size = PackedWeights.byteCount(format: WeightFormat(rawValue: m.type)!, k: m.cols, rows: m.rows)!
+                #expect(at == end)
+            } else {
+                size = m.rows * m.rowBytes
+                #expect(slot.copyAt == end)
+            }
+            end += (size + 63) / 64 * 64
+        }
+        for (slot, m) in zip(slots, matrices) where slot.packAt != nil {
+            #expect(slot.copyAt == end)
+            end += (m.rows * m.rowBytes + 63) / 64 * 64
+        }
+        #expect(end == bytes)
+        #expect(slots.contains { $0.packAt != nil } == PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!))
+    }
+
     @Test func realGemmaAgrees() throws {
         guard let path = TestModels.realModelPath else { return }
         let file = try GGUFFile(path: path)
         let (packed, plain) = try bothWays { try LayerRangeModel(file: file, threads: 2, logger: testLogger) }
         #expect(packed.head?.arena != nil && packed.layers.allSatisfy { $0.wq.arena != nil })
         #expect(packed.layers.contains { $0.wq.packed != nil || $0.gate.packed != nil } || !PackedWeights.preferred(.q5_0))
+        #expect(packed.head?.packed != nil || !PackedWeights.preferred(.q8_0), "the Q8_0 head was not packed")
         let mismatch = firstMismatch(try run(plain), try run(packed), tol: 0)
         #expect(mismatch == nil, "\(mismatch ?? "")")
     }

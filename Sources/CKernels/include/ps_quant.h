@@ -107,9 +107,10 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 // lane, and the 16 rows' scales convert with one instruction. Rows go in groups of 16; group g is
 // one group-block per block of the row (k/32, or k/256 for Q4_K), block i being
 //   Q8_0 (544 bytes = 16 x 34): f16 d[16] | u8 c[8][16][4]        c[j][r][t] = q(r, 4j+t) ^ 0x80
-//   Q5_0 (352 bytes = 16 x 22): f16 d[16] | u8 n[8][32] | u64 h[8]
-//       n[j][2r] = u(r,4j) | u(r,4j+1) << 4, n[j][2r+1] = u(r,4j+2) | u(r,4j+3) << 4 (low nibbles
-//       of the unsigned 5-bit quant u = q + 16), bit 4r+t of h[j] = bit 4 of u(r, 4j+t).
+//   Q5_0 (352 bytes = 16 x 22): f16 d[16] | u8 n[4][64] | u64 h[8]
+//       n[j][4r+t] = u(r,4j+t) | u(r,4j+16+t) << 4 (low nibbles of the unsigned 5-bit quant
+//       u = q + 16: chunk j in the low nibbles of n[j], chunk j + 4 in the high ones, so one load
+//       and three operations give two chunks), bit 4r+t of h[j] = bit 4 of u(r, 4j+t).
 //   Q4_K (2368 bytes = 16 x 148, per super-block of 256): f16 d[16] | f16 dmin[16] | u8 sc[8][16] |
 //       u8 mn[8][16] | u8 q[8][4][16][4]; sc/mn the 6-bit scale and min of sub-block j of row r
 //       (decoded from the 12 packed bytes, 4 bytes more per row), q[l][c][r][t] = byte 32c + 4l + t
