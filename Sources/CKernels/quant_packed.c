@@ -71,12 +71,15 @@ int ps_arena_preferred(void) {
     return !(env && strcmp(env, "off") == 0);
 }
 
-int ps_packed_preferred(int type) {
+int ps_packed_preferred(int type, int64_t k) {
     // Q5_0 and Q4_K: unpacking made their row-major kernels compute-bound (Q5_0 1.75-1.92x
     // packed; Q4_K read 17-18 GB/s in decode, its 6-bit scales decoded per row and super-block).
-    // Q8_0: the row-major kernel is compute-bound too (26-29 GB/s with the head in L2/L3, 0.91-0.94x
-    // of a plain read from memory); packed it reads 57 GB/s from cache and 1.03x a plain read
-    // from memory, once it leaves the prefetching to the hardware.
+    // Q8_0 with short rows: there the row-major kernel's per-row work makes it compute-bound (Gemma's
+    // 262k x 640 head: 26-29 GB/s from L2/L3, 0.91-0.94x of a plain read from memory); packed it
+    // reads 57 GB/s from cache and 1.03x a plain read from memory (k = 1024: 0.97-1.08x against
+    // 0.89-0.95x). From k = 2048 the two tie (TinyLlama's shape, in decode too), and a packed
+    // copy of every Q8_0 matrix would double a Q8_0 model's memory for nothing.
+    if (type == PS_TYPE_Q8_0 && k > 1024) return 0;
     if ((type != PS_TYPE_Q5_0 && type != PS_TYPE_Q4_K && type != PS_TYPE_Q8_0) || !ps_arena_preferred()) return 0;
 #if defined(__x86_64__)
     // The process level (a thread's ps_isa_set does not decide how a model is loaded).

@@ -44,9 +44,9 @@ public struct PackedWeights: @unchecked Sendable {
     private let arena: PackedArena
     private let storage: UnsafeMutableRawPointer
 
-    /// Whether packing `format` pays off in this process (AVX-512 VNNI at the process's ISA level,
-    /// `PIPESERVE_PACK` not `off`).
-    public static func preferred(_ format: WeightFormat) -> Bool { ps_packed_preferred(format.rawValue) != 0 }
+    /// Whether packing `format` with rows of `k` elements pays off in this process (AVX-512 VNNI
+    /// at the process's ISA level, `PIPESERVE_PACK` not `off`; Q8_0 only for k <= 1024).
+    public static func preferred(_ format: WeightFormat, k: Int) -> Bool { ps_packed_preferred(format.rawValue, Int64(k)) != 0 }
 
     /// Turns packing off (`false`) for models loaded on the calling thread, or back to the
     /// process's choice (`true`), so tests can load one model both ways.

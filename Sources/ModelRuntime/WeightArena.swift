@@ -50,7 +50,7 @@ enum WeightArena {
         }
         func plan(_ m: WeightMatrix, layer: Int?, path: WritableKeyPath<LayerWeights, WeightMatrix>?) {
             var n: Int?
-            if pack, let format = WeightFormat(rawValue: m.type), PackedWeights.preferred(format) {
+            if pack, let format = WeightFormat(rawValue: m.type), PackedWeights.preferred(format, k: m.cols) {
                 n = PackedWeights.byteCount(format: format, k: m.cols, rows: m.rows)
             }
             let at = reserve(n ?? m.rows * m.rowBytes)

@@ -65,6 +65,17 @@ extension KernelISASuites {
             }
         }
 
+        @Test("Packing is chosen per format and row length")
+        func preference() {
+            // Q8_0 rows of 2048 and more stay row-major (the two kernels tie there; a packed copy
+            // would double a Q8_0 model's memory); shorter ones go with Q5_0 (same conditions).
+            #expect(!PackedWeights.preferred(.q8_0, k: 2048) && !PackedWeights.preferred(.q8_0, k: 4096))
+            #expect(PackedWeights.preferred(.q8_0, k: 640) == PackedWeights.preferred(.q5_0, k: 640))
+            #expect(PackedWeights.preferred(.q8_0, k: 1024) == PackedWeights.preferred(.q5_0, k: 2048))
+            #expect(PackedWeights.preferred(.q4_K, k: 2048) == PackedWeights.preferred(.q5_0, k: 2048))
+            #expect(!PackedWeights.preferred(.q6_K, k: 2048) && !PackedWeights.preferred(.f16, k: 640))
+        }
+
         @Test("Shapes without a packed form are refused")
         func refused() throws {
             var rng = SplitMix(seed: 3)

@@ -31,7 +31,7 @@ import Testing
     @Test(arguments: [GGMLType.q8_0, GGMLType.q5_0])
     func syntheticModelsAgree(type: GGMLType) throws {
         let (packed, plain) = try bothWays { try TestModels.model("tiny-llama", threads: 2, weightType: type) }
-        let preferred = PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!)
+        let preferred = PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!, k: packed.layers[0].wq.cols)
         #expect(packed.layers[0].wq.packed != nil || !preferred, "this CPU packs \(type), the model did not")
         #expect(packed.layers[0].wq.arena != nil && packed.head?.arena != nil, "the weights stayed in the mapping")
         #expect(plain.layers[0].wq.packed == nil && plain.layers[0].wq.arena == nil)
@@ -70,7 +70,7 @@ import Testing
         #expect(unpacked.slots.allSatisfy { $0.packAt == nil })
         let matrices = plain.layers.flatMap { l in LayerWeights.matrices.map { l[keyPath: $0] } } + (plain.head.map { [$0] } ?? [])
         #expect(unpacked.bytes == matrices.reduce(0) { $0 + ($1.rows * $1.rowBytes + 63) / 64 * 64 })
-        if PackedWeights.preferred(.q8_0) {
+        if PackedWeights.preferred(.q8_0, k: plain.layers[0].wq.cols) {
             #expect(packed.bytes > unpacked.bytes && packed.slots.contains { $0.packAt != nil })
         }
         var layers = plain.layers, head = plain.head
@@ -110,7 +110,8 @@ import Testing
             end += (m.rows * m.rowBytes + 63) / 64 * 64
         }
         #expect(end == bytes)
-        #expect(slots.contains { $0.packAt != nil } == PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!))
+        #expect(slots.contains { $0.packAt != nil } == PackedWeights.preferred(WeightFormat(rawValue: Int32(type.rawValue))!,
+                                                                               k: plain.layers[0].wq.cols))
     }
 
     @Test func realGemmaAgrees() throws {
@@ -118,8 +119,8 @@ import Testing
         let file = try GGUFFile(path: path)
         let (packed, plain) = try bothWays { try LayerRangeModel(file: file, threads: 2, logger: testLogger) }
         #expect(packed.head?.arena != nil && packed.layers.allSatisfy { $0.wq.arena != nil })
-        #expect(packed.layers.contains { $0.wq.packed != nil || $0.gate.packed != nil } || !PackedWeights.preferred(.q5_0))
-        #expect(packed.head?.packed != nil || !PackedWeights.preferred(.q8_0), "the Q8_0 head was not packed")
+        #expect(packed.layers.contains { $0.wq.packed != nil || $0.gate.packed != nil } || !PackedWeights.preferred(.q5_0, k: 640))
+        #expect(packed.head?.packed != nil || !PackedWeights.preferred(.q8_0, k: 640), "the Q8_0 head was not packed")
         let mismatch = firstMismatch(try run(plain), try run(packed), tol: 0)
         #expect(mismatch == nil, "\(mismatch ?? "")")
     }

@@ -126,9 +126,10 @@ int64_t ps_packed_bytes(int type, int64_t rows, int64_t k);
 /// 1 if weights should be copied at load into a huge-page arena (ps_packed_alloc): PIPESERVE_PACK
 /// is not "off" and the calling thread has not turned packing off (ps_packed_set(0)).
 int     ps_arena_preferred(void);
-/// 1 if single-row matmuls with 8-bit activations are faster on packed weights of `type` on this
-/// process's ISA level (Q5_0 and Q4_K with AVX-512 VNNI) and ps_arena_preferred(); else 0.
-int     ps_packed_preferred(int type);
+/// 1 if single-row matmuls with 8-bit activations are faster on packed weights of `type` with rows
+/// of `k` elements on this process's ISA level (AVX-512 VNNI: Q5_0 and Q4_K; Q8_0 when k <= 1024)
+/// and ps_arena_preferred(); else 0.
+int     ps_packed_preferred(int type, int64_t k);
 /// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
 /// 0), 1 = as the process decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
 int     ps_packed_set(int mode);
