@@ -174,16 +174,6 @@ TGT512 static void axpy4_avx512(float *y, const float p[4], const float *const x
     }
 }
 
-// Four heads of one kv group against four keys (hd a multiple of 16): sixteen dot_f32_avx512
-// chains sharing each loaded q and k vector (dot4 loads five vectors per four products, this
-// eight per sixteen). out[h][t] = q_h . k_t, reduced exactly as dot_f32_avx512 does.
-// next[t] and vnext[t] (or NULL): a key row ahead and the value row of key t, prefetched line by
-// line into L2 alongside (the cache's rows come from memory: decode streams every weight between
-// two uses of a layer's cache). Measured on Gemma's shape (4 heads, one kv head, 256 dims, 18
-// layers' caches evicted between tokens): keys 4 rows ahead into L1 and values 4 rows ahead in
-// the value pass read 8 GB/s; keys 8 ahead into L2 and values during the score pass 11-12 GB/s
-// (16 ahead the same, 32 ahead worse, no prefetch 6-8).
-// Also for two heads (nh = 2: a thread's share of a group when two threads split its heads).
 #define INL512 static inline __attribute__((always_inline, target("avx512f")))
 // r[m] lane j -> r[j] lane m.
 INL512 void transpose16(__m512 r[16]) {
@@ -211,6 +201,17 @@ INL512 void transpose16(__m512 r[16]) {
     }
     for (int j = 0; j < 16; j++) r[j] = o[j];
 }
+
+// Four heads of one kv group against four keys (hd a multiple of 16): sixteen dot_f32_avx512
+// chains sharing each loaded q and k vector (dot4 loads five vectors per four products, this
+// eight per sixteen). out[h][t] = q_h . k_t, reduced exactly as dot_f32_avx512 does.
+// next[t] and vnext[t] (or NULL): a key row ahead and the value row of key t, prefetched line by
+// line into L2 alongside (the cache's rows come from memory: decode streams every weight between
+// two uses of a layer's cache). Measured on Gemma's shape (4 heads, one kv head, 256 dims, 18
+// layers' caches evicted between tokens): keys 4 rows ahead into L1 and values 4 rows ahead in
+// the value pass read 8 GB/s; keys 8 ahead into L2 and values during the score pass 11-12 GB/s
+// (16 ahead the same, 32 ahead worse, no prefetch 6-8).
+// Also for two heads (nh = 2: a thread's share of a group when two threads split its heads).
 INL512 void dot_hk4(const int nh, const float *const q[4], const float *const k[4], int64_t hd, float out[4][4],
                     const float *const next[4], const float *const vnext[4]) {
     __m512 acc[4][4];

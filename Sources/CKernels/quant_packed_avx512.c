@@ -37,8 +37,8 @@ INL void q5_chunks(const uint8_t *gblk, int j, __m512i *lo, __m512i *hi) {
     __mmask64 h0, h1;
     memcpy(&h0, gblk + 288 + 8 * j, 8);
     memcpy(&h1, gblk + 288 + 8 * (j + 4), 8);
-    *lo = _mm512_mask_add_epi8(_mm512_and_si512(v, m4), h0, _mm512_and_si512(v, m4), _mm512_set1_epi8(16));
-    const __m512i u = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    const __m512i l = _mm512_and_si512(v, m4), u = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    *lo = _mm512_mask_add_epi8(l, h0, l, _mm512_set1_epi8(16));
     *hi = _mm512_mask_add_epi8(u, h1, u, _mm512_set1_epi8(16));
 }
 

@@ -48,22 +48,25 @@ enum WeightArena {
             total += (n + 63) / 64 * 64
             return at
         }
+        var laterCopies: [(slot: Int, bytes: Int)] = []   // row-major copies of packed matrices
         func plan(_ m: WeightMatrix, layer: Int?, path: WritableKeyPath<LayerWeights, WeightMatrix>?) {
-            var n: Int?
+            let copyBytes = m.rows * m.rowBytes
+            var packed: Int?
             if pack, let format = WeightFormat(rawValue: m.type), PackedWeights.preferred(format, k: m.cols) {
-                n = PackedWeights.byteCount(format: format, k: m.cols, rows: m.rows)
+                packed = PackedWeights.byteCount(format: format, k: m.cols, rows: m.rows)
             }
-            let at = reserve(n ?? m.rows * m.rowBytes)
-            slots.append(Slot(layer: layer, path: path, copyAt: n == nil ? at : -1, packAt: n == nil ? nil : at))
+            if let packed {
+                laterCopies.append((slots.count, copyBytes))
+                slots.append(Slot(layer: layer, path: path, copyAt: 0, packAt: reserve(packed)))
+            } else {
+                slots.append(Slot(layer: layer, path: path, copyAt: reserve(copyBytes), packAt: nil))
+            }
         }
         for (i, layer) in layers.enumerated() {
             for path in LayerWeights.matrices { plan(layer[keyPath: path], layer: i, path: path) }
         }
         if let h = head { plan(h, layer: nil, path: nil) }
-        for i in slots.indices where slots[i].packAt != nil {
-            let m = slots[i].layer.map { layers[$0][keyPath: slots[i].path!] } ?? head!
-            slots[i].copyAt = reserve(m.rows * m.rowBytes)
-        }
+        for c in laterCopies { slots[c.slot].copyAt = reserve(c.bytes) }
         return (slots, total)
     }
 

@@ -22,10 +22,15 @@ import Testing
     }
 
     func bothWays(_ load: () throws -> LayerRangeModel) throws -> (packed: LayerRangeModel, plain: LayerRangeModel) {
-        defer { PackedWeights.allowOnThisThread(true) }
         let packed = try load()
+        return (packed, try plain(load))
+    }
+
+    /// Loaded with its matrices left in the mapping (no arena, nothing packed).
+    func plain(_ load: () throws -> LayerRangeModel) throws -> LayerRangeModel {
         PackedWeights.allowOnThisThread(false)
-        return (packed, try load())
+        defer { PackedWeights.allowOnThisThread(true) }
+        return try load()
     }
 
     @Test(arguments: [GGMLType.q8_0, GGMLType.q5_0])
@@ -64,7 +69,7 @@ import Testing
     /// neither: the mapping.
     @Test func packingYieldsToLowMemoryFirst() throws {
         let file = try GGUFFile(path: try TestModels.path("tiny-llama", weightType: .q8_0))
-        let (_, plain) = try bothWays { try LayerRangeModel(file: file, threads: 1, logger: testLogger) }
+        let plain = try plain { try LayerRangeModel(file: file, threads: 1, logger: testLogger) }
         let packed = WeightArena.layout(layers: plain.layers, head: plain.head, pack: true)
         let unpacked = WeightArena.layout(layers: plain.layers, head: plain.head, pack: false)
         #expect(unpacked.slots.allSatisfy { $0.packAt == nil })
@@ -89,7 +94,7 @@ import Testing
     @Test(arguments: [GGMLType.q8_0, GGMLType.q5_0])
     func decodeReadsOneRange(type: GGMLType) throws {
         let file = try GGUFFile(path: try TestModels.path("tiny-llama", weightType: type))
-        let (_, plain) = try bothWays { try LayerRangeModel(file: file, threads: 1, logger: testLogger) }
+        let plain = try plain { try LayerRangeModel(file: file, threads: 1, logger: testLogger) }
         let (slots, bytes) = WeightArena.layout(layers: plain.layers, head: plain.head, pack: true)
         let matrices = plain.layers.flatMap { l in LayerWeights.matrices.map { l[keyPath: $0] } } + (plain.head.map { [$0] } ?? [])
         #expect(slots.count == matrices.count)
