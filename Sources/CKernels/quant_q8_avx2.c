@@ -273,7 +273,7 @@ void ps__matmul_q8_avx2(int type, const void *w, size_t w_row_bytes, int64_t k, 
     if (!tf) return;
     const int64_t rb = ps_act_row_bytes(type, k);
     // The first activation tile of each row group prefetches weight lines into L2 ahead.
-    const int64_t pf = ps__prefetch_rows(nb <= BT, w_row_bytes) * (int64_t)w_row_bytes;
+    const int64_t pf = ps__prefetch_rows(nb <= BT, ps__act_kind(type) == PS_ACT_Q8_256, w_row_bytes) * (int64_t)w_row_bytes;
     for (int64_t bs = 0; bs < nb; bs += NBS) {
         const int64_t nbs = nb - bs < NBS ? nb - bs : NBS;
         for (int64_t r = r0; r < r1; r += NR) {

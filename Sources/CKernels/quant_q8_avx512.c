@@ -376,7 +376,8 @@ void ps__matmul_q8_avx512(int type, const void *w, size_t w_row_bytes, int64_t k
     const tile_fn tf = tiles_for(type);
     if (!tf) return;
     const int64_t rb = ps_act_row_bytes(type, k);
-    const int64_t pf_rows = ps__prefetch_rows(nb <= BT, w_row_bytes), pf = pf_rows * (int64_t)w_row_bytes;
+    const int64_t pf_rows = ps__prefetch_rows(nb <= BT, ps__act_kind(type) == PS_ACT_Q8_256, w_row_bytes);
+    const int64_t pf = pf_rows * (int64_t)w_row_bytes;
     const int wide = nb > BT && ps__act_kind(type) == PS_ACT_Q8_32;
     const int mins = nb > BT && (type == PS_TYPE_Q4_K || type == PS_TYPE_Q5_K);
     const int nrs = wide ? NR32 : mins ? NRK : NR, bts = wide ? BT32 : mins ? BTK : BT;

@@ -222,13 +222,16 @@ static inline void ps__scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_
 }
 static inline uint16_t ps__rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 /// How many weight rows ahead the q8 matmuls prefetch into L2. Decode (`decode`: a batch small
-/// enough for the decode tiles): 32 rows, measured on Zen 4 for the 262k x 640 Q8_0 head to reach
-/// about the memory bandwidth (22 GB/s; 8-16 rows reach half). Larger batches spend far longer per
+/// enough for the decode tiles): 32 rows for the blocks of 32, measured on Zen 4 for the 262k x
+/// 640 Q8_0 head to reach about the memory bandwidth (22 GB/s; 8-16 rows reach half); 8 rows for
+/// the K types (`ktype`), whose kernels spend about twice as long per byte: Gemma's 640 x 2048
+/// Q6_K rows (1680 bytes) read 79-89 % of a plain read at 8 rows against 70-72 % at 32 and 56 % at
+/// 64 (scripts/bench-kernels, session 7). Larger batches spend far longer per
 /// weight row, so about 8 KB ahead (at least 4 rows) hides the latency; without it the first
 /// activation tile of every row waited on memory: 16-row batches ran at 40 GMAC/s on
 /// TinyLlama-sized Q8_0 matrices and 28 on Gemma's Q5_0 ones, against 58-60 and 52-54 with it.
-static inline int64_t ps__prefetch_rows(int decode, size_t w_row_bytes) {
-    if (decode) return 32;
+static inline int64_t ps__prefetch_rows(int decode, int ktype, size_t w_row_bytes) {
+    if (decode) return ktype ? 8 : 32;
     const int64_t rows = 8192 / (int64_t)w_row_bytes;
     return rows > 4 ? rows : 4;
 }
