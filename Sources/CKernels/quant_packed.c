@@ -50,8 +50,12 @@ void ps_packed_free(void *p, size_t n) {
 #endif
 }
 
-static int packable(int type) { return type == PS_TYPE_Q5_0 || type == PS_TYPE_Q8_0 || type == PS_TYPE_Q4_K; }
-static int64_t group_block_bytes(int type) { return type == PS_TYPE_Q8_0 ? 544 : type == PS_TYPE_Q4_K ? 2368 : 352; }
+static int packable(int type) {
+    return type == PS_TYPE_Q5_0 || type == PS_TYPE_Q8_0 || type == PS_TYPE_Q4_K || type == PS_TYPE_Q6_K;
+}
+static int64_t group_block_bytes(int type) {
+    return type == PS_TYPE_Q8_0 ? 544 : type == PS_TYPE_Q4_K ? 2368 : type == PS_TYPE_Q6_K ? 3360 : 352;
+}
 
 int64_t ps_packed_bytes(int type, int64_t rows, int64_t k) {
     if (!packable(type) || rows <= 0 || rows % 16 || k <= 0 || k % ps_type_block_elems(type)) return 0;
@@ -79,8 +83,10 @@ int ps_packed_preferred(int type, int64_t k) {
     // reads 57 GB/s from cache and 1.03x a plain read from memory (k = 1024: 0.97-1.08x against
     // 0.89-0.95x). From k = 2048 the two tie (TinyLlama's shape, in decode too), and a packed
     // copy of every Q8_0 matrix would double a Q8_0 model's memory for nothing.
+    // Q6_K: the row-major kernel read 67-80 % of a plain read in a decode step with any prefetch
+    // distance, packed 98-104 % (scripts/bench-kernels, Gemma's 640 x 2048 ffn_down).
     if (type == PS_TYPE_Q8_0 && k > 1024) return 0;
-    if ((type != PS_TYPE_Q5_0 && type != PS_TYPE_Q4_K && type != PS_TYPE_Q8_0) || !ps_arena_preferred()) return 0;
+    if (!packable(type) || !ps_arena_preferred()) return 0;
 #if defined(__x86_64__)
     // The process level (a thread's ps_isa_set does not decide how a model is loaded).
     return ps_isa_vnni() && ps__isa_process_level() == PS_ISA_AVX512;
@@ -109,6 +115,42 @@ static void pack_q4_k(const uint8_t *const b[16], uint8_t *out) {
     }
 }
 
+// Unsigned 6-bit quants u[256] of a Q6_K block (u = q + 32), element order.
+static void q6_unsigned(const uint8_t *b, uint8_t u[256]) {
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t *L = b + 64 * h, H = b[128 + 32 * h + l];
+            u[128 * h + l] = (uint8_t)((L[l] & 0xF) | (H & 3) << 4);
+            u[128 * h + l + 32] = (uint8_t)((L[l + 32] & 0xF) | ((H >> 2) & 3) << 4);
+            u[128 * h + l + 64] = (uint8_t)((L[l] >> 4) | ((H >> 4) & 3) << 4);
+            u[128 * h + l + 96] = (uint8_t)((L[l + 32] >> 4) | ((H >> 6) & 3) << 4);
+        }
+}
+
+// Q6_K super-block i of rows 16g..16g+15 (b[r] its bytes in row r) as one group-block.
+static void pack_q6_k(const uint8_t *const b[16], uint8_t *out) {
+    for (int r = 0; r < 16; r++) {
+        memcpy(out + 2 * r, b[r] + 208, 2);
+        for (int j = 0; j < 8; j++) memcpy(out + 32 + 32 * j + 2 * r, b[r] + 192 + 2 * j, 2);
+        uint8_t u[256];
+        q6_unsigned(b[r], u);
+        for (int l = 0; l < 8; l++) {
+            uint8_t *n = out + 288 + 384 * l;
+            for (int t = 0; t < 4; t++) {
+                uint8_t h0 = 0, h1 = 0;
+                for (int c = 0; c < 4; c++) {
+                    const uint8_t lo = u[64 * c + 4 * l + t], hi = u[64 * c + 32 + 4 * l + t];
+                    n[128 + 64 * c + 4 * r + t] = (uint8_t)((lo & 0xF) | (hi & 0xF) << 4);
+                    h0 |= (uint8_t)((lo >> 4) << (2 * c));
+                    h1 |= (uint8_t)((hi >> 4) << (2 * c));
+                }
+                n[4 * r + t] = h0;
+                n[64 + 4 * r + t] = h1;
+            }
+        }
+    }
+}
+
 int ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t rows, void *dst) {
     if (ps_packed_bytes(type, rows, k) == 0 || !w || !dst) return -1;
     const int64_t bb = ps_type_block_bytes(type), nblk = k / ps_type_block_elems(type), gb = group_block_bytes(type);
@@ -116,10 +158,11 @@ int ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t
     uint8_t *out = dst;
     for (int64_t g = 0; g < rows / 16; g++)
         for (int64_t i = 0; i < nblk; i++, out += gb) {
-            if (type == PS_TYPE_Q4_K) {
+            if (type == PS_TYPE_Q4_K || type == PS_TYPE_Q6_K) {
                 const uint8_t *b[16];
                 for (int r = 0; r < 16; r++) b[r] = (const uint8_t *)w + (size_t)(16 * g + r) * w_row_bytes + i * bb;
-                pack_q4_k(b, out);
+                if (type == PS_TYPE_Q4_K) pack_q4_k(b, out);
+                else pack_q6_k(b, out);
                 continue;
             }
             uint64_t h[8] = {0};
@@ -154,6 +197,29 @@ int ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int64_t
 
 // Block i of row r (r < 16 within its group `g`) in the GGUF layout.
 static void unpack_block(int type, const uint8_t *gblk, int r, uint8_t *b) {
+    if (type == PS_TYPE_Q6_K) {
+        memcpy(b + 208, gblk + 2 * r, 2);
+        for (int j = 0; j < 8; j++) memcpy(b + 192 + 2 * j, gblk + 32 + 32 * j + 2 * r, 2);
+        uint8_t u[256];
+        for (int l = 0; l < 8; l++) {
+            const uint8_t *n = gblk + 288 + 384 * l;
+            for (int t = 0; t < 4; t++)
+                for (int c = 0; c < 4; c++) {
+                    const uint8_t v = n[128 + 64 * c + 4 * r + t];
+                    u[64 * c + 4 * l + t] = (uint8_t)((v & 0xF) | ((n[4 * r + t] >> (2 * c)) & 3) << 4);
+                    u[64 * c + 32 + 4 * l + t] = (uint8_t)((v >> 4) | ((n[64 + 4 * r + t] >> (2 * c)) & 3) << 4);
+                }
+        }
+        // q6_unsigned's bit for bit inverse: every bit of ql and qh is one quant's.
+        for (int h = 0; h < 2; h++)
+            for (int l = 0; l < 32; l++) {
+                const uint8_t *q = u + 128 * h + l;
+                b[64 * h + l] = (uint8_t)((q[0] & 0xF) | (q[64] & 0xF) << 4);
+                b[64 * h + l + 32] = (uint8_t)((q[32] & 0xF) | (q[96] & 0xF) << 4);
+                b[128 + 32 * h + l] = (uint8_t)((q[0] >> 4) | (q[32] >> 4) << 2 | (q[64] >> 4) << 4 | (q[96] >> 4) << 6);
+            }
+        return;
+    }
     if (type == PS_TYPE_Q4_K) {
         memcpy(b, gblk + 2 * r, 2);
         memcpy(b + 2, gblk + 32 + 2 * r, 2);

@@ -1,4 +1,4 @@
-// quant_packed_avx512.c — ps_matmul_q8 on packed Q5_0/Q8_0/Q4_K weights (layout in ps_quant.h)
+// quant_packed_avx512.c — ps_matmul_q8 on packed Q5_0/Q8_0/Q4_K/Q6_K weights (layout in ps_quant.h)
 // with AVX-512 VNNI. Lane r of every vector is row r of a 16-row group, so a block needs no horizontal
 // work: per 4-element chunk j, one vpdpbusd of the 16 rows' unsigned weights with the broadcast
 // activation bytes (and corr[j]) gives p[j] for each row, and acc[i % 2][j] = fma(dw * dx, p[j],
@@ -157,6 +157,72 @@ TGT static void groups_q4_k(const uint8_t *g, int64_t gbytes, int64_t ng, int64_
         for (int64_t b = 0; b < nb; b++) group_row_q4_k(g, nblk, xq + b * rb, k, y + b * ys);
 }
 
+// Q6_K: one activation row against one group of 16 rows, lane r = row r as for Q4_K. Per super-block
+// and L < 8, the 64 bytes at n[L][c] hold in their low nibbles the low four bits of elements
+// 64c + 4L + t (lane L) and in their high nibbles those of 64c + 32 + 4L + t (lane L + 8); h[L][0]
+// and h[L][1] hold the top two bits of either, chunk c at bits 2c. Element e's scale is
+// sc[e / 16] = sc[4c + L / 4]: the pairs (sc[2j], sc[2j + 1]) of each row are stored as bytes, so
+// one sign extension gives the 16-bit pair vpmaddwd needs for the contract's correction
+// -32 * (sc[2j] * bs[2j] + sc[2j + 1] * bs[2j + 1]) of lane j, and one byte shuffle either scale
+// in both halves of the row's lane for vpdpwssd.
+INL void group_row_q6_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64_t k, float *y) {
+    enum { GB = 3360 };
+    const int32_t *x4 = (const int32_t *)xr;
+    const float *xd = (const float *)(xr + k);
+    const int32_t *bsums = (const int32_t *)(xr + k + k / 256 * 4);   // pairs of 16-bit sums
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    // Per 32-bit lane: bytes 0,1 (the even scale) or 2,3 (the odd one) twice.
+    const __m512i dup_even = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13));
+    const __m512i dup_odd = _mm512_add_epi8(dup_even, _mm512_set1_epi8(2));
+    __m512 acc[16];
+    for (int l = 0; l < 16; l++) acc[l] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nblk; i++) {
+        const uint8_t *b = g + i * GB;
+        const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), _mm512_set1_ps(xd[i]));
+        __m512i pair[8];   // (sc[2j], sc[2j + 1]) of each row as 16-bit lanes
+        for (int j = 0; j < 8; j++) pair[j] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 32 + 32 * j)));
+        const int32_t *xi = x4 + 64 * i;
+        for (int half = 0; half < 2; half++) {
+            // Scales of lanes L (L / 4 = half) and L + 8 in chunk c: sc[4c + half], sc[4c + half + 2].
+            __m512i sc[8];
+            for (int c = 0; c < 4; c++) {
+                sc[2 * c] = _mm512_shuffle_epi8(pair[2 * c], half ? dup_odd : dup_even);
+                sc[2 * c + 1] = _mm512_shuffle_epi8(pair[2 * c + 1], half ? dup_odd : dup_even);
+            }
+            for (int l = 4 * half; l < 4 * half + 4; l++) {
+                const uint8_t *n = b + 288 + 384 * l;
+                const __m512i h0 = _mm512_loadu_si512(n + 0), h1 = _mm512_loadu_si512(n + 64);
+                __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+                for (int c = 0; c < 4; c++) {
+                    const __m512i v = _mm512_loadu_si512(n + 128 + 64 * c);
+                    // Bits 2c, 2c + 1 of h to bits 4, 5 (16-bit shifts: bits crossing into the
+                    // neighbouring byte fall outside 0x30).
+                    const __m512i t0 = c < 2 ? _mm512_slli_epi16(h0, 4 - 2 * c) : c == 2 ? h0 : _mm512_srli_epi16(h0, 2);
+                    const __m512i t1 = c < 2 ? _mm512_slli_epi16(h1, 4 - 2 * c) : c == 2 ? h1 : _mm512_srli_epi16(h1, 2);
+                    const __m512i ul = _mm512_ternarylogic_epi32(_mm512_and_si512(v, m4), t0, m30, 0xF8);   // a | (b & c)
+                    const __m512i uh = _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), t1, m30, 0xF8);
+                    lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(ul, _mm512_set1_epi32(xi[16 * c + l])), sc[2 * c]);
+                    hi = _mm512_dpwssd_epi32(hi, _mm512_maddubs_epi16(uh, _mm512_set1_epi32(xi[16 * c + 8 + l])), sc[2 * c + 1]);
+                }
+                const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(pair[l], _mm512_set1_epi32(bsums[8 * i + l])), 5);
+                lo = _mm512_sub_epi32(lo, corr);
+                acc[l] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(lo), acc[l]);
+                acc[l + 8] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(hi), acc[l + 8]);
+            }
+        }
+    }
+    __m512 w[8];
+    for (int l = 0; l < 8; l++) w[l] = _mm512_add_ps(acc[l], acc[l + 8]);
+    _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(w[0], w[4]), _mm512_add_ps(w[2], w[6])),
+                                      _mm512_add_ps(_mm512_add_ps(w[1], w[5]), _mm512_add_ps(w[3], w[7]))));
+}
+
+TGT static void groups_q6_k(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
+                            int64_t nb, int64_t k, float *y, int64_t ys) {
+    for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16)
+        for (int64_t b = 0; b < nb; b++) group_row_q6_k(g, nblk, xq + b * rb, k, y + b * ys);
+}
+
 TGT static void groups_q8_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
                             int64_t nb, int64_t k, float *y, int64_t ys) {
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16)
@@ -171,12 +237,13 @@ TGT static void groups_q5_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_
 
 void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                                  float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    const int64_t nblk = type == PS_TYPE_Q4_K ? k / 256 : k / 32;
-    const int64_t gbytes = nblk * (type == PS_TYPE_Q8_0 ? 544 : type == PS_TYPE_Q4_K ? 2368 : 352);
+    const int64_t nblk = type == PS_TYPE_Q4_K || type == PS_TYPE_Q6_K ? k / 256 : k / 32;
+    const int64_t gbytes = nblk * (type == PS_TYPE_Q8_0 ? 544 : type == PS_TYPE_Q4_K ? 2368 : type == PS_TYPE_Q6_K ? 3360 : 352);
     const int64_t rb = ps_act_row_bytes(type, k);
     const uint8_t *g = (const uint8_t *)packed + (size_t)(r0 / 16) * (size_t)gbytes;
     const int64_t ng = (r1 - r0) / 16;
-    if (type == PS_TYPE_Q4_K) groups_q4_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
+    if (type == PS_TYPE_Q6_K) groups_q6_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
+    else if (type == PS_TYPE_Q4_K) groups_q4_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
     else if (type == PS_TYPE_Q8_0) groups_q8_0(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
     else groups_q5_0(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
 }

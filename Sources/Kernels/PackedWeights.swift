@@ -31,7 +31,7 @@ public final class PackedArena: @unchecked Sendable {
     }
 }
 
-/// A weight matrix repacked for the 8-bit-activation kernels: Q5_0, Q8_0 or Q4_K rows interleaved
+/// A weight matrix repacked for the 8-bit-activation kernels: Q5_0, Q8_0, Q4_K or Q6_K rows interleaved
 /// 16 at a time, so that the AVX-512 VNNI kernel gives 16 rows' dot products per instruction without
 /// unpacking or horizontal sums (layout in `ps_quant.h`). The same bytes reordered; products are
 /// bitwise those of the GGUF rows at every ISA level.
@@ -52,7 +52,7 @@ public struct PackedWeights: @unchecked Sendable {
     /// process's choice (`true`), so tests can load one model both ways.
     public static func allowOnThisThread(_ allowed: Bool) { _ = ps_packed_set(allowed ? -1 : 0) }
 
-    /// Bytes of the packed form, or nil when there is none (formats other than Q5_0, Q8_0 and Q4_K,
+    /// Bytes of the packed form, or nil when there is none (formats other than Q5_0, Q8_0, Q4_K and Q6_K,
     /// `rows` not a multiple of 16, `k` not a multiple of the format's block).
     public static func byteCount(format: WeightFormat, k: Int, rows: Int) -> Int? {
         let n = Int(ps_packed_bytes(format.rawValue, Int64(rows), Int64(k)))

@@ -7,9 +7,9 @@ import Logging
 /// anonymous arena on 2 MiB huge pages (`PackedArena`): the same row-major bytes, read through
 /// far fewer TLB entries — the 170 MB Q8_0 head of Gemma 3 270M streams at 31 GB/s from there
 /// against 23 GB/s from the 4 KiB pages of the mapping. The mapped pages are then released from
-/// the resident set, so a stage still holds about one copy of its weights. Q5_0, Q8_0 and Q4_K
+/// the resident set, so a stage still holds about one copy of its weights. Q5_0, Q8_0, Q4_K and Q6_K
 /// matrices are also packed for single-row products (`PackedWeights`, AVX-512 VNNI), the one extra
-/// copy (227 MB on Gemma 3 270M, 172 MB of it the head; made only if it fits as below, else the
+/// copy (237 MB on Gemma 3 270M, 172 MB of it the head; made only if it fits as below, else the
 /// row-major copy alone). `PIPESERVE_PACK=off` leaves everything in the mapping, and so does a stage whose
 /// arena would take more than half the memory the kernel reports available: the copy is
 /// anonymous memory, which (unlike the mapping's page cache) cannot be dropped under pressure or

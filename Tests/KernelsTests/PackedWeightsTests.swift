@@ -3,14 +3,14 @@ import Kernels
 import Testing
 
 extension KernelISASuites {
-    /// Packed Q5_0/Q8_0/Q4_K weights (the decode layout) give bitwise the results of the GGUF rows,
+    /// Packed Q5_0/Q8_0/Q4_K/Q6_K weights (the decode layout) give bitwise the results of the GGUF rows,
     /// at every ISA level, batch size and 16-row range, and unpack to the same bytes.
     @Suite struct PackedWeightsTests {
-        static let formats: [WeightFormat] = [.q5_0, .q8_0, .q4_K]
+        static let formats: [WeightFormat] = [.q5_0, .q8_0, .q4_K, .q6_K]
 
         /// One block, an odd block count, Gemma's widths (640 for the 32-blocks; 1024 and 2048 feed
-        /// its Q4_K attention output and FFN down matrices).
-        static func widths(_ format: WeightFormat) -> [Int] { format == .q4_K ? [256, 768, 2048] : [32, 96, 640] }
+        /// its Q4_K attention output and its Q4_K and Q6_K FFN down matrices).
+        static func widths(_ format: WeightFormat) -> [Int] { format == .q4_K || format == .q6_K ? [256, 768, 2048] : [32, 96, 640] }
 
         @Test("Packing round-trips to the GGUF bytes", arguments: formats)
         func roundTrip(format: WeightFormat) throws {
@@ -73,7 +73,8 @@ extension KernelISASuites {
             #expect(PackedWeights.preferred(.q8_0, k: 640) == PackedWeights.preferred(.q5_0, k: 640))
             #expect(PackedWeights.preferred(.q8_0, k: 1024) == PackedWeights.preferred(.q5_0, k: 2048))
             #expect(PackedWeights.preferred(.q4_K, k: 2048) == PackedWeights.preferred(.q5_0, k: 2048))
-            #expect(!PackedWeights.preferred(.q6_K, k: 2048) && !PackedWeights.preferred(.f16, k: 640))
+            #expect(PackedWeights.preferred(.q6_K, k: 2048) == PackedWeights.preferred(.q5_0, k: 2048))
+            #expect(!PackedWeights.preferred(.q5_K, k: 2048) && !PackedWeights.preferred(.f16, k: 640))
         }
 
         @Test("Shapes without a packed form are refused")

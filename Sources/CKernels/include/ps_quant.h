@@ -101,11 +101,11 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 
 // ---- packed weights (decode layout) -----------------------------------------------------------
 //
-// Q5_0, Q8_0 and Q4_K rows repacked at load so that one 512-bit vector holds 4 consecutive weights
-// of 16 rows: one vpdpbusd (Q4_K: vpmaddubsw + vpdpwssd with the scales) against 4 broadcast
+// Q5_0, Q8_0, Q4_K and Q6_K rows repacked at load so that one 512-bit vector holds 4 consecutive
+// weights of 16 rows: one vpdpbusd (K types: vpmaddubsw + vpdpwssd with the scales) against 4 broadcast
 // activation bytes then gives each of the 16 rows its partial sum over those 4 elements in its own
 // lane, and the 16 rows' scales convert with one instruction. Rows go in groups of 16; group g is
-// one group-block per block of the row (k/32, or k/256 for Q4_K), block i being
+// one group-block per block of the row (k/32, or k/256 for the K types), block i being
 //   Q8_0 (544 bytes = 16 x 34): f16 d[16] | u8 c[8][16][4]        c[j][r][t] = q(r, 4j+t) ^ 0x80
 //   Q5_0 (352 bytes = 16 x 22): f16 d[16] | u8 n[4][64] | u64 h[8]
 //       n[j][4r+t] = u(r,4j+t) | u(r,4j+16+t) << 4 (low nibbles of the unsigned 5-bit quant
@@ -116,18 +116,23 @@ void    ps_matmul_q8(int type, const void *w, size_t w_row_bytes, int64_t k, con
 //       (decoded from the 12 packed bytes, 4 bytes more per row), q[l][c][r][t] = byte 32c + 4l + t
 //       of row r's qs (low nibble element 64c + 4l + t, high nibble 64c + 32 + 4l + t), in the
 //       order the kernel reads them (chunk-major order ran at 12 GB/s from memory against 28).
+//   Q6_K (3360 bytes = 16 x 210, per super-block): f16 d[16] | i8 pair[8][16][2] | per l < 8:
+//       u8 h0[64] | u8 h1[64] | u8 v[4][64]; pair[j][r] = (sc[2j], sc[2j + 1]) of row r; with u the
+//       unsigned 6-bit quant (q + 32), v[c][4r+t] = low 4 bits of u(r, 64c + 4l + t) | those of
+//       u(r, 64c + 32 + 4l + t) << 4, and bits 2c, 2c + 1 of h0[4r+t] (h1[4r+t]) the top two bits
+//       of the first (second) of them.
 // The same values as the GGUF rows, reordered; the arithmetic is exactly ps_matmul_q8's, so the
 // results are bitwise those of the unpacked rows on every ISA level.
 
 /// Bytes of the packed form of `rows` rows of `k` elements of `type`, or 0 if there is none
-/// (type other than Q5_0/Q8_0/Q4_K, rows not a positive multiple of 16, k not a multiple of the
+/// (type other than Q5_0/Q8_0/Q4_K/Q6_K, rows not a positive multiple of 16, k not a multiple of the
 /// type's block).
 int64_t ps_packed_bytes(int type, int64_t rows, int64_t k);
 /// 1 if weights should be copied at load into a huge-page arena (ps_packed_alloc): PIPESERVE_PACK
 /// is not "off" and the calling thread has not turned packing off (ps_packed_set(0)).
 int     ps_arena_preferred(void);
 /// 1 if single-row matmuls with 8-bit activations are faster on packed weights of `type` with rows
-/// of `k` elements on this process's ISA level (AVX-512 VNNI: Q5_0 and Q4_K; Q8_0 when k <= 1024)
+/// of `k` elements on this process's ISA level (AVX-512 VNNI: Q5_0, Q4_K and Q6_K; Q8_0 when k <= 1024)
 /// and ps_arena_preferred(); else 0.
 int     ps_packed_preferred(int type, int64_t k);
 /// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
