@@ -115,25 +115,13 @@ static void pack_q4_k(const uint8_t *const b[16], uint8_t *out) {
     }
 }
 
-// Unsigned 6-bit quants u[256] of a Q6_K block (u = q + 32), element order.
-static void q6_unsigned(const uint8_t *b, uint8_t u[256]) {
-    for (int h = 0; h < 2; h++)
-        for (int l = 0; l < 32; l++) {
-            const uint8_t *L = b + 64 * h, H = b[128 + 32 * h + l];
-            u[128 * h + l] = (uint8_t)((L[l] & 0xF) | (H & 3) << 4);
-            u[128 * h + l + 32] = (uint8_t)((L[l + 32] & 0xF) | ((H >> 2) & 3) << 4);
-            u[128 * h + l + 64] = (uint8_t)((L[l] >> 4) | ((H >> 4) & 3) << 4);
-            u[128 * h + l + 96] = (uint8_t)((L[l + 32] >> 4) | ((H >> 6) & 3) << 4);
-        }
-}
-
 // Q6_K super-block i of rows 16g..16g+15 (b[r] its bytes in row r) as one group-block.
 static void pack_q6_k(const uint8_t *const b[16], uint8_t *out) {
     for (int r = 0; r < 16; r++) {
         memcpy(out + 2 * r, b[r] + 208, 2);
         for (int j = 0; j < 8; j++) memcpy(out + 32 + 32 * j + 2 * r, b[r] + 192 + 2 * j, 2);
         uint8_t u[256];
-        q6_unsigned(b[r], u);
+        ps__q6_unsigned(b[r], u);
         for (int l = 0; l < 8; l++) {
             uint8_t *n = out + 288 + 384 * l;
             for (int t = 0; t < 4; t++) {
@@ -210,7 +198,7 @@ static void unpack_block(int type, const uint8_t *gblk, int r, uint8_t *b) {
                     u[64 * c + 32 + 4 * l + t] = (uint8_t)((v >> 4) | ((n[64 + 4 * r + t] >> (2 * c)) & 3) << 4);
                 }
         }
-        // q6_unsigned's bit for bit inverse: every bit of ql and qh is one quant's.
+        // ps__q6_unsigned's bit for bit inverse: every bit of ql and qh is one quant's.
         for (int h = 0; h < 2; h++)
             for (int l = 0; l < 32; l++) {
                 const uint8_t *q = u + 128 * h + l;

@@ -185,16 +185,8 @@ static float dot32(int type, const uint8_t *w, size_t bb, int64_t nblk, const ui
 // (w = d * sc * u - dmin * min for Q4_K/Q5_K; w = d * sc * (u - 32) for Q6_K).
 static void weights256(int type, const uint8_t *b, uint8_t u[256], int16_t sc[256], int16_t mins[8]) {
     if (type == PS_TYPE_Q6_K) {
-        const uint8_t *ql = b, *qh = b + 128;
         const int8_t *s = (const int8_t *)(b + 192);
-        for (int h = 0; h < 2; h++)
-            for (int l = 0; l < 32; l++) {
-                const uint8_t *L = ql + 64 * h, *H = qh + 32 * h;
-                u[128 * h + l] = (uint8_t)((L[l] & 0xF) | ((H[l] & 3) << 4));
-                u[128 * h + l + 32] = (uint8_t)((L[l + 32] & 0xF) | (((H[l] >> 2) & 3) << 4));
-                u[128 * h + l + 64] = (uint8_t)((L[l] >> 4) | (((H[l] >> 4) & 3) << 4));
-                u[128 * h + l + 96] = (uint8_t)((L[l + 32] >> 4) | (((H[l] >> 6) & 3) << 4));
-            }
+        ps__q6_unsigned(b, u);
         for (int e = 0; e < 256; e++) sc[e] = s[e / 16];
         return;
     }

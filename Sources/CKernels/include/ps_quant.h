@@ -226,6 +226,18 @@ static inline void ps__scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_
     }
 }
 static inline uint16_t ps__rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+/// The unsigned 6-bit quants u[256] of a Q6_K block (u = q + 32, element order): ql's nibbles
+/// are the low four bits, qh's bit pairs the top two.
+static inline void ps__q6_unsigned(const uint8_t *b, uint8_t u[256]) {
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l++) {
+            const uint8_t *L = b + 64 * h, H = b[128 + 32 * h + l];
+            u[128 * h + l] = (uint8_t)((L[l] & 0xF) | (H & 3) << 4);
+            u[128 * h + l + 32] = (uint8_t)((L[l + 32] & 0xF) | ((H >> 2) & 3) << 4);
+            u[128 * h + l + 64] = (uint8_t)((L[l] >> 4) | ((H >> 4) & 3) << 4);
+            u[128 * h + l + 96] = (uint8_t)((L[l + 32] >> 4) | ((H >> 6) & 3) << 4);
+        }
+}
 /// How many weight rows ahead the q8 matmuls prefetch into L2. Decode (`decode`: a batch small
 /// enough for the decode tiles): 32 rows for the blocks of 32, measured on Zen 4 for the 262k x
 /// 640 Q8_0 head to reach about the memory bandwidth (22 GB/s; 8-16 rows reach half); 8 rows for
