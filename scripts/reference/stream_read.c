@@ -11,7 +11,10 @@
 // 30.9-32.5 GB/s, not reproduced by the next three).
 // Used by scripts/bench-vs-llamacpp to put decode speed against the memory-bandwidth limit
 // (weights read per token × tok/s / GB/s).
-//   gcc -O2 -march=native -pthread stream_read.c -o stream_read && ./stream_read THREADS [MiB] [reps]
+// With "sustained" it reads only the huge-page plain variant and also prints its mean over all the
+// passes (bytes / time): beside a decode run of about a second, 30 passes of 1 GiB span as long,
+// where the best of 3 short passes catches the quietest tenth of a second.
+//   gcc -O2 -march=native -pthread stream_read.c -o stream_read && ./stream_read THREADS [MiB] [reps] [sustained]
 #define _GNU_SOURCE
 #include <immintrin.h>
 #include <pthread.h>
@@ -56,12 +59,19 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1;
     size_t mib = argc > 2 ? (size_t)atol(argv[2]) : 1024;
     int reps = argc > 3 ? atoi(argv[3]) : 10;
-    if (threads < 1 || threads > 256 || mib < 64 || reps < 1) { fprintf(stderr, "usage: stream_read THREADS [MiB>=64] [reps]\n"); return 2; }
+    // "sustained": the huge-page plain variant only, and also its mean over all passes (bytes /
+    // time), for comparison with a run that lasts as long as the passes together.
+    const int sustained = argc > 4 && strcmp(argv[4], "sustained") == 0;
+    if (threads < 1 || threads > 256 || mib < 64 || reps < 1 || (argc > 4 && !sustained)) {
+        fprintf(stderr, "usage: stream_read THREADS [MiB>=64] [reps] [sustained]\n");
+        return 2;
+    }
     size_t n = mib * 1024 * 1024 / sizeof(float);
     n -= n % (64 * (size_t)threads);
     double best[2][2] = {{0, 0}, {0, 0}};   // [huge][prefetch]
     float total = 0;
-    for (int variant = 0; variant < 4; variant++) {
+    double pass_time = 0;
+    for (int variant = sustained ? 2 : 0; variant < (sustained ? 3 : 4); variant++) {
         const int huge = variant >> 1, prefetch = variant & 1;
         float *buf = aligned_alloc(2 << 20, n * sizeof(float));
         if (!buf) { fprintf(stderr, "stream_read: out of memory\n"); return 1; }
@@ -76,10 +86,17 @@ int main(int argc, char **argv) {
                 pthread_create(&tid[t], NULL, run, &sh[t]);
             }
             for (int t = 0; t < threads; t++) { pthread_join(tid[t], NULL); total += sh[t].sum; }
-            double gbs = n * sizeof(float) / (now() - t0) / 1e9;
+            const double dt = now() - t0;
+            pass_time += dt;
+            double gbs = n * sizeof(float) / dt / 1e9;
             if (gbs > best[huge][prefetch]) best[huge][prefetch] = gbs;
         }
         free(buf);
+    }
+    if (sustained) {
+        printf("{\"threads\": %d, \"gb_per_s_plain\": %.2f, \"gb_per_s_mean\": %.2f, \"seconds\": %.2f, \"checksum\": %.0f}\n",
+               threads, best[1][0], (double)reps * n * sizeof(float) / pass_time / 1e9, pass_time, (double)total);
+        return 0;
     }
     double all = 0;
     for (int v = 0; v < 4; v++) all = best[v >> 1][v & 1] > all ? best[v >> 1][v & 1] : all;
