@@ -25,10 +25,22 @@
 // from memory against a plain read loop in the same process (huge pages, one thread, medians of
 // 24 paired runs, 262k x 640): Q8_0 1.03-1.04x without prefetch, 0.87-0.93x with one prefetch
 // per line 2-16 KB ahead (0.71 with a burst per block into L2, as this kernel had); Q4_K
-// (65k x 2048) 0.85-0.90x without, 0.66-0.67x with one prefetch per line 8 KB ahead. Q5_0 alone
-// read 0.95x there with its block's lines 8 KB ahead (0.73-0.76x without), but in decode, where
-// its matrices are 0.1-0.9 MB, that measured 0.97-0.98x of no prefetch (8 alternating runs
-// each, with and without warming the first 8 KB), so it has none either.
+// (65k x 2048) 0.85-0.90x without, 0.66-0.67x with one prefetch per line 8 KB ahead. Q5_0 with
+// its block's lines 2 or 8 KB ahead: 0.95 and 0.94x of none in scripts/bench-kernels' decode step,
+// 0.97-0.98x in decode (a harness built with -O2 -march=native, not the package's flags, had
+// shown it 1.25x faster).
+
+// tree8 and tree16 of ps_quant.h across vectors (lane r = row r): vertical adds in the order
+// ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)), and tree16(v) = tree8(v[L] + v[L + 8]).
+INL __m512 tree8v(const __m512 v[8]) {
+    return _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(v[0], v[4]), _mm512_add_ps(v[2], v[6])),
+                         _mm512_add_ps(_mm512_add_ps(v[1], v[5]), _mm512_add_ps(v[3], v[7])));
+}
+INL __m512 tree16v(const __m512 v[16]) {
+    __m512 w[8];
+    for (int l = 0; l < 8; l++) w[l] = _mm512_add_ps(v[l], v[l + 8]);
+    return tree8v(w);
+}
 
 // Unsigned weights of chunks j and j + 4 (j < 4) of a Q5_0 group-block, 16 rows x 4 elements
 // each: the low and high nibbles of n[j], plus 16 where h has the fifth bit.
@@ -87,10 +99,7 @@ INL void group_row(const int type, const uint8_t *g, int64_t nblk, const uint8_t
     if (i < nblk) group_block(type, g + i * gb, i, xq, corr, xd, acc[0]);
     __m512 v[8];
     for (int j = 0; j < 8; j++) v[j] = _mm512_add_ps(acc[0][j], acc[1][j]);
-    // tree8: ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7))
-    const __m512 t0 = _mm512_add_ps(v[0], v[4]), t1 = _mm512_add_ps(v[1], v[5]);
-    const __m512 t2 = _mm512_add_ps(v[2], v[6]), t3 = _mm512_add_ps(v[3], v[7]);
-    _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3)));
+    _mm512_storeu_ps(y, tree8v(v));
 }
 
 // Q4_K: one activation row against one group of 16 rows. Lane r is row r throughout; the
@@ -141,14 +150,7 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
             macc[j] = _mm512_fmadd_ps(ms, _mm512_cvtepi32_ps(p), macc[j]);
         }
     }
-    // tree16(acc) = tree8(acc[L] + acc[L + 8]); tree8(v) = ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)).
-    __m512 w[8];
-    for (int l = 0; l < 8; l++) w[l] = _mm512_add_ps(acc[l], acc[l + 8]);
-    const __m512 a = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(w[0], w[4]), _mm512_add_ps(w[2], w[6])),
-                                   _mm512_add_ps(_mm512_add_ps(w[1], w[5]), _mm512_add_ps(w[3], w[7])));
-    const __m512 m = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(macc[0], macc[4]), _mm512_add_ps(macc[2], macc[6])),
-                                   _mm512_add_ps(_mm512_add_ps(macc[1], macc[5]), _mm512_add_ps(macc[3], macc[7])));
-    _mm512_storeu_ps(y, _mm512_add_ps(a, m));
+    _mm512_storeu_ps(y, _mm512_add_ps(tree16v(acc), tree8v(macc)));
 }
 
 TGT static void groups_q4_k(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
@@ -211,10 +213,7 @@ INL void group_row_q6_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
             }
         }
     }
-    __m512 w[8];
-    for (int l = 0; l < 8; l++) w[l] = _mm512_add_ps(acc[l], acc[l + 8]);
-    _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(w[0], w[4]), _mm512_add_ps(w[2], w[6])),
-                                      _mm512_add_ps(_mm512_add_ps(w[1], w[5]), _mm512_add_ps(w[3], w[7]))));
+    _mm512_storeu_ps(y, tree16v(acc));
 }
 
 TGT static void groups_q6_k(const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq, int64_t rb,
@@ -237,8 +236,7 @@ TGT static void groups_q5_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_
 
 void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                                  float *y, int64_t y_stride, int64_t r0, int64_t r1) {
-    const int64_t nblk = type == PS_TYPE_Q4_K || type == PS_TYPE_Q6_K ? k / 256 : k / 32;
-    const int64_t gbytes = nblk * (type == PS_TYPE_Q8_0 ? 544 : type == PS_TYPE_Q4_K ? 2368 : type == PS_TYPE_Q6_K ? 3360 : 352);
+    const int64_t nblk = k / ps_type_block_elems(type), gbytes = ps_packed_bytes(type, 16, k);   // one group of 16 rows
     const int64_t rb = ps_act_row_bytes(type, k);
     const uint8_t *g = (const uint8_t *)packed + (size_t)(r0 / 16) * (size_t)gbytes;
     const int64_t ng = (r1 - r0) / 16;
