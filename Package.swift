@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.9.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -42,6 +45,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .target(
@@ -90,3 +98,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer harnesses (Fuzz/, driven by scripts/fuzz-libfuzzer). They exist only when
+// PIPESERVE_LIBFUZZER is set, so `swift build`, `swift test` and CI never see them; they are
+// built into their own scratch path with -sanitize=fuzzer,address -parse-as-library.
+if Context.environment["PIPESERVE_LIBFUZZER"] != nil {
+    package.targets += [
+        .executableTarget(name: "FuzzWireProtocol", dependencies: ["WireProtocol"], path: "Fuzz/WireProtocol"),
+        .executableTarget(name: "FuzzGGUF", dependencies: ["GGUF", "Tokenization"], path: "Fuzz/GGUF"),
+        .executableTarget(name: "FuzzTokenization", dependencies: ["Tokenization", "GGUF"], path: "Fuzz/Tokenization"),
+    ]
+    package.products += ["FuzzWireProtocol", "FuzzGGUF", "FuzzTokenization"].map { .executable(name: $0, targets: [$0]) }
+}

@@ -48,12 +48,16 @@ public final class GGUFFile: @unchecked Sendable {
 
     /// Maps and parses the file at `path`. Throws `GGUFError` naming the first problem found.
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer for ever (and
+        // a device could block too); a regular file ignores the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw GGUFError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw GGUFError.cannotOpen(path: path, reason: "not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw GGUFError.cannotOpen(path: path, reason: "not a regular file (\(Self.fileKind(st.st_mode)))")
+        }
         let size = Int(st.st_size)
         guard size > 0 else { throw GGUFError.truncated(what: "magic", offset: 0, needed: 4, available: 0) }
         guard let addr = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), addr != MAP_FAILED else {
@@ -61,6 +65,18 @@ public final class GGUFFile: @unchecked Sendable {
         }
         // From here the mapping is owned (and unmapped) by GGUFMapping, also on a throw.
         try self.init(path: path, owner: GGUFMapping(UnsafeRawBufferPointer(start: addr, count: size)))
+    }
+
+    /// What a non-regular file is, for the error message.
+    static func fileKind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "file type \(mode & S_IFMT)"
+        }
     }
 
     private init(path: String, owner: GGUFMapping) throws {

@@ -114,6 +114,22 @@ extension APIError {
             type: "invalid_request_error", param: nil, code: "request_too_large")
     }
 
+    /// 415: a POST body not declared as JSON.
+    static func unsupportedMediaType(_ declared: String) -> APIError {
+        let what = declared.isEmpty ? "no Content-Type" : "Content-Type '\(declared.prefix(100))'"
+        return APIError(
+            status: .unsupportedMediaType, message: "The request body must be JSON sent as Content-Type: application/json (got \(what)).",
+            type: "invalid_request_error", param: nil, code: "unsupported_media_type")
+    }
+
+    /// 503: the server is draining (SIGTERM); the connection is closed after this answer.
+    static func shuttingDown(retryAfterSeconds: Int) -> APIError {
+        APIError(
+            status: .serviceUnavailable, message: "The server is shutting down; retry after \(retryAfterSeconds) s (another replica, or this one once restarted).",
+            type: "server_error", param: nil, code: "shutting_down",
+            headers: [.retryAfter: String(max(1, retryAfterSeconds)), .connection: "close"])
+    }
+
     /// 503: the engine's queue is full.
     static func queueFull(retryAfterSeconds: Int) -> APIError {
         APIError(

@@ -10,7 +10,8 @@ extension Handlers {
         try checkReady()
         let requestID = RequestID(prefix: "chatcmpl")
 
-        let prompt = engine.tokenize(try engine.renderChat(body.messages), addSpecial: true)
+        try checkSequenceCount(prompts: 1, n: body.sampling.n)
+        let prompt = try engine.tokenizeChat(body.messages)
         guard !prompt.isEmpty else {
             throw APIError.invalidRequest("The rendered chat prompt is empty.", param: "messages", code: "invalid_value")
         }

@@ -9,6 +9,7 @@ extension Handlers {
         try checkModel(body.sampling.model)
         try checkReady()
         let requestID = RequestID(prefix: "cmpl")
+        try checkSequenceCount(prompts: body.prompts.count, n: body.sampling.n)
 
         // Tokenize and check every prompt before starting any sequence.
         var prompts: [(tokens: [Int32], text: String)] = []

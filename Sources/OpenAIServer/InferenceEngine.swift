@@ -14,11 +14,16 @@ public protocol InferenceEngine: Sendable {
     var contextLength: Int { get }
     /// Current state, reported by `/health` and used to refuse work while not ready.
     var health: EngineHealth { get }
-    /// Encodes text to token ids; `addSpecial` adds the model's BOS (or equivalent) tokens.
+    /// Encodes a raw prompt (`/v1/completions`) to token ids; `addSpecial` adds the model's BOS
+    /// (or equivalent) tokens. Special-token text in it (`<start_of_turn>`) may become control
+    /// tokens: the caller of a raw completion writes the whole prompt.
     func tokenize(_ text: String, addSpecial: Bool) -> [Int32]
     /// Renders chat messages with the model's chat template, ending with the assistant turn's
-    /// opening. Throws `EngineError.invalidRequest` for messages the template cannot express.
-    func renderChat(_ messages: [ChatMessage]) throws -> String
+    /// opening, and tokenizes the result (with BOS). Control tokens come only from the template's
+    /// own markup: special-token text inside a message's content stays text, so a user cannot
+    /// forge a model or system turn. Throws `EngineError.invalidRequest` for messages the
+    /// template cannot express.
+    func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32]
     /// The text of one token, used for the `tokens` / `top_logprobs` entries of logprobs.
     func tokenText(_ token: Int32) -> String
     /// Decodes a token sequence to text, used to echo a prompt given as token ids.

@@ -19,6 +19,13 @@
 //   (else 408 and the connection is closed), and a connection on which nothing is read for
 //   min(request timeout, 60 s) while no response is being produced (headers that never end, a
 //   stalled body, an idle keep-alive) is closed. Streams and long generations are not affected.
+// - A client that closes its connection (or only its sending side) cancels its request at once,
+//   streaming or not (`ConnectionGuard`); `Expect: 100-continue` gets `100 Continue`.
+// - POST bodies must be sent as `Content-Type: application/json` (415 otherwise): a web page in a
+//   local browser can send `text/plain` cross-site without a CORS preflight, JSON it cannot. No
+//   CORS headers are sent.
+// - Draining (SIGTERM, `DrainingService`): the listener stays open, new requests get 503
+//   `shutting_down` with Retry-After and `Connection: close`, running ones finish.
 
 import Hummingbird
 import Logging
@@ -36,13 +43,17 @@ public func makeApplication(
     engine: any InferenceEngine,
     configuration: OpenAIServerConfiguration,
     metrics: OpenAIServerMetrics = OpenAIServerMetrics(),
+    drain: DrainState = DrainState(),
     logger: Logger,
     onServerRunning: @escaping @Sendable (_ port: Int) async -> Void = { _ in }
 ) -> OpenAIApplication {
-    let router = makeRouter(engine: engine, configuration: configuration, metrics: metrics, logger: logger)
+    let router = makeRouter(engine: engine, configuration: configuration, metrics: metrics, drain: drain, logger: logger)
+    let maxBodyBytes = configuration.maxBodyBytes
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(configuration.connectionIdleTimeoutSeconds * 1000)))),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [ConnectionGuard(maxBodyBytes: maxBodyBytes)],
+            idleTimeout: .milliseconds(Int64(configuration.connectionIdleTimeoutSeconds * 1000)))),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port), serverName: "pipeserve"),
         onServerRunning: { channel in
@@ -57,11 +68,12 @@ public func makeRouter(
     engine: any InferenceEngine,
     configuration: OpenAIServerConfiguration,
     metrics: OpenAIServerMetrics = OpenAIServerMetrics(),
+    drain: DrainState = DrainState(),
     logger: Logger
 ) -> Router<OpenAIRequestContext> {
     let router = Router(context: OpenAIRequestContext.self)
     // Middleware first: it then wraps every route and the not-found responder.
-    router.add(middleware: APIMiddleware(configuration: configuration, metrics: metrics, logger: logger))
+    router.add(middleware: APIMiddleware(configuration: configuration, metrics: metrics, drain: drain, logger: logger))
     let handlers = Handlers(engine: engine, configuration: configuration, metrics: metrics, logger: logger)
     router.post(RouterPath(Routes.completions)) { request, context in
         try await handlers.completions(request, context: context)
@@ -109,6 +121,7 @@ struct Handlers: Sendable {
     func readJSON(
         _ request: Request, startedAt: ContinuousClock.Instant = .now, onBodyTimeout: @Sendable () -> Void = {}
     ) async throws -> JSONValue {
+        try Self.requireJSONContentType(request)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
             throw APIError.payloadTooLarge(limit: configuration.maxBodyBytes)
         }
@@ -146,6 +159,23 @@ struct Handlers: Sendable {
             throw APIError.bodyTimeout(seconds: timeout)
         }
         return try JSONValue.parseObject(collected)
+    }
+
+    /// 415 unless the body is declared as JSON (`application/json`, parameters such as charset
+    /// allowed). Browsers send `text/plain`, form and multipart bodies cross-site without a CORS
+    /// preflight; refusing them keeps a web page from starting generations on a key-less server.
+    static func requireJSONContentType(_ request: Request) throws(APIError) {
+        let declared = request.headers[.contentType] ?? ""
+        let mediaType = declared.split(separator: ";", maxSplits: 1).first.map { $0.filter { $0 != " " && $0 != "\t" }.lowercased() } ?? ""
+        guard mediaType == "application/json" else { throw APIError.unsupportedMediaType(declared) }
+    }
+
+    /// 400 when a request asks for more sequences than the engine's queue can ever hold.
+    func checkSequenceCount(prompts: Int, n: Int) throws(APIError) {
+        guard let limit = configuration.maxSequencesPerRequest, prompts * n > limit else { return }
+        throw APIError.invalidRequest(
+            "This request asks for \(prompts * n) sequences (\(prompts) prompt(s) × n = \(n)); the server admits at most \(limit) per request (scheduler.max_queue).",
+            param: "n", code: "too_many_sequences")
     }
 
     /// 404 when the request names a model other than the served one.

@@ -6,14 +6,18 @@ public struct OpenAIServerConfiguration: Sendable {
     public var port: Int
     /// Largest accepted request body; larger bodies get 413 while being read.
     public var maxBodyBytes: Int
-    /// When set, every `/v1/*` route requires `Authorization: Bearer <apiKey>`.
-    /// `/health` and `/metrics` stay open (probes and scrapers).
-    public var apiKey: String?
+    /// When not empty, every `/v1/*` route requires `Authorization: Bearer <key>` with one of
+    /// these keys (several allow a rotation without downtime). `/health` and `/metrics` stay open
+    /// (probes and scrapers).
+    public var apiKeys: [String]
     /// Longest a request may generate for; the sequences are then cancelled (504 before any
     /// output, an error event inside a stream). nil: no limit.
     public var requestTimeoutSeconds: Double?
     /// Largest accepted `n` (choices per prompt).
     public var maxN: Int
+    /// Most sequences (prompts × `n`) one request may start: the engine's queue bound. A request
+    /// above it could never be admitted, so it is a 400 naming the limit, not a 503. nil: no bound.
+    public var maxSequencesPerRequest: Int?
     /// Largest accepted `max_tokens`; also caps the chat default (context left after the prompt).
     public var maxTokensLimit: Int
     /// `Retry-After` sent with 503 while the engine is loading or recovering.
@@ -27,13 +31,18 @@ public struct OpenAIServerConfiguration: Sendable {
     /// headers, a stalled body, an idle keep-alive) before it is closed: min(request timeout, 60 s).
     var connectionIdleTimeoutSeconds: Double { min(requestTimeoutSeconds ?? 60, 60) }
 
+    /// How long a drain (SIGTERM) waits for running requests before the listener closes anyway:
+    /// the request timeout (every request ends by then), 600 s without one.
+    public var drainTimeoutSeconds: Double { requestTimeoutSeconds ?? 600 }
+
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
         maxBodyBytes: Int = 1 << 20,
-        apiKey: String? = nil,
+        apiKeys: [String] = [],
         requestTimeoutSeconds: Double? = 600,
         maxN: Int = 8,
+        maxSequencesPerRequest: Int? = nil,
         maxTokensLimit: Int = 4096,
         notReadyRetryAfterSeconds: Int = 5,
         streamKeepAliveSeconds: Double? = 5
@@ -41,9 +50,10 @@ public struct OpenAIServerConfiguration: Sendable {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
-        self.apiKey = apiKey
+        self.apiKeys = apiKeys
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.maxN = maxN
+        self.maxSequencesPerRequest = maxSequencesPerRequest
         self.maxTokensLimit = maxTokensLimit
         self.notReadyRetryAfterSeconds = notReadyRetryAfterSeconds
         self.streamKeepAliveSeconds = streamKeepAliveSeconds

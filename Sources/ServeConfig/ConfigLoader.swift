@@ -50,6 +50,26 @@ public enum ConfigLoader {
         }
     }
 
+    /// Checks that depend on the machine: the compute threads of all stages against the CPUs the
+    /// daemon may use (`usableCPUs`, its affinity mask). More threads than CPUs is a warning
+    /// (they time-share; a stage's threads wait on each other at every matrix product); more
+    /// than `oversubscriptionLimit` threads per CPU is refused, since it can only be a mistake.
+    public static func cpuCheck(_ c: ServeConfiguration, usableCPUs: Int, file: String? = nil) throws -> [String] {
+        let threads = c.pipeline.stages * c.pipeline.threadsPerStage
+        let cpus = max(1, usableCPUs)
+        if threads > cpus * oversubscriptionLimit {
+            throw ConfigError(file: file, key: "pipeline.threads_per_stage",
+                              message: "\(c.pipeline.stages) stages × \(c.pipeline.threadsPerStage) threads = \(threads) compute threads on \(cpus) usable CPUs (at most \(oversubscriptionLimit) per CPU); use at most \(max(1, cpus * oversubscriptionLimit / c.pipeline.stages))")
+        }
+        if threads > cpus {
+            return ["pipeline: \(c.pipeline.stages) stages × \(c.pipeline.threadsPerStage) threads = \(threads) compute threads on \(cpus) usable CPUs: stages will time-share cores"]
+        }
+        return []
+    }
+
+    /// Compute threads per usable CPU beyond which `cpuCheck` refuses a configuration.
+    public static let oversubscriptionLimit = 4
+
     /// Cross-field checks (types and ranges of single keys are checked while reading).
     public static func validate(_ c: ServeConfiguration, file: String? = nil) throws {
         if case let .counts(counts) = c.pipeline.layers, counts.count != c.pipeline.stages {
@@ -59,6 +79,10 @@ public enum ConfigLoader {
         if !c.pipeline.cpus.isEmpty, c.pipeline.cpus.count != c.pipeline.stages {
             throw ConfigError(file: file, key: "pipeline.cpus",
                               message: "lists CPUs for \(c.pipeline.cpus.count) stages but pipeline.stages is \(c.pipeline.stages)")
+        }
+        if c.limits.maxN > c.scheduler.maxQueue {
+            throw ConfigError(file: file, key: "limits.max_n",
+                              message: "\(c.limits.maxN) is above scheduler.max_queue \(c.scheduler.maxQueue): a request with that many choices could never be queued")
         }
         if let ctx = c.limits.contextLength, c.scheduler.kvCacheTokens < ctx {
             throw ConfigError(file: file, key: "scheduler.kv_cache_tokens",

@@ -1,7 +1,8 @@
 /// Chat prompt formats. The model's `tokenizer.chat_template` (a Jinja template in the GGUF) is
 /// recognised by its marker tokens and rendered by a built-in renderer — we do not run Jinja.
 /// Renderers follow each family's published template (Gemma 3, Llama 3, ChatML/Qwen, Llama 2).
-/// The result is tokenized with special-token parsing on and BOS added by the tokenizer.
+/// The result is tokenized with BOS added by the tokenizer and special tokens parsed only in the
+/// template's own markup (`renderPrompt`, `Tokenizer.encode(_ chat:)`), never in message content.
 public enum ChatTemplate: String, Sendable, CaseIterable {
     case gemma, llama3, chatml, llama2
 
@@ -51,45 +52,73 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
 
     /// Renders messages into the prompt text, ending where the assistant's reply begins.
     public func render(_ messages: [Message]) throws -> String {
+        try renderPrompt(messages).text
+    }
+
+    /// Renders messages, keeping apart the template's markup (which may be parsed for control
+    /// tokens) and the messages' content (which must not be).
+    public func renderPrompt(_ messages: [Message]) throws -> ChatPrompt {
         guard !messages.isEmpty else { throw TemplateError.empty }
         for m in messages where !["system", "user", "assistant"].contains(m.role) { throw TemplateError.badRole(m.role) }
+        var out = ChatPrompt()
         switch self {
         case .gemma:
             // Gemma has no system role: the system text opens the first user turn.
-            var out = ""
             var pendingSystem = ""
             for m in messages {
                 if m.role == "system" { pendingSystem += m.content + "\n\n"; continue }
                 let role = m.role == "assistant" ? "model" : "user"
                 var content = m.content
                 if role == "user" && !pendingSystem.isEmpty { content = pendingSystem + content; pendingSystem = "" }
-                out += "<start_of_turn>\(role)\n\(content.trimmingWhitespace())<end_of_turn>\n"
+                out.markup("<start_of_turn>\(role)\n")
+                out.content(content.trimmingWhitespace())
+                out.markup("<end_of_turn>\n")
             }
-            if !pendingSystem.isEmpty { out += "<start_of_turn>user\n\(pendingSystem.trimmingWhitespace())<end_of_turn>\n" }
-            return out + "<start_of_turn>model\n"
+            if !pendingSystem.isEmpty {
+                out.markup("<start_of_turn>user\n")
+                out.content(pendingSystem.trimmingWhitespace())
+                out.markup("<end_of_turn>\n")
+            }
+            out.markup("<start_of_turn>model\n")
         case .llama3:
-            return messages.map { "<|start_header_id|>\($0.role)<|end_header_id|>\n\n\($0.content.trimmingWhitespace())<|eot_id|>" }.joined()
-                + "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            for m in messages {
+                out.markup("<|start_header_id|>\(m.role)<|end_header_id|>\n\n")
+                out.content(m.content.trimmingWhitespace())
+                out.markup("<|eot_id|>")
+            }
+            out.markup("<|start_header_id|>assistant<|end_header_id|>\n\n")
         case .chatml:
-            return messages.map { "<|im_start|>\($0.role)\n\($0.content)<|im_end|>\n" }.joined() + "<|im_start|>assistant\n"
+            for m in messages {
+                out.markup("<|im_start|>\(m.role)\n")
+                out.content(m.content)
+                out.markup("<|im_end|>\n")
+            }
+            out.markup("<|im_start|>assistant\n")
         case .llama2:
-            var out = ""
             var system: String?
             var first = true
             for m in messages {
                 switch m.role {
                 case "system": system = m.content
                 case "user":
-                    var text = m.content.trimmingWhitespace()
-                    if let s = system { text = "<<SYS>>\n\(s)\n<</SYS>>\n\n" + text; system = nil }
-                    out += (first ? "" : "<s>") + "[INST] \(text) [/INST]"
+                    out.markup((first ? "" : "<s>") + "[INST] ")
+                    if let s = system {
+                        out.markup("<<SYS>>\n")
+                        out.content(s)
+                        out.markup("\n<</SYS>>\n\n")
+                        system = nil
+                    }
+                    out.content(m.content.trimmingWhitespace())
+                    out.markup(" [/INST]")
                     first = false
                 default:
-                    out += " \(m.content.trimmingWhitespace()) </s>"
+                    out.markup(" ")
+                    out.content(m.content.trimmingWhitespace())
+                    out.markup(" </s>")
                 }
             }
-            return out
         }
+        return out
     }
 }
 

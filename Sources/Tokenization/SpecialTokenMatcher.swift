@@ -54,12 +54,20 @@ struct SpecialTokenMatcher: Sendable {
     }
 
     func partition(_ bytes: [UInt8], parseSpecial: Bool) -> [TextFragment] {
+        partition(bytes, specialIn: parseSpecial ? [0..<bytes.count] : [])
+    }
+
+    /// Like `partition(_:parseSpecial:)`, but control and unknown tokens are matched only where
+    /// their whole text lies inside one of `allowed` (byte ranges): a chat template's markup is
+    /// parsed, the messages' content between it is not. User-defined tokens match everywhere.
+    func partition(_ bytes: [UInt8], specialIn allowed: [Range<Int>]) -> [TextFragment] {
         let present = trie.valuesOccurring(in: bytes)
-            .filter { parseSpecial || needsParseSpecial[$0] == false }
+            .filter { !allowed.isEmpty || needsParseSpecial[$0] == false }
             .sorted { (rank[$0] ?? 0) < (rank[$1] ?? 0) }
         var fragments: [TextFragment] = [.text(0..<bytes.count)]
         for id in present {
             guard let needle = texts[id], !needle.isEmpty else { continue }
+            let restricted = needsParseSpecial[id] ?? true
             var next: [TextFragment] = []
             next.reserveCapacity(fragments.count + 2)
             for fragment in fragments {
@@ -68,10 +76,17 @@ struct SpecialTokenMatcher: Sendable {
                     continue
                 }
                 var start = range.lowerBound
-                while let match = Self.find(needle, in: bytes, from: start, to: range.upperBound) {
+                var searchFrom = start
+                while let match = Self.find(needle, in: bytes, from: searchFrom, to: range.upperBound) {
+                    let found = match..<(match + needle.count)
+                    if restricted && !allowed.contains(where: { $0.lowerBound <= found.lowerBound && found.upperBound <= $0.upperBound }) {
+                        searchFrom = match + 1
+                        continue
+                    }
                     if match > start { next.append(.text(start..<match)) }
                     next.append(.token(id))
-                    start = match + needle.count
+                    start = found.upperBound
+                    searchFrom = start
                 }
                 if start < range.upperBound { next.append(.text(start..<range.upperBound)) }
             }

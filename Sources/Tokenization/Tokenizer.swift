@@ -98,8 +98,21 @@ public final class Tokenizer: Sendable {
     /// tokens such as `<start_of_turn>` written in the text become their ids (user-defined
     /// tokens are always matched).
     public func encode(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = false) -> [Int32] {
+        encode(text, addSpecial: addSpecial, specialTokensIn: parseSpecial ? [0..<text.utf8.count] : [])
+    }
+
+    /// A rendered chat prompt's ids: control tokens are parsed only in the template's markup, so
+    /// special-token text inside a message (`<end_of_turn>`) stays text and cannot forge a turn.
+    /// For content without such text the ids equal `encode(chat.text, parseSpecial: true)`.
+    public func encode(_ chat: ChatPrompt, addSpecial: Bool = true) -> [Int32] {
+        encode(chat.text, addSpecial: addSpecial, specialTokensIn: chat.markup)
+    }
+
+    /// `encode` with control tokens parsed only where their whole text lies inside one of
+    /// `ranges` (UTF-8 byte offsets into `text`).
+    public func encode(_ text: String, addSpecial: Bool, specialTokensIn ranges: [Range<Int>]) -> [Int32] {
         let bytes = Array(text.utf8)
-        let fragments = bytes.isEmpty ? [] : specials.partition(bytes, parseSpecial: parseSpecial)
+        let fragments = bytes.isEmpty ? [] : specials.partition(bytes, specialIn: ranges)
         var output: [Int32] = []
         if addSpecial, addsBOS, let bosID { output.append(bosID) }
 

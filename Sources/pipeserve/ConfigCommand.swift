@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ServeConfig
 
 /// `pipeserve config check FILE`.
@@ -14,7 +15,17 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             let c: ServeConfiguration
-            do { c = try ConfigLoader.load(path: file) } catch let e as ConfigError { throw CLIError(e.description) }
+            do {
+                c = try ConfigLoader.load(path: file)
+                if let keyFile = c.http.apiKeyFile { _ = try APIKeyFile.read(path: keyFile) }
+                // On this machine: compute threads against the CPUs this process may use.
+                for warning in try ConfigLoader.cpuCheck(c, usableCPUs: usableCPUCount(), file: file) {
+                    FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+                }
+            } catch let e as ConfigError { throw CLIError(e.description) }
+            for warning in ConfigLoader.permissionWarnings(configPath: file, configuration: c) {
+                FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
+            }
             print(c.renderedYAML(), terminator: "")
         }
     }

@@ -77,6 +77,14 @@ func parseNUMAMode(_ s: String) throws -> PlacementPlanner.Mode {
     }
 }
 
+/// CPUs this process may run on (its affinity mask: taskset, systemd's CPUAffinity=, a cgroup's
+/// cpuset), or every configured CPU when the mask cannot be read.
+func usableCPUCount() -> Int {
+    var buffer = [Int32](repeating: 0, count: 4096)
+    let n = Int(ps_sys_get_thread_affinity(&buffer, Int32(buffer.count)))
+    return n > 0 ? n : max(1, Int(ps_sys_cpu_count()))
+}
+
 /// CPUs per NUMA node of this machine (one node with every CPU when NUMA is unavailable).
 func machineTopology() -> [[Int]] {
     let count = StagePlacement.nodeCount

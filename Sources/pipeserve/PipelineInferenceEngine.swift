@@ -19,6 +19,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
     private let lock = NSLock()
     private var state: State = .loading("starting stages")
     private var nextID: UInt64 = 0
+    private var exported = CounterExport()
 
     enum State {
         case loading(String)
@@ -56,15 +57,18 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
         }
     }
 
-    /// Special-token text in prompts is parsed (as llama.cpp's server and Hugging Face tokenizers
-    /// do): rendered chat prompts depend on it.
+    /// Special-token text in a raw completion prompt is parsed (as llama.cpp's server and Hugging
+    /// Face tokenizers do): whoever writes a raw prompt writes its whole format.
     func tokenize(_ text: String, addSpecial: Bool) -> [Int32] { tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true) }
 
-    func renderChat(_ messages: [ChatMessage]) throws -> String {
+    /// Chat: control tokens only from the template's markup, never from message content.
+    func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32] {
         guard let chatTemplate else { throw EngineError.invalidRequest(chatTemplateProblem ?? "no chat template", param: "messages") }
-        do { return try chatTemplate.render(messages.map { ChatTemplate.Message(role: $0.role, content: $0.content) }) } catch {
+        let prompt: ChatPrompt
+        do { prompt = try chatTemplate.renderPrompt(messages.map { ChatTemplate.Message(role: $0.role, content: $0.content) }) } catch {
             throw EngineError.invalidRequest("\(error)", param: "messages")
         }
+        return tokenizer.encode(prompt, addSpecial: true)
     }
 
     func tokenText(_ token: Int32) -> String { String(decoding: tokenizer.tokenBytes(token), as: UTF8.self) }
@@ -112,7 +116,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
             case let .failed(why):
                 finished.set()
                 continuation.finish(throwing: EngineError.failed(why))
-            case let .refused(_, .queueFull):
+            case .refused(_, .queueFull):
                 finished.set()
                 continuation.finish(throwing: EngineError.queueFull(retryAfterSeconds: 1))
             case let .refused(why, .unavailable):
@@ -138,13 +142,28 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
             Gauge(label: "pipeserve:stage_busy_ratio", dimensions: [("stage", "\(i)")]).record(busy ?? 0)
         }
         Gauge(label: "pipeserve:pipeline_bubble_ratio").record(s.bubbleRatio ?? 0)
-        Gauge(label: "pipeserve:stage_restarts").record(s.restarts)
-        Gauge(label: "pipeserve:pipeline_reconfigurations").record(s.reconfigurations)
-        Gauge(label: "pipeserve:recomputed_sequences").record(s.recomputedSequences)
+        // Totals that only grow are counters (Prometheus: rate() and increase() work on them).
+        lock.lock()
+        let deltas = exported.advance(to: [s.restarts, s.reconfigurations, s.recomputedSequences])
+        lock.unlock()
+        Counter(label: "pipeserve:stage_restarts_total").increment(by: deltas[0])
+        Counter(label: "pipeserve:pipeline_reconfigurations_total").increment(by: deltas[1])
+        Counter(label: "pipeserve:recomputed_sequences_total").increment(by: deltas[2])
         Gauge(label: "pipeserve:pipeline_stages").record(s.stageLayers.count)
         Gauge(label: "pipeserve:micro_batches").record(s.microBatches)
         let healthy: Int = { if case .ready = engine.status { return 1 } else { return 0 } }()
         Gauge(label: "pipeserve:pipeline_ready").record(healthy)
+    }
+}
+
+/// The engine's running totals as counter increments: what grew since the last export.
+struct CounterExport {
+    private var last: [Int] = []
+
+    /// The increase of each total since the previous call (0 for a total that went down).
+    mutating func advance(to totals: [Int]) -> [Int] {
+        defer { last = totals }
+        return totals.enumerated().map { index, value in max(0, value - (index < last.count ? last[index] : 0)) }
     }
 }
 

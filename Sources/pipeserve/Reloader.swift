@@ -21,6 +21,7 @@ final class Reloader: @unchecked Sendable {
     private let lock = NSLock()
     private var running: ServeConfiguration
     private var settings: PipelineSettings
+    private var queue = ReloadQueue()
 
     init(command: Serve, running: ServeConfiguration, settings: PipelineSettings, planner: PartitionPlanner, engine: PipelineEngine,
          notifier: SystemdNotifier?, describe: @escaping @Sendable () -> String, logger: Logger) {
@@ -35,10 +36,32 @@ final class Reloader: @unchecked Sendable {
     }
 
     /// systemd hears RELOADING=1 now and READY=1 when the reload is over, whatever its outcome.
+    /// A SIGHUP during a reload is queued: the file is read again once the running one ends, so
+    /// a burst of reloads ends on what the file says last.
     func reload() {
-        logger.notice("SIGHUP: re-reading the configuration")
         try? notifier?.reloading(status: "reloading the configuration")
-        reloadConfiguration { [notifier, describe] in try? notifier?.ready(status: describe()) }
+        lock.lock()
+        let request = queue.requested()
+        lock.unlock()
+        guard request == .start else {
+            logger.notice("SIGHUP: a reload is being applied; the configuration will be read again when it ends")
+            return
+        }
+        pass()
+    }
+
+    /// One reading of the file; then another if SIGHUPs came in meanwhile, else READY=1.
+    private func pass() {
+        logger.notice("SIGHUP: re-reading the configuration")
+        reloadConfiguration { [self] in
+            lock.lock()
+            let next = queue.finished()
+            lock.unlock()
+            switch next {
+            case .startAgain: DispatchQueue.global().async { self.pass() }
+            case .idle: try? notifier?.ready(status: describe())
+            }
+        }
     }
 
     private func reloadConfiguration(finished: @escaping @Sendable () -> Void) {
@@ -46,6 +69,7 @@ final class Reloader: @unchecked Sendable {
         let nextSettings: PipelineSettings
         do {
             next = try command.effectiveConfiguration()
+            for warning in try command.checkCPUs(next) { logger.warning("SIGHUP: \(warning)") }
             nextSettings = try PipelineSettings(next, planner: planner, logger: logger)
         } catch {
             logger.error("SIGHUP: \(error); keeping the running configuration")

@@ -67,11 +67,20 @@ struct Serve: AsyncParsableCommand {
         return c
     }
 
+    /// Compute threads against the CPUs this process may use: a warning past one per CPU, an
+    /// error far beyond.
+    func checkCPUs(_ c: ServeConfiguration) throws -> [String] {
+        do { return try ConfigLoader.cpuCheck(c, usableCPUs: usableCPUCount(), file: config) } catch let e as ConfigError {
+            throw CLIError(e.description)
+        }
+    }
+
     func run() async throws {
         try requireUTF8Arguments()
         let c = try effectiveConfiguration()
         let logger = makeLogger(level: c.logging.level)
         for warning in ConfigLoader.permissionWarnings(configPath: config, configuration: c) { logger.warning("\(warning)") }
+        for warning in try checkCPUs(c) { logger.warning("\(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
@@ -106,18 +115,18 @@ struct Serve: AsyncParsableCommand {
         let servedName = c.servedModelName ?? (try? file.metadata.optionalString("general.name")) ?? URL(fileURLWithPath: c.modelPath).lastPathComponent
         let adapter = PipelineInferenceEngine(modelName: servedName, contextLength: context, tokenizer: tokenizer,
                                               chatTemplate: template, chatTemplateProblem: templateProblem)
-        var apiKey: String?
+        var apiKeys: [String] = []
         if let keyFile = c.http.apiKeyFile {
-            guard let data = FileManager.default.contents(atPath: keyFile) else { throw CLIError("http.api_key_file: cannot read \(keyFile)") }
-            apiKey = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !(apiKey ?? "").isEmpty else { throw CLIError("http.api_key_file: \(keyFile) is empty") }
+            do { apiKeys = try APIKeyFile.read(path: keyFile) } catch let e as ConfigError { throw CLIError(e.description) }
         }
         let serverConfig = OpenAIServerConfiguration(host: c.http.host, port: c.http.port, maxBodyBytes: c.http.maxBodyBytes,
-                                                     apiKey: apiKey, requestTimeoutSeconds: c.http.requestTimeout,
-                                                     maxN: c.limits.maxN, maxTokensLimit: c.limits.maxTokens)
+                                                     apiKeys: apiKeys, requestTimeoutSeconds: c.http.requestTimeout,
+                                                     maxN: c.limits.maxN, maxSequencesPerRequest: c.scheduler.maxQueue,
+                                                     maxTokensLimit: c.limits.maxTokens)
         let host = c.http.host
+        let drain = DrainState()
         let app = makeApplication(engine: adapter, configuration: serverConfig, metrics: OpenAIServerMetrics(registry: registry),
-                                  logger: logger) { port in
+                                  drain: drain, logger: logger) { port in
             FileHandle.standardError.write(Data("pipeserve: listening on http://\(host):\(port)\n".utf8))
         }
         let engine: PipelineEngine
@@ -133,8 +142,10 @@ struct Serve: AsyncParsableCommand {
             "serving \(servedName) on \(host):\(c.http.port) with \(engine.snapshot.stageLayers.count) stages"
         }
         let systemd = SystemdService(notifier: notifier, adapter: adapter, describe: describe, logger: logger)
-        // Shutdown runs in reverse: systemd hears STOPPING, HTTP stops accepting and drains, then the stages stop.
-        let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: app), .init(service: systemd)],
+        // Shutdown runs in reverse: systemd hears STOPPING; HTTP answers new requests 503 until the
+        // running ones have finished, then closes; then the stages stop.
+        let http = DrainingService(application: app, drain: drain, drainTimeoutSeconds: serverConfig.drainTimeoutSeconds, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: pipeline), .init(service: http), .init(service: systemd)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         // SIGHUP re-reads the configuration and applies a changed partition live.
         let reloader = Reloader(command: self, running: c, settings: settings, planner: planner, engine: engine,

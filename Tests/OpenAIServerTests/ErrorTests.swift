@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func missingOrWrongAPIKeyIs401() async throws {
-        let configuration = OpenAIServerConfiguration(port: 0, apiKey: "s3cret-key")
+        let configuration = OpenAIServerConfiguration(port: 0, apiKeys: ["s3cret-key"])
         try await withServer(configuration: configuration) { client in
             let body = #"{"prompt":"x","max_tokens":1}"#
             let missing = try await client.post("/v1/completions", body)
@@ -251,7 +251,7 @@ func waitUntil(
             return buffer
         }
         let request = Request(
-            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions", headerFields: [.contentType: "application/json"]),
             body: RequestBody(asyncSequence: chunks))
         let handlers = Handlers(
             engine: FakeEngine(), configuration: OpenAIServerConfiguration(maxBodyBytes: 64),
@@ -279,7 +279,7 @@ func waitUntil(
         let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
         continuation.yield(ByteBuffer(string: #"{"prompt":"#))
         return Request(
-            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions", headerFields: [.contentType: "application/json"]),
             body: RequestBody(asyncSequence: chunks))
     }
 
@@ -310,13 +310,13 @@ func waitUntil(
 
     @Test func aPromptBodyWithinTheTimeoutIsRead() async throws {
         let request = Request(
-            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions", headerFields: [.contentType: "application/json"]),
             body: RequestBody(buffer: ByteBuffer(string: #"{"prompt":"x"}"#)))
         let json = try await handlers(timeout: 5).readJSON(request, onBodyTimeout: { Issue.record("timed out") })
         #expect(json["prompt"]?.string == "x")
         // Without a request timeout there is no deadline either.
         let untimed = Request(
-            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+            head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions", headerFields: [.contentType: "application/json"]),
             body: RequestBody(buffer: ByteBuffer(string: #"{"prompt":"y"}"#)))
         #expect(try await handlers(timeout: nil).readJSON(untimed)["prompt"]?.string == "y")
     }
@@ -331,7 +331,7 @@ func waitUntil(
                 continuation.finish(throwing: ParserSaysNo())
             }
             let request = Request(
-                head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions"),
+                head: HTTPRequest(method: .post, scheme: "http", authority: "localhost", path: "/v1/completions", headerFields: [.contentType: "application/json"]),
                 body: RequestBody(asyncSequence: chunks))
             do {
                 _ = try await handlers(timeout: timeout).readJSON(request)

@@ -58,11 +58,11 @@ final class FakeEngine: InferenceEngine, Sendable {
         (addSpecial ? [1] : []) + text.unicodeScalars.map { Int32($0.value) }
     }
 
-    func renderChat(_ messages: [ChatMessage]) throws -> String {
+    func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32] {
         for message in messages where message.content.contains("{{unrenderable}}") {
             throw EngineError.invalidRequest("the chat template cannot render this message", param: "messages")
         }
-        return messages.map { "<\($0.role)>\($0.content)" }.joined() + "<assistant>"
+        return tokenize(messages.map { "<\($0.role)>\($0.content)" }.joined() + "<assistant>", addSpecial: true)
     }
 
     func tokenText(_ token: Int32) -> String {

@@ -63,7 +63,12 @@ import Testing
                 let status = Int(response.status.code)
                 tally.withLock { $0.cases += 1; $0.byStatus[status, default: 0] += 1 }
                 let show = "case \(index) seed \(Self.seed): \(route) \(String(decoding: body.prefix(300), as: UTF8.self)) → \(status) \(response.text.prefix(300))"
-                #expect([200, 400, 404, 405, 413].contains(status), "\(show)")
+                if index % 7 == 0 {
+                    // Not declared as JSON: never parsed, never started (a cross-site POST).
+                    #expect([404, 405, 415].contains(status), "\(show)")
+                } else {
+                    #expect([200, 400, 404, 405, 413].contains(status), "\(show)")
+                }
                 if status != 200 {
                     #expect(response.json["error"]?["message"]?.string?.isEmpty == false, "\(show)")
                 } else if response.headers[.contentType] == "text/event-stream" {

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import ServeConfig
+
+/// Configurations that could only misbehave are refused up front (`config check`, `serve`).
+@Suite struct HardeningConfigTests {
+    /// `n` above the queue bound would be answered 503 `queue_full` on an idle server for ever.
+    @Test func maxNAboveTheQueueIsRefused() throws {
+        do {
+            _ = try ConfigLoader.parse("scheduler: {max_queue: 4}\nlimits: {max_n: 8}\n", file: "c.yaml")
+            Issue.record("accepted max_n above max_queue")
+        } catch let e as ConfigError {
+            #expect(e.key == "limits.max_n" && e.message.contains("scheduler.max_queue 4"), "\(e)")
+        }
+        #expect(try ConfigLoader.parse("scheduler: {max_queue: 8}\nlimits: {max_n: 8}\n").limits.maxN == 8)
+    }
+
+    @Test func computeThreadsAgainstUsableCPUs() throws {
+        var c = ServeConfiguration()
+        c.pipeline.stages = 2
+        c.pipeline.threadsPerStage = 1
+        #expect(try ConfigLoader.cpuCheck(c, usableCPUs: 2).isEmpty)
+        c.pipeline.threadsPerStage = 2
+        let warnings = try ConfigLoader.cpuCheck(c, usableCPUs: 2)
+        #expect(warnings.count == 1 && warnings[0].contains("4 compute threads on 2 usable CPUs"), "\(warnings)")
+        c.pipeline.threadsPerStage = 4  // 8 threads on 2 CPUs: the limit itself is still allowed
+        #expect(try ConfigLoader.cpuCheck(c, usableCPUs: 2).count == 1)
+        c.pipeline.threadsPerStage = 1024  // the issue's case: 2 × 1024 threads on 2 cores
+        do {
+            _ = try ConfigLoader.cpuCheck(c, usableCPUs: 2, file: "c.yaml")
+            Issue.record("accepted 2048 threads on 2 CPUs")
+        } catch let e as ConfigError {
+            #expect(e.key == "pipeline.threads_per_stage" && e.description.contains("2048 compute threads on 2 usable CPUs"), "\(e)")
+            #expect(e.description.contains("use at most 4"), "\(e)")
+        }
+    }
+}
+
+/// `http.api_key_file`: one key per line; anything that could silently lock everyone out is an
+/// error naming the line.
+@Suite struct APIKeyFileTests {
+    @Test func oneKeyPerLineWithCommentsAndBlankLines() throws {
+        let keys = try APIKeyFile.parse("# rotated 2026-12\nsk-new-key\n\n  sk-old-key  \r\n")
+        #expect(keys == ["sk-new-key", "sk-old-key"])
+        #expect(try APIKeyFile.parse("single\n") == ["single"])
+    }
+
+    @Test func aKeyWithSpacesInsideIsRefused() throws {
+        do {
+            _ = try APIKeyFile.parse("first-key\nBearer second-key\n", file: "k")
+            Issue.record("accepted a key with a space")
+        } catch let e as ConfigError {
+            #expect(e.line == 2 && e.message.contains("whitespace"), "\(e)")
+        }
+    }
+
+    @Test func controlCharactersAndEmptyFilesAreRefused() throws {
+        #expect(throws: ConfigError.self) { try APIKeyFile.parse("key\u{7}bell\n") }
+        for empty in ["", "\n\n", "# only a comment\n"] {
+            do {
+                _ = try APIKeyFile.parse(empty, file: "k")
+                Issue.record("accepted \(empty.debugDescription)")
+            } catch let e as ConfigError {
+                #expect(e.message.contains("holds no key"), "\(e)")
+            }
+        }
+    }
+
+    @Test func readingAMissingFileNamesIt() throws {
+        do {
+            _ = try APIKeyFile.read(path: "/nonexistent/pipeserve-key")
+            Issue.record("read a missing file")
+        } catch let e as ConfigError {
+            #expect(e.description.contains("/nonexistent/pipeserve-key"), "\(e)")
+        }
+    }
+}
