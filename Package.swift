@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
+        .target(name: "ServingTypes"),
         .target(name: "GGUF"),
         .target(
             name: "CKernels",
@@ -34,13 +35,14 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Tokenization", dependencies: ["GGUF"]),
         .target(name: "CPlatform", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
-        .target(name: "WireProtocol"),
-        .target(name: "Scheduling"),
+        .target(name: "WireProtocol", dependencies: ["ServingTypes"]),
+        .target(name: "Scheduling", dependencies: ["ServingTypes"]),
         .target(name: "SystemdNotify"),
         .target(name: "ServeConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(
             name: "OpenAIServer",
             dependencies: [
+                "ServingTypes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -54,20 +56,20 @@ let package = Package(
         ),
         .target(
             name: "ModelRuntime",
-            dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", "ServingTypes", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "StageWorker",
-            dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Coordinator",
-            dependencies: ["Scheduling", "WireProtocol", "GGUF", "Tokenization", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Scheduling", "WireProtocol", "GGUF", "Tokenization", "ServingTypes", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
+                "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -75,26 +77,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "ServingTypesTests", dependencies: ["ServingTypes"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"]),
-        .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "GGUF", "Tokenization", "Kernels"],
+        .testTarget(name: "ModelRuntimeTests", dependencies: ["ServingTypes", "ModelRuntime", "GGUF", "Tokenization", "Kernels"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
-        .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
+        .testTarget(name: "WireProtocolTests", dependencies: ["ServingTypes", "WireProtocol"]),
+        .testTarget(name: "SchedulingTests", dependencies: ["ServingTypes", "Scheduling"]),
         .testTarget(name: "SystemdNotifyTests", dependencies: ["SystemdNotify"]),
         .testTarget(name: "ServeConfigTests", dependencies: ["ServeConfig"]),
         .testTarget(
             name: "OpenAIServerTests",
-            dependencies: [
+            dependencies: ["ServingTypes", 
                 "OpenAIServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),
+        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
+        .testTarget(name: "CLITests", dependencies: ["ServingTypes", "GGUF", "ModelRuntime"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]
 )

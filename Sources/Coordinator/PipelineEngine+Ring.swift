@@ -1,5 +1,6 @@
 import Foundation
 import Scheduling
+import ServingTypes
 import Tokenization
 import WireProtocol
 
@@ -58,13 +59,14 @@ extension PipelineEngine {
         for planned in scheduler.nextBatches() {
             do {
                 if !planned.freeBefore.isEmpty {
-                    try ring.send(.freeSequences(planned.freeBefore.map { WireSequenceID($0.rawValue) }))
+                    try ring.send(.freeSequences(planned.freeBefore))
                 }
                 let entries = planned.entries.map { e -> WireBatchEntry in
-                    var s = requests[e.request]?.request.sampling ?? WireSamplingParameters()
-                    s.tokenIndex = UInt32(e.tokenIndex)
-                    return WireBatchEntry(sequence: WireSequenceID(e.sequence.rawValue), startPosition: UInt32(e.startPosition),
-                                          count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens, sampling: s)
+                    let r = requests[e.sequence]?.request
+                    return WireBatchEntry(sequence: e.sequence, startPosition: UInt32(e.startPosition),
+                                          count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens,
+                                          sampling: r?.sampling ?? SamplingParameters(), tokenIndex: UInt32(e.tokenIndex),
+                                          topLogprobs: UInt8(clamping: r?.topLogprobs ?? 0))
                 }
                 liveness.sent(at: Self.seconds(), wasIdle: inFlight.isEmpty)
                 inFlight[planned.id.rawValue] = (planned, now())
@@ -82,15 +84,15 @@ extension PipelineEngine {
         case let .sampledTokens(t):
             guard let (planned, sentAt) = inFlight.removeValue(forKey: t.batch.rawValue) else { return }
             let received = now()
-            let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence.rawValue, $0) })
+            let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence, $0) })
             var samples: [SampledToken] = []
             for s in t.tokens {
-                guard let entry = bySequence[s.sequence.rawValue], var live = requests[entry.request] else { continue }
-                let eog = live.request.stopTokens.contains(s.token)
+                guard let entry = bySequence[s.sequence], var live = requests[entry.sequence] else { continue }
+                let eog = live.stopTokens.contains(s.token)
                 let text = eog ? "" : live.detokenizer.append(s.token)
-                requests[entry.request] = live
+                requests[entry.sequence] = live
                 live.handler(.token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob, top: s.topLogprobs))
-                samples.append(SampledToken(sequence: Scheduling.SequenceID(s.sequence.rawValue), token: s.token, text: text))
+                samples.append(SampledToken(sequence: s.sequence, token: s.token, text: text))
             }
             record(timings: t.timings, planned: planned, sampledTokens: samples.count, sentAt: sentAt, receivedAt: received)
             apply(scheduler.complete(batch: planned.id, samples: samples))
@@ -120,7 +122,7 @@ extension PipelineEngine {
     /// the slot so it schedules again.
     private func failBatch(_ planned: PlannedBatch, reason: String) {
         logger.error("a stage rejected a batch", metadata: ["batch.id": "\(planned.id.rawValue)", "error": "\(reason)"])
-        for request in Set(planned.entries.map(\.request)) {
+        for request in Set(planned.entries.map(\.sequence)) {
             if let live = requests.removeValue(forKey: request) { live.handler(.failed(reason)) }
             apply(scheduler.cancel(request))
         }
@@ -143,7 +145,7 @@ extension PipelineEngine {
                     live.handler(.finished(reason, usage))
                 }
             case let .free(ids):
-                try? ring?.send(.freeSequences(ids.map { WireSequenceID($0.rawValue) }))
+                try? ring?.send(.freeSequences(ids))
             }
         }
     }

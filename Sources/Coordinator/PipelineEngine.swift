@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Scheduling
+import ServingTypes
 import Tokenization
 import WireProtocol
 
@@ -18,18 +19,22 @@ public final class PipelineEngine: @unchecked Sendable {
     // Sendable: `scheduler`, `requests`, `inFlight`, `ring`, `telemetry` and the recovery state
     // are touched only on the engine thread; the inbox, status and snapshot are guarded by `lock`.
 
-    /// What a client asks for; one sequence (the API makes n of these for n choices).
+    /// What a client asks for; one sequence (the API makes n of these for n choices), in the
+    /// shared request vocabulary.
     public struct Request: Sendable {
-        public var id: RequestID
+        /// Unique for the engine's lifetime (`makeSequenceID()`); the stages key its KV by it.
+        public var id: SequenceID
+        /// The API request it belongs to, for log lines.
+        public var requestID: RequestID
         public var prompt: [Int32]
-        public var maxTokens: Int
-        public var stopTokens: Set<Int32>
-        public var stopStrings: [String]
-        public var sampling: WireSamplingParameters
-        public init(id: RequestID, prompt: [Int32], maxTokens: Int, stopTokens: Set<Int32> = [], stopStrings: [String] = [],
-                    sampling: WireSamplingParameters = WireSamplingParameters()) {
-            self.id = id; self.prompt = prompt; self.maxTokens = maxTokens; self.stopTokens = stopTokens
-            self.stopStrings = stopStrings; self.sampling = sampling
+        public var stop: StopConditions
+        public var sampling: SamplingParameters
+        /// Alternatives to report with each sampled token's logprob (0–20).
+        public var topLogprobs: Int
+        public init(id: SequenceID, requestID: RequestID = "", prompt: [Int32], stop: StopConditions,
+                    sampling: SamplingParameters = SamplingParameters(), topLogprobs: Int = 0) {
+            self.id = id; self.requestID = requestID; self.prompt = prompt; self.stop = stop
+            self.sampling = sampling; self.topLogprobs = topLogprobs
         }
     }
 
@@ -99,7 +104,7 @@ public final class PipelineEngine: @unchecked Sendable {
 
     enum InboxItem {
         case submit(Request, Handler)
-        case cancel(RequestID)
+        case cancel(SequenceID)
         case ring(WireMessage, generation: Int)
         case ringFailed(String, generation: Int)
         case reconfigure(Reconfiguration)
@@ -115,6 +120,8 @@ public final class PipelineEngine: @unchecked Sendable {
 
     struct Live {
         var request: Request
+        /// The tokens that end this sequence (the model's end-of-generation ids unless ignored).
+        var stopTokens: Set<Int32>
         var handler: Handler
         var detokenizer: StreamingDetokenizer
         var promptTokens: Int
@@ -134,7 +141,7 @@ public final class PipelineEngine: @unchecked Sendable {
     var scheduler: Scheduler
     var telemetry: PipelineTelemetry
     var trace: TraceRecorder?
-    var requests: [RequestID: Live] = [:]
+    var requests: [SequenceID: Live] = [:]
     var inFlight: [UInt64: (batch: PlannedBatch, sentAt: UInt64)] = [:]
     var budget: RestartBudget
     var liveness: RingLiveness
@@ -148,6 +155,7 @@ public final class PipelineEngine: @unchecked Sendable {
     var snapshotValue = Snapshot()
     var statusValue = Status.starting
     private var thread: Thread?
+    private var nextSequence: UInt64 = 0
     private var finished = false
 
     public init(ringConfiguration: RingConfiguration, scheduler configuration: SchedulerConfiguration, tokenizer: Tokenizer,
@@ -241,7 +249,14 @@ public final class PipelineEngine: @unchecked Sendable {
     }
 
     /// Cancels a request (its KV cache is freed in every stage).
-    public func cancel(_ id: RequestID) { post(.cancel(id)) }
+    public func cancel(_ id: SequenceID) { post(.cancel(id)) }
+
+    /// A sequence id never used before by this engine.
+    public func makeSequenceID() -> SequenceID {
+        lock.lock(); defer { lock.unlock() }
+        nextSequence += 1
+        return SequenceID(nextSequence)
+    }
 
     /// Current status (thread-safe).
     public var status: Status {
@@ -355,11 +370,13 @@ public final class PipelineEngine: @unchecked Sendable {
     }
 
     func admit(_ r: Request, _ h: @escaping Handler) {
-        let result = scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.maxTokens, stopTokenIDs: r.stopTokens,
-                                                      stopStrings: r.stopStrings))
+        let stopTokens = r.stop.ignoreEOS ? [] : tokenizer.eogIDs
+        let result = scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.stop.maxTokens, stopTokenIDs: stopTokens,
+                                                      stopStrings: r.stop.stopStrings))
         switch result {
         case .queued:
-            requests[r.id] = Live(request: r, handler: h, detokenizer: StreamingDetokenizer(tokenizer: tokenizer), promptTokens: r.prompt.count)
+            requests[r.id] = Live(request: r, stopTokens: stopTokens, handler: h,
+                                  detokenizer: StreamingDetokenizer(tokenizer: tokenizer), promptTokens: r.prompt.count)
         case let .rejected(why):
             if case .queueFull = why { h(.refused("\(why)", .queueFull)) } else { h(.failed("\(why)")) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ServingTypes
 import WireProtocol
 
 /// One sequence generated through a ring of stages (what `pipeserve generate --stages N` runs;
@@ -24,17 +25,15 @@ public struct PipelineGenerator {
         public var finishedByStopToken = false
     }
 
-    public func generate(prompt: [Int32], maxTokens: Int, sampling: WireSamplingParameters, stopTokens: Set<Int32>,
-                         sequence: WireSequenceID = WireSequenceID(1), onToken: (Int32) -> Bool = { _ in true }) throws -> Result {
+    public func generate(prompt: [Int32], maxTokens: Int, sampling: SamplingParameters, topLogprobs: Int = 0, stopTokens: Set<Int32>,
+                         sequence: SequenceID = SequenceID(1), onToken: (Int32) -> Bool = { _ in true }) throws -> Result {
         var r = Result()
         r.stageCompute = Array(repeating: 0, count: ring.processes.count)
         r.stageWait = r.stageCompute
         var batchID: UInt64 = 0
         func entry(_ start: Int, _ tokens: [Int32], logits: WireLogitsMode, tokenIndex: Int) -> WireBatchEntry {
-            var s = sampling
-            s.tokenIndex = UInt32(tokenIndex)
-            return WireBatchEntry(sequence: sequence, startPosition: UInt32(start), count: UInt32(tokens.count), logits: logits,
-                                  tokens: tokens, sampling: s)
+            WireBatchEntry(sequence: sequence, startPosition: UInt32(start), count: UInt32(tokens.count), logits: logits,
+                           tokens: tokens, sampling: sampling, tokenIndex: UInt32(tokenIndex), topLogprobs: UInt8(clamping: topLogprobs))
         }
         func send(_ e: WireBatchEntry) throws {
             batchID += 1

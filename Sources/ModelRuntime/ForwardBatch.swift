@@ -1,9 +1,4 @@
-/// Identifies one sequence (one choice of one request) across stages and calls.
-public struct SequenceID: Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt64
-    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
-    public var description: String { "seq-\(rawValue)" }
-}
+import ServingTypes
 
 /// Which positions of a chunk need logits (only the last stage computes them).
 public enum LogitsRequest: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import ServingTypes
 import Foundation
 
 /// One-process generation over a `LayerRangeModel` covering all layers: prefill in chunks, then

@@ -1,3 +1,4 @@
+import ServingTypes
 import CKernels
 import GGUF
 import Logging

@@ -1,3 +1,4 @@
+import ServingTypes
 import CKernels
 
 /// Chooses tokens from logits. Pure: the result depends only on the logits, the parameters, the

@@ -1,4 +1,5 @@
 import Hummingbird
+import ServingTypes
 
 /// POST /v1/chat/completions.
 extension Handlers {
@@ -34,7 +35,7 @@ extension Handlers {
         let requests = (0..<n).map { index in
             body.sampling.generationRequest(
                 prompt: prompt, maxTokens: maxTokens, baseSeed: baseSeed, choiceIndex: index, logprobs: logprobs,
-                echoPromptLogprobs: false, requestID: requestID.description)
+                echoPromptLogprobs: false, requestID: requestID)
         }
         let runner = runner(startedAt: startedAt)
         let streams = try runner.start(requests)
@@ -71,7 +72,8 @@ struct ChatChoice: ResponseChoice {
             if logprobs { entries.append(LogprobEntry(TokenLogprob(id: id, logprob: logprob ?? 0, top: top), engine: engine)) }
         case .text(let piece):
             text += piece
-        case .finished(let reason, _, let completion):
+        case .finished(let reason, let usage):
+            let completion = usage.completionTokens
             finishReason = reason
             completionTokens = completion
         case .promptLogprobs:
@@ -105,7 +107,8 @@ struct ChatChoice: ResponseChoice {
             return nil
         case .text(let piece):
             return chunk(delta: .object([("content", .string(piece))]), finishReason: nil)
-        case .finished(let reason, _, let completion):
+        case .finished(let reason, let usage):
+            let completion = usage.completionTokens
             completionTokens = completion
             finishReason = reason
             return chunk(delta: .object([]), finishReason: reason)

@@ -1,4 +1,5 @@
 import Hummingbird
+import ServingTypes
 
 /// POST /v1/completions.
 extension Handlers {
@@ -47,7 +48,7 @@ extension Handlers {
                     body.sampling.generationRequest(
                         prompt: prompt.tokens, maxTokens: body.maxTokens, baseSeed: baseSeed, choiceIndex: index,
                         logprobs: body.logprobs, echoPromptLogprobs: body.echo && body.logprobs != nil,
-                        requestID: requestID.description))
+                        requestID: requestID))
                 choices.append(CompletionChoice(index: index, echoText: body.echo ? prompt.text : nil, logprobs: body.logprobs != nil))
             }
         }
@@ -106,7 +107,8 @@ struct CompletionChoice: ResponseChoice {
             if logprobs { entries.append(LogprobEntry(TokenLogprob(id: id, logprob: logprob ?? 0, top: top), engine: engine)) }
         case .text(let piece):
             text += piece
-        case .finished(let reason, _, let completion):
+        case .finished(let reason, let usage):
+            let completion = usage.completionTokens
             finishReason = reason
             completionTokens = completion
         }
@@ -136,7 +138,8 @@ struct CompletionChoice: ResponseChoice {
             return nil
         case .text(let piece):
             return chunk(text: echoChunkText() + piece, finishReason: nil)
-        case .finished(let reason, _, let completion):
+        case .finished(let reason, let usage):
+            let completion = usage.completionTokens
             completionTokens = completion
             finishReason = reason
             return chunk(text: echoChunkText(), finishReason: reason)

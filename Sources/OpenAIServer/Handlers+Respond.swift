@@ -1,4 +1,5 @@
 import Hummingbird
+import ServingTypes
 
 /// One choice of a completion or chat completion, built from its sequence's events.
 protocol ResponseChoice: Sendable {

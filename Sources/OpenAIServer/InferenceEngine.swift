@@ -1,6 +1,8 @@
 // The boundary between the HTTP layer and whatever generates tokens. The integrator adapts the
 // real pipeline (coordinator + stages) to `InferenceEngine`; tests use a fake. Nothing in this
-// module imports another pipeserve module.
+// module imports another pipeserve module but the shared request vocabulary (ServingTypes).
+
+import ServingTypes
 
 /// What the HTTP server needs from the inference engine.
 ///
@@ -71,60 +73,31 @@ public struct StageHealth: Sendable {
     }
 }
 
-/// One sequence to generate, already validated and tokenized by the HTTP layer.
+/// One sequence to generate, already validated and tokenized by the HTTP layer. Its settings are
+/// the shared request vocabulary (`ServingTypes`), passed on to the engine as they are.
 public struct GenerationRequest: Sendable {
+    /// The API request it belongs to (`cmpl-…`): the engine's log lines carry it.
+    public var requestID: RequestID
     /// Prompt token ids (never empty).
     public var prompt: [Int32]
-    /// Maximum number of tokens to generate (>= 1; prompt + maxTokens <= contextLength).
-    public var maxTokens: Int
-    /// 0 means greedy.
-    public var temperature: Float
-    /// Nucleus sampling mass in (0, 1]; 1 disables it.
-    public var topP: Float
-    /// 0 disables top-k.
-    public var topK: Int
-    /// 0 disables min-p.
-    public var minP: Float
-    public var presencePenalty: Float
-    public var frequencyPenalty: Float
-    /// 1 disables the repetition penalty.
-    public var repetitionPenalty: Float
-    /// Sampling randomness is a function of (seed, token index); choices of one request get
-    /// different seeds (request seed + choice index).
-    public var seed: UInt64
-    /// Stop strings; the matched stop string is not part of the returned text.
-    public var stop: [String]
-    /// nil: no logprobs. 0...5: logprob of each sampled token plus that many alternatives.
+    /// How tokens are chosen; choice i of a request samples with the request's seed + i.
+    public var sampling: SamplingParameters
+    /// `max_tokens` (>= 1; prompt + max_tokens <= contextLength), stop strings, `ignore_eos`.
+    public var stop: StopConditions
+    /// nil: no logprobs. 0...20: logprob of each sampled token plus that many alternatives.
     public var logprobs: Int?
     /// Also report the logprobs of the prompt tokens (one `.promptLogprobs` event before the
     /// first generated token); used by `echo` with `logprobs` on /v1/completions.
     public var echoPromptLogprobs: Bool
-    /// The HTTP request this sequence belongs to, for log correlation.
-    public var requestID: String
-    /// Keep generating past end-of-generation tokens (vLLM's `ignore_eos`).
-    public var ignoreEOS: Bool
 
-    public init(
-        prompt: [Int32], maxTokens: Int, temperature: Float = 1, topP: Float = 1, topK: Int = 0,
-        minP: Float = 0, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
-        repetitionPenalty: Float = 1, seed: UInt64 = 0, stop: [String] = [], logprobs: Int? = nil,
-        echoPromptLogprobs: Bool = false, requestID: String = "", ignoreEOS: Bool = false
-    ) {
+    public init(requestID: RequestID = "", prompt: [Int32], sampling: SamplingParameters = SamplingParameters(),
+                stop: StopConditions, logprobs: Int? = nil, echoPromptLogprobs: Bool = false) {
+        self.requestID = requestID
         self.prompt = prompt
-        self.maxTokens = maxTokens
-        self.temperature = temperature
-        self.topP = topP
-        self.topK = topK
-        self.minP = minP
-        self.presencePenalty = presencePenalty
-        self.frequencyPenalty = frequencyPenalty
-        self.repetitionPenalty = repetitionPenalty
-        self.seed = seed
+        self.sampling = sampling
         self.stop = stop
         self.logprobs = logprobs
         self.echoPromptLogprobs = echoPromptLogprobs
-        self.requestID = requestID
-        self.ignoreEOS = ignoreEOS
     }
 }
 
@@ -151,16 +124,9 @@ public enum GenerationEvent: Sendable {
     case text(String)
     /// Logprobs of the prompt tokens (only when `echoPromptLogprobs`), before any `.token`.
     case promptLogprobs([TokenLogprob])
-    /// The sequence ended; the stream finishes right after.
-    case finished(reason: FinishReason, promptTokens: Int, completionTokens: Int)
-}
-
-/// Why a sequence ended, as OpenAI's `finish_reason` spells it.
-public enum FinishReason: String, Sendable {
-    /// End-of-sequence token or a stop string.
-    case stop
-    /// `max_tokens` reached (or the context is full).
-    case length
+    /// The sequence ended (`.stop` or `.length`; a cancelled sequence just ends its stream);
+    /// the stream finishes right after.
+    case finished(reason: FinishReason, usage: Usage)
 }
 
 /// Errors the engine reports; the HTTP layer maps them to status codes in one place (`APIError`).

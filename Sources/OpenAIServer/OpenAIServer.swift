@@ -29,6 +29,7 @@
 
 import Hummingbird
 import Logging
+import ServingTypes
 
 /// The Hummingbird application type `makeApplication` returns.
 public typealias OpenAIApplication = Application<RouterResponder<OpenAIRequestContext>>

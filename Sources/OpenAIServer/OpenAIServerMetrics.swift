@@ -1,4 +1,5 @@
 import Prometheus
+import ServingTypes
 
 /// The Prometheus registry `/metrics` renders, and the HTTP-side metrics written into it.
 ///

@@ -1,12 +1,8 @@
+import ServingTypes
 /// Fields shared by /v1/completions and /v1/chat/completions, validated.
 struct SamplingOptions: Sendable {
-    var temperature: Float = 1
-    var topP: Float = 1
-    var topK: Int = 0
-    var minP: Float = 0
-    var presencePenalty: Float = 0
-    var frequencyPenalty: Float = 0
-    var repetitionPenalty: Float = 1
+    /// The sampling fields, straight into the shared type (its seed is set per choice).
+    var parameters = SamplingParameters()
     /// nil: a random seed per request.
     var seed: UInt64?
     var stop: [String] = []
@@ -23,25 +19,25 @@ struct SamplingOptions: Sendable {
         model = try fields.string("model")
         _ = try fields.string("user")  // accepted, not used
         if let value = try fields.number("temperature", "between 0 and 2", { $0 >= 0 && $0 <= 2 }) {
-            temperature = Float(value)
+            parameters.temperature = Float(value)
         }
         if let value = try fields.number("top_p", "greater than 0 and at most 1", { $0 > 0 && $0 <= 1 }) {
-            topP = Float(value)
+            parameters.topP = Float(value)
         }
         if let value = try fields.int("top_k", in: -1...Int(Int32.max), "-1, 0 (disabled) or a positive integer") {
-            topK = max(0, value)
+            parameters.topK = max(0, value)
         }
         if let value = try fields.number("min_p", "between 0 and 1", { $0 >= 0 && $0 <= 1 }) {
-            minP = Float(value)
+            parameters.minP = Float(value)
         }
         if let value = try fields.number("presence_penalty", "between -2 and 2", { $0 >= -2 && $0 <= 2 }) {
-            presencePenalty = Float(value)
+            parameters.presencePenalty = Float(value)
         }
         if let value = try fields.number("frequency_penalty", "between -2 and 2", { $0 >= -2 && $0 <= 2 }) {
-            frequencyPenalty = Float(value)
+            parameters.frequencyPenalty = Float(value)
         }
         if let value = try fields.number("repetition_penalty", "greater than 0 and at most 2", { $0 > 0 && $0 <= 2 }) {
-            repetitionPenalty = Float(value)
+            parameters.repetitionPenalty = Float(value)
         }
         if let value = try fields.int("seed") {
             seed = UInt64(bitPattern: value)
@@ -91,12 +87,13 @@ struct SamplingOptions: Sendable {
     /// The engine request for choice `choiceIndex` (seed + choice index, so choices differ).
     func generationRequest(
         prompt: [Int32], maxTokens: Int, baseSeed: UInt64, choiceIndex: Int, logprobs: Int?,
-        echoPromptLogprobs: Bool, requestID: String
+        echoPromptLogprobs: Bool, requestID: RequestID
     ) -> GenerationRequest {
-        GenerationRequest(
-            prompt: prompt, maxTokens: maxTokens, temperature: temperature, topP: topP, topK: topK,
-            minP: minP, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty,
-            repetitionPenalty: repetitionPenalty, seed: baseSeed &+ UInt64(choiceIndex), stop: stop,
-            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs, requestID: requestID, ignoreEOS: ignoreEOS)
+        var sampling = parameters
+        sampling.seed = baseSeed &+ UInt64(choiceIndex)
+        return GenerationRequest(
+            requestID: requestID, prompt: prompt, sampling: sampling,
+            stop: StopConditions(maxTokens: maxTokens, stopStrings: stop, ignoreEOS: ignoreEOS),
+            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs)
     }
 }

@@ -127,10 +127,10 @@ private struct SequenceTiming {
                 metrics.timeToFirstToken.record((now - startedAt).seconds)
             }
             lastToken = now
-        case .finished(let reason, let promptTokens, let completionTokens):
+        case .finished(let reason, let usage):
             finished = true
             metrics.recordFinished(
-                reason: reason, promptTokens: promptTokens, completionTokens: completionTokens,
+                reason: reason, promptTokens: usage.promptTokens, completionTokens: usage.completionTokens,
                 seconds: (now - startedAt).seconds)
         case .text, .promptLogprobs:
             break

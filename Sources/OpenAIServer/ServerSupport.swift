@@ -1,15 +1,18 @@
 import Foundation
 import Hummingbird
+import ServingTypes
 
-/// A request's public id ("cmpl-…", "chatcmpl-…"): in the response body, the `x-request-id`
-/// header and the `request.id` log metadata.
-struct RequestID: Sendable, CustomStringConvertible {
-    let description: String
+/// The shared request id (Hummingbird has a `RequestID` of its own, for its log lines; this
+/// name wins inside the module and for its importers).
+public typealias RequestID = ServingTypes.RequestID
 
+extension ServingTypes.RequestID {
+    /// A fresh public id ("cmpl-…", "chatcmpl-…"): in the response body, the `x-request-id`
+    /// header and the `request.id` log metadata, down to the stages.
     init(prefix: String) {
         var generator = SystemRandomNumberGenerator()
         let digits = Array("0123456789abcdef")
-        description = prefix + "-" + String((0..<24).map { _ in digits[Int(generator.next() % 16)] })
+        self.init(prefix + "-" + String((0..<24).map { _ in digits[Int(generator.next() % 16)] }))
     }
 }
 

@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// A pipeline of P stages on a virtual clock, driving a ``Scheduler`` the way the coordinator
 /// does. For tests and for estimating bubbles of a configuration; it never reads a real clock.
 ///
@@ -52,7 +54,7 @@ public struct PipelineSimulator: Sendable {
     /// Every batch sent, in order.
     public private(set) var sentBatches: [PlannedBatch] = []
     /// Submissions the scheduler refused.
-    public private(set) var rejections: [(RequestID, SubmitRejection)] = []
+    public private(set) var rejections: [(SequenceID, SubmitRejection)] = []
 
     private var stageFree: [Double]
     private var returns: [(time: Double, batch: PlannedBatch)] = []
@@ -76,7 +78,7 @@ public struct PipelineSimulator: Sendable {
     }
 
     /// The token the fake model samples for a request's token `index`.
-    public func sampledToken(request: RequestID, index: Int) -> Int32 {
+    public func sampledToken(request: SequenceID, index: Int) -> Int32 {
         let h = SplitMix64.hash(seed: tokenSeed ^ request.rawValue &* 0x9E37_79B9, key: UInt64(index))
         return Int32(100 + h % vocabulary)
     }
@@ -102,7 +104,7 @@ public struct PipelineSimulator: Sendable {
             if let i = nextReturn, tReturn <= tArrival {
                 let b = returns.remove(at: i).batch
                 let samples = b.entries.filter(\.wantsSample).map { e -> SampledToken in
-                    let tok = sampledToken(request: e.request, index: e.tokenIndex)
+                    let tok = sampledToken(request: e.sequence, index: e.tokenIndex)
                     return SampledToken(sequence: e.sequence, token: tok, text: "\(tok) ")
                 }
                 for e in scheduler.complete(batch: b.id, samples: samples) { events.append((now, e)) }
@@ -154,8 +156,8 @@ public struct PipelineSimulator: Sendable {
     }
 
     /// Finish events seen so far, by request.
-    public var finished: [RequestID: (reason: FinishReason, usage: Usage)] {
-        var out: [RequestID: (FinishReason, Usage)] = [:]
+    public var finished: [SequenceID: (reason: FinishReason, usage: Usage)] {
+        var out: [SequenceID: (FinishReason, Usage)] = [:]
         for (_, e) in events { if case let .finished(r, reason, usage) = e { out[r] = (reason, usage) } }
         return out
     }

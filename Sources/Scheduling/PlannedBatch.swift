@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// One iteration of one slot, to be sent around the ring as a single micro-batch.
 ///
 /// Carrying it out: first send a free message for ``freeBefore`` (if not empty), then the
@@ -26,10 +28,8 @@ public struct PlannedBatch: Sendable, Equatable {
 
 /// One sequence's part of a batch: positions `startPosition ..< startPosition + tokens.count`.
 public struct BatchEntry: Sendable, Equatable {
-    /// KV id on the stages.
+    /// The sequence (the caller's id; the stages key its KV cache by it).
     public var sequence: SequenceID
-    /// The coordinator's id (to find the sampling parameters and the detokenizer).
-    public var request: RequestID
     /// Position of the first token; also the KV length the stages must already hold.
     public var startPosition: Int
     /// A prefill chunk's prompt tokens, or, for a decode, the one token sampled last.
@@ -45,10 +45,9 @@ public struct BatchEntry: Sendable, Equatable {
     /// false for a decode.
     public var isPrefill: Bool
 
-    public init(sequence: SequenceID, request: RequestID, startPosition: Int, tokens: [Int32],
+    public init(sequence: SequenceID, startPosition: Int, tokens: [Int32],
                 wantsSample: Bool, tokenIndex: Int, isPrefill: Bool) {
         self.sequence = sequence
-        self.request = request
         self.startPosition = startPosition
         self.tokens = tokens
         self.wantsSample = wantsSample

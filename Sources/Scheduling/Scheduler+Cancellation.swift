@@ -1,3 +1,5 @@
+import ServingTypes
+
 extension Scheduler {
     /// Ends a request at once, in any state; unknown or finished ids return no actions.
     ///
@@ -6,8 +8,9 @@ extension Scheduler {
     /// behind that batch (the ring is FIFO), so each stage finishes the batch before dropping
     /// the KV, and every batch planned later arrives after the free. The sample that comes back
     /// for it is ignored. The last action is `.finished(…, reason: .cancelled, …)`.
-    public mutating func cancel(_ id: RequestID) -> [SchedulerAction] {
-        guard let sid = byRequest[id], var s = sequences[sid] else { return [] }
+    public mutating func cancel(_ id: SequenceID) -> [SchedulerAction] {
+        let sid = id
+        guard var s = sequences[sid] else { return [] }
         var events: [SchedulerEvent] = []
         var frees = pendingFrees
         pendingFrees.removeAll()

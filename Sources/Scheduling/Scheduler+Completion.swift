@@ -1,3 +1,5 @@
+import ServingTypes
+
 extension Scheduler {
     /// Applies the tokens sampled for `batch` and returns what to stream and free.
     ///
@@ -63,7 +65,7 @@ extension Scheduler {
         return nil
     }
 
-    private func emit(_ text: String, for request: RequestID, into events: inout [SchedulerEvent]) {
+    private func emit(_ text: String, for request: SequenceID, into events: inout [SchedulerEvent]) {
         if !text.isEmpty { events.append(.text(request, text)) }
     }
 
@@ -77,7 +79,6 @@ extension Scheduler {
             waiting.removeAll { $0 == s.id }
         }
         sequences[s.id] = nil
-        byRequest[s.request.id] = nil
         if reason == .cancelled { counters.cancelled += 1 } else { counters.finished += 1 }
         events.append(.finished(s.request.id, reason: reason, usage: s.usage))
     }

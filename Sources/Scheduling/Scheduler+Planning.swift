@@ -1,3 +1,5 @@
+import ServingTypes
+
 extension Scheduler {
     /// Composes the next iteration of `slot`: nil when the slot already has a batch in the ring,
     /// the index is out of range, or it has nothing to do.
@@ -66,7 +68,7 @@ extension Scheduler {
                 if victim == id { preemptedSelf = true; break }
             }
             guard !preemptedSelf, kvUsed + 1 <= configuration.kvCacheTokens, var d = sequences[id] else { continue }
-            entries.append(BatchEntry(sequence: id, request: d.request.id, startPosition: d.computed,
+            entries.append(BatchEntry(sequence: id, startPosition: d.computed,
                                       tokens: [d.tokens[d.tokens.count - 1]], wantsSample: true,
                                       tokenIndex: d.generatedCount, isPrefill: false))
             kvUsed -= d.kvHeld
@@ -99,7 +101,7 @@ extension Scheduler {
             }
             let start = s.computed
             let last = start + n == s.prefillLength
-            entries.append(BatchEntry(sequence: id, request: s.request.id, startPosition: start,
+            entries.append(BatchEntry(sequence: id, startPosition: start,
                                       tokens: Array(s.tokens[start ..< start + n]), wantsSample: last,
                                       tokenIndex: s.generatedCount, isPrefill: true))
             s.computed += n  // KV already reserved at admission

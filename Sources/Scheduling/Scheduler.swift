@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// The continuous-batching scheduler of a pipeline of stages: a value-type state machine with
 /// no I/O, clock or threads. The coordinator calls its mutating methods and carries out what
 /// they return.
@@ -42,7 +44,6 @@ public struct Scheduler: Sendable {
     public internal(set) var configuration: SchedulerConfiguration
 
     var sequences: [SequenceID: SequenceState] = [:]
-    var byRequest: [RequestID: SequenceID] = [:]
     /// Waiting sequences, front first.
     var waiting: [SequenceID] = []
     /// Running sequences of each slot, in admission order.
@@ -55,7 +56,6 @@ public struct Scheduler: Sendable {
     /// Frees produced while planning that have not yet been handed out.
     var pendingFrees: [SequenceID] = []
     var kvUsed = 0
-    var nextSequence: UInt64 = 1
     var nextBatchNumber: UInt64 = 1
     var nextAdmission: UInt64 = 1
 
@@ -86,7 +86,7 @@ public struct Scheduler: Sendable {
     public mutating func submit(_ request: SequenceRequest) -> SubmitResult {
         let c = configuration
         let rejection: SubmitRejection?
-        if byRequest[request.id] != nil {
+        if sequences[request.id] != nil {
             rejection = .duplicateID(request.id)
         } else if request.prompt.isEmpty {
             rejection = .emptyPrompt
@@ -104,10 +104,8 @@ public struct Scheduler: Sendable {
             counters.rejected += 1
             return .rejected(rejection)
         }
-        let id = SequenceID(nextSequence)
-        nextSequence += 1
+        let id = request.id
         sequences[id] = SequenceState(id: id, request: request)
-        byRequest[request.id] = id
         waiting.append(id)
         counters.submitted += 1
         return .queued(id)
@@ -133,16 +131,12 @@ public struct Scheduler: Sendable {
     public var slotLoads: [Int] { slotMembers.map { $0.reduce(0) { $0 + (sequences[$1]?.load ?? 0) } } }
     /// Number of running sequences per slot.
     public var slotSequenceCounts: [Int] { slotMembers.map(\.count) }
-    /// The KV id given to a request that is waiting or running.
-    public func sequenceID(for request: RequestID) -> SequenceID? { byRequest[request] }
+    /// Whether a sequence is waiting or running.
+    public func contains(_ id: SequenceID) -> Bool { sequences[id] != nil }
     /// The slot of a running sequence (nil while waiting or unknown).
-    public func slot(of request: RequestID) -> SlotIndex? {
-        byRequest[request].flatMap { sequences[$0]?.slot }
-    }
-    /// Tokens generated so far by a waiting or running request.
-    public func generatedCount(of request: RequestID) -> Int? {
-        byRequest[request].flatMap { sequences[$0]?.generatedCount }
-    }
+    public func slot(of id: SequenceID) -> SlotIndex? { sequences[id]?.slot }
+    /// Tokens generated so far by a waiting or running sequence.
+    public func generatedCount(of id: SequenceID) -> Int? { sequences[id]?.generatedCount }
     /// True when nothing is waiting, running or in the ring.
     public var isIdle: Bool { sequences.isEmpty && batchesInFlight == 0 }
 }

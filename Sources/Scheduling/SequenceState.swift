@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// The scheduler's record of one submitted sequence, from submission to finish.
 ///
 /// Positions: `tokens` = prompt + generated. While running, the first `computed` positions have

@@ -1,6 +1,8 @@
+import ServingTypes
+
 /// The answer to ``Scheduler/submit(_:)``.
 public enum SubmitResult: Sendable, Equatable {
-    /// Accepted into the waiting queue under this KV id.
+    /// Accepted into the waiting queue (the caller's id, also the KV id on the stages).
     case queued(SequenceID)
     /// Refused; nothing was kept. Map ``SubmitRejection/queueFull(capacity:)`` to HTTP 503 +
     /// Retry-After and the others to 400.
@@ -17,8 +19,8 @@ public enum SubmitRejection: Sendable, Equatable, CustomStringConvertible {
     case invalidMaxTokens(Int)
     /// prompt + maxTokens exceeds the context length; `reason` is a client-facing sentence.
     case tooLong(reason: String)
-    /// A request with this id is still waiting or running.
-    case duplicateID(RequestID)
+    /// A sequence with this id is still waiting or running.
+    case duplicateID(SequenceID)
 
     /// A sentence fit for an error message.
     public var description: String {

@@ -1,3 +1,4 @@
+import ServingTypes
 import CPlatform
 import ModelRuntime
 

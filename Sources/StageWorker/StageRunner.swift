@@ -1,3 +1,4 @@
+import ServingTypes
 import CPlatform
 import Foundation
 import GGUF
@@ -88,10 +89,10 @@ public final class StageRunner {
                 var fb = b
                 let t0 = now()
                 let entries = fb.entries.map { e in
-                    StageEngine.Entry(sequence: SequenceID(e.sequence.rawValue), startPosition: Int(e.startPosition),
+                    StageEngine.Entry(sequence: e.sequence, startPosition: Int(e.startPosition),
                                       count: Int(e.count), logits: e.logits.runtime, tokens: e.tokens,
-                                      sampling: e.sampling.runtime, tokenIndex: Int(e.sampling.tokenIndex),
-                                      topLogprobs: Int(e.sampling.topLogprobs), wantLogprob: e.sampling.topLogprobs > 0)
+                                      sampling: e.sampling, tokenIndex: Int(e.tokenIndex),
+                                      topLogprobs: Int(e.topLogprobs), wantLogprob: e.topLogprobs > 0)
                 }
                 let output: StageEngine.Output
                 do {
@@ -113,13 +114,13 @@ public final class StageRunner {
                     try downstream.send(fb, hidden: h, rows: rows, dtype: o.activationDType)
                 case let .samples(samples):
                     let tokens = samples.map { s in
-                        WireSampledToken(sequence: WireSequenceID(s.sequence.rawValue), token: s.token, logprob: s.logprob ?? .nan,
+                        WireSampledToken(sequence: s.sequence, token: s.token, logprob: s.logprob ?? .nan,
                                          topLogprobs: s.topLogprobs.map { WireTopLogprob(token: $0.token, logprob: $0.logprob) })
                     }
                     try downstream.send(.sampledTokens(WireSampledTokens(batch: fb.batch, slot: fb.slot, tokens: tokens, timings: fb.timings)))
                 }
             case let .freeSequences(ids):
-                engine.free(ids.map { SequenceID($0.rawValue) })
+                engine.free(ids)
                 try downstream.send(message)
             case .reset:
                 engine.reset()
@@ -146,21 +147,5 @@ extension WireLogitsMode {
         case .last: return .last
         case .all: return .all
         }
-    }
-}
-
-extension WireSamplingParameters {
-    var runtime: SamplingParameters {
-        var p = SamplingParameters()
-        p.temperature = temperature
-        p.topK = Int(topK)
-        p.topP = topP
-        p.minP = minP
-        p.repetitionPenalty = repetitionPenalty
-        p.presencePenalty = presencePenalty
-        p.frequencyPenalty = frequencyPenalty
-        p.penaltyWindow = Int(penaltyWindow)
-        p.seed = seed
-        return p
     }
 }

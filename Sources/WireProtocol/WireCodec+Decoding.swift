@@ -1,3 +1,5 @@
+import ServingTypes
+
 // Payload layouts (after the 16-byte frame header; little-endian; "count" = u32 unless noted).
 // Every count is checked against the bytes left, times the smallest element size, before
 // anything is allocated.
@@ -23,7 +25,7 @@
 //  9 error               i32 origin role | u16 code | count bytes of UTF-8 message (≤ 4096)
 
 extension WireCodec {
-    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireSamplingParameters.wireSize
+    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize
     static let sampledTokenMinSize = 8 + 4 + 4 + 1
 
     /// Decodes one payload of `type`; the whole payload must be consumed.
@@ -37,9 +39,9 @@ extension WireCodec {
         case .sampledTokens: m = .sampledTokens(try readSampledTokens(&r))
         case .freeSequences:
             let n = try r.count("sequence ids", minElementSize: 8)
-            var ids: [WireSequenceID] = []
+            var ids: [SequenceID] = []
             ids.reserveCapacity(n)
-            for _ in 0 ..< n { ids.append(WireSequenceID(try r.u64("sequence id"))) }
+            for _ in 0 ..< n { ids.append(SequenceID(try r.u64("sequence id"))) }
             m = .freeSequences(ids)
         case .reset: m = .reset
         case .heartbeat:
@@ -92,7 +94,7 @@ extension WireCodec {
         var entries: [WireBatchEntry] = []
         entries.reserveCapacity(n)
         for _ in 0 ..< n {
-            let seq = WireSequenceID(try r.u64("sequence id"))
+            let seq = SequenceID(try r.u64("sequence id"))
             let start = try r.u32("start position")
             let count = try r.u32("position count")
             let modeOffset = r.offset
@@ -102,14 +104,15 @@ extension WireCodec {
             }
             let tokenCount = try r.count("token ids", minElementSize: 4)
             let tokens = try r.i32Array(tokenCount, "token ids")
-            let s = WireSamplingParameters(
-                temperature: try r.f32("temperature"), topK: try r.i32("top_k"), topP: try r.f32("top_p"),
+            let s = SamplingParameters(
+                temperature: try r.f32("temperature"), topK: Int(try r.i32("top_k")), topP: try r.f32("top_p"),
                 minP: try r.f32("min_p"), repetitionPenalty: try r.f32("repetition penalty"),
                 presencePenalty: try r.f32("presence penalty"), frequencyPenalty: try r.f32("frequency penalty"),
-                penaltyWindow: try r.i32("penalty window"), seed: try r.u64("seed"),
-                tokenIndex: try r.u32("token index"), topLogprobs: try r.u8("top logprobs"))
+                penaltyWindow: Int(try r.i32("penalty window")), seed: try r.u64("seed"))
+            let tokenIndex = try r.u32("token index")
+            let topLogprobs = try r.u8("top logprobs")
             entries.append(WireBatchEntry(sequence: seq, startPosition: start, count: count, logits: mode,
-                                          tokens: tokens, sampling: s))
+                                          tokens: tokens, sampling: s, tokenIndex: tokenIndex, topLogprobs: topLogprobs))
         }
         let timings = try readTimings(&r)
         let flagOffset = r.offset
@@ -147,7 +150,7 @@ extension WireCodec {
         var tokens: [WireSampledToken] = []
         tokens.reserveCapacity(n)
         for _ in 0 ..< n {
-            let seq = WireSequenceID(try r.u64("sequence id"))
+            let seq = SequenceID(try r.u64("sequence id"))
             let token = try r.i32("token")
             let logprob = try r.f32("logprob")
             let k = try r.count("top logprobs", minElementSize: 8, width: 1)

@@ -70,16 +70,16 @@ extension WireCodec {
             w.i32Array(e.tokens)
             let s = e.sampling
             w.f32(s.temperature)
-            w.i32(s.topK)
+            w.i32(Int32(clamping: s.topK))
             w.f32(s.topP)
             w.f32(s.minP)
             w.f32(s.repetitionPenalty)
             w.f32(s.presencePenalty)
             w.f32(s.frequencyPenalty)
-            w.i32(s.penaltyWindow)
+            w.i32(Int32(clamping: s.penaltyWindow))
             w.u64(s.seed)
-            w.u32(s.tokenIndex)
-            w.u8(s.topLogprobs)
+            w.u32(e.tokenIndex)
+            w.u8(e.topLogprobs)
         }
         writeTimings(b.timings, into: &w)
     }

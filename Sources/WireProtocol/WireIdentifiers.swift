@@ -25,15 +25,6 @@ public struct MicroBatchSlot: RawRepresentable, Hashable, Comparable, Sendable, 
     public var description: String { "slot \(rawValue)" }
 }
 
-/// A sequence's id as carried on the wire (u64); stages key their KV cache by it.
-public struct WireSequenceID: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var rawValue: UInt64
-    public init(rawValue: UInt64) { self.rawValue = rawValue }
-    public init(_ value: UInt64) { self.rawValue = value }
-    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
-    public var description: String { "seq \(rawValue)" }
-}
-
 /// Who is at one end of a link: the coordinator or a stage. On the wire an i32, -1 = coordinator.
 public enum WireRole: Hashable, Sendable, CustomStringConvertible {
     case coordinator

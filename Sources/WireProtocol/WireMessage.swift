@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// Every message that travels on a pipeserve link. Control messages (free, reset, shutdown)
 /// travel in-band on the ring so they stay ordered with the work they concern.
 public enum WireMessage: Sendable, Equatable {
@@ -10,7 +12,7 @@ public enum WireMessage: Sendable, Equatable {
     /// The last stage's sampled tokens for a micro-batch, on their way to the coordinator.
     case sampledTokens(WireSampledTokens)
     /// Drop the KV cache of these sequences.
-    case freeSequences([WireSequenceID])
+    case freeSequences([SequenceID])
     /// Drop all sequences' state.
     case reset
     /// Liveness probe; the receiver forwards or answers it.

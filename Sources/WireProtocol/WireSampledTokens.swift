@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// One alternative token with its log-probability.
 public struct WireTopLogprob: Sendable, Equatable {
     public var token: Int32
@@ -15,14 +17,14 @@ public struct WireTopLogprob: Sendable, Equatable {
 
 /// The token sampled for one sequence.
 public struct WireSampledToken: Sendable, Equatable {
-    public var sequence: WireSequenceID
+    public var sequence: SequenceID
     public var token: Int32
     /// Log-probability of `token`; NaN when logprobs were not requested.
     public var logprob: Float
     /// Up to 255 (normally ≤ 20) most likely alternatives.
     public var topLogprobs: [WireTopLogprob]
 
-    public init(sequence: WireSequenceID, token: Int32, logprob: Float = .nan, topLogprobs: [WireTopLogprob] = []) {
+    public init(sequence: SequenceID, token: Int32, logprob: Float = .nan, topLogprobs: [WireTopLogprob] = []) {
         self.sequence = sequence
         self.token = token
         self.logprob = logprob

@@ -5,6 +5,7 @@ import GGUF
 import Logging
 import ModelRuntime
 import Scheduling
+import ServingTypes
 import ServeConfig
 import Tokenization
 import WireProtocol
@@ -162,9 +163,10 @@ struct Bench: ParsableCommand {
         var rng = ModelRuntime.SplitMix64(seed: seed)
         func request(_ i: Int) -> (PipelineEngine.Request, PipelineEngine.Handler) {
             let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: 3 + rng.next() % UInt64(max(1, vocabulary - 3))) }
-            var sampling = WireSamplingParameters(temperature: 0)
+            var sampling = SamplingParameters.greedy
             sampling.seed = UInt64(i)
-            return (PipelineEngine.Request(id: RequestID(UInt64(i + 1)), prompt: prompt, maxTokens: outputTokens, sampling: sampling),
+            return (PipelineEngine.Request(id: SequenceID(UInt64(i + 1)), requestID: RequestID("bench-\(i)"), prompt: prompt,
+                                           stop: StopConditions(maxTokens: outputTokens, ignoreEOS: true), sampling: sampling),
                     { event in collector.handle(i, event) })
         }
         let start: UInt64

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import ServingTypes
 import StageWorker
 import CPlatform
 import WireProtocol
@@ -45,14 +46,10 @@ extension Generate {
         defer { ring.shutdown() }
         var generator = PipelineGenerator(ring: ring)
         generator.prefillChunk = batchSize
-        let wire = WireSamplingParameters(
-            temperature: sampling.temperature, topK: Int32(sampling.topK), topP: sampling.topP, minP: sampling.minP,
-            repetitionPenalty: sampling.repetitionPenalty, presencePenalty: sampling.presencePenalty,
-            frequencyPenalty: sampling.frequencyPenalty, penaltyWindow: Int32(sampling.penaltyWindow), seed: sampling.seed,
-            tokenIndex: 0, topLogprobs: logprobs ? 1 : 0)
         let r: PipelineGenerator.Result
         do {
-            r = try generator.generate(prompt: prompt, maxTokens: maxTokens, sampling: wire, stopTokens: stops, onToken: onToken)
+            r = try generator.generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, topLogprobs: logprobs ? 1 : 0,
+                                         stopTokens: stops, onToken: onToken)
         } catch { throw CLIError("generation failed: \(error)") }
         let memory = ring.memory()
         return Outcome(tokens: r.tokens, logprobs: logprobs ? r.logprobs : [], prefillSeconds: r.prefillSeconds,

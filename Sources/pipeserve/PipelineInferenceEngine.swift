@@ -3,6 +3,7 @@ import Foundation
 import Metrics
 import OpenAIServer
 import Scheduling
+import ServingTypes
 import Tokenization
 import WireProtocol
 
@@ -18,7 +19,6 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
     let chatTemplateProblem: String?
     private let lock = NSLock()
     private var state: State = .loading("starting stages")
-    private var nextID: UInt64 = 0
     private var exported = CounterExport()
 
     enum State {
@@ -87,19 +87,15 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
         if request.echoPromptLogprobs {
             throw EngineError.invalidRequest("echo together with logprobs (prompt logprobs) is not supported yet", param: "echo")
         }
-        lock.lock(); nextID += 1; let id = RequestID(nextID); lock.unlock()
-        let top = request.logprobs.map { UInt8(max(1, min(20, $0))) } ?? 0
+        let id = engine.makeSequenceID()
+        let top = request.logprobs.map { max(1, min(20, $0)) } ?? 0
         let wanted = request.logprobs
-        let sampling = WireSamplingParameters(
-            temperature: request.temperature, topK: Int32(clamping: request.topK), topP: request.topP, minP: request.minP,
-            repetitionPenalty: request.repetitionPenalty, presencePenalty: request.presencePenalty,
-            frequencyPenalty: request.frequencyPenalty, penaltyWindow: 64, seed: request.seed, tokenIndex: 0, topLogprobs: top)
         let promptCount = request.prompt.count
         let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
         let finished = ManagedFlag()
         let accepted = engine.submit(
-            PipelineEngine.Request(id: id, prompt: request.prompt, maxTokens: request.maxTokens, stopTokens: request.ignoreEOS ? [] : tokenizer.eogIDs,
-                                   stopStrings: request.stop, sampling: sampling)
+            PipelineEngine.Request(id: id, requestID: request.requestID, prompt: request.prompt, stop: request.stop,
+                                   sampling: request.sampling, topLogprobs: top)
         ) { event in
             switch event {
             case let .token(t, _, logprob, topList):
@@ -110,8 +106,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
             case let .finished(reason, usage):
                 finished.set()
                 if reason == .cancelled { continuation.finish(); return }
-                continuation.yield(.finished(reason: reason == .length ? .length : .stop, promptTokens: promptCount,
-                                             completionTokens: usage.completionTokens))
+                continuation.yield(.finished(reason: reason, usage: Usage(promptTokens: promptCount, completionTokens: usage.completionTokens)))
                 continuation.finish()
             case let .failed(why):
                 finished.set()

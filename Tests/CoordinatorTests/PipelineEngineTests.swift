@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Scheduling
+import ServingTypes
 import Testing
 import Tokenization
 import WireProtocol
@@ -13,14 +14,14 @@ import WireProtocol
     final class Outcome: @unchecked Sendable {
         // Sendable: guarded by `cond`.
         let cond = NSCondition()
-        var tokens: [RequestID: [Int32]] = [:]
-        var text: [RequestID: String] = [:]
-        var finished: [RequestID: FinishReason] = [:]
-        var failed: [RequestID: String] = [:]
+        var tokens: [SequenceID: [Int32]] = [:]
+        var text: [SequenceID: String] = [:]
+        var finished: [SequenceID: FinishReason] = [:]
+        var failed: [SequenceID: String] = [:]
         /// Called (on the engine thread) after each token with the request and its token count.
-        var onToken: (@Sendable (RequestID, Int) -> Void)?
+        var onToken: (@Sendable (SequenceID, Int) -> Void)?
 
-        func handler(_ id: RequestID) -> PipelineEngine.Handler {
+        func handler(_ id: SequenceID) -> PipelineEngine.Handler {
             { event in
                 self.cond.lock(); defer { self.cond.unlock() }
                 switch event {
@@ -75,14 +76,14 @@ import WireProtocol
         defer { engine.stop() }
         let out = Outcome()
         for i in 0..<n {
-            let s = WireSamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i))
-            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 10 + i % 5, sampling: s),
-                          handler: out.handler(RequestID(UInt64(i + 1))))
+            let s = SamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i))
+            engine.submit(.init(id: SequenceID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 10 + i % 5, sampling: s),
+                          handler: out.handler(SequenceID(UInt64(i + 1))))
         }
         #expect(out.wait(for: n))
         for _ in 0..<100 where engine.snapshot.running > 0 { usleep(10_000) }
         for i in 0..<n {
-            let id = RequestID(UInt64(i + 1))
+            let id = SequenceID(UInt64(i + 1))
             #expect(out.tokens[id] == expected[i], "request \(i)")
             #expect(out.finished[id] == .length)
         }
@@ -98,15 +99,15 @@ import WireProtocol
         defer { engine.stop() }
         let out = Outcome()
         for i in 0..<4 {
-            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 200, sampling: WireSamplingParameters(temperature: 0)),
-                          handler: out.handler(RequestID(UInt64(i + 1))))
+            engine.submit(.init(id: SequenceID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 200, sampling: SamplingParameters(temperature: 0)),
+                          handler: out.handler(SequenceID(UInt64(i + 1))))
         }
         usleep(20_000)
-        engine.cancel(RequestID(2))
+        engine.cancel(SequenceID(2))
         #expect(out.wait(for: 4))
-        #expect(out.finished[RequestID(2)] == .cancelled)
+        #expect(out.finished[SequenceID(2)] == .cancelled)
         for _ in 0..<100 where engine.snapshot.running > 0 { usleep(10_000) }
-        #expect([1, 3, 4].allSatisfy { out.finished[RequestID(UInt64($0))] == .length && out.tokens[RequestID(UInt64($0))]?.count == 200 })
+        #expect([1, 3, 4].allSatisfy { out.finished[SequenceID(UInt64($0))] == .length && out.tokens[SequenceID(UInt64($0))]?.count == 200 })
         let snap = engine.snapshot
         #expect(snap.running == 0 && snap.kvTokensUsed == 0)
     }
@@ -120,8 +121,8 @@ import WireProtocol
         let out = Outcome()
         var refused = 0
         for i in 0..<6 {
-            let accepted = engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 50),
-                                         handler: out.handler(RequestID(UInt64(i + 1))))
+            let accepted = engine.submit(.init(id: SequenceID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 50),
+                                         handler: out.handler(SequenceID(UInt64(i + 1))))
             if !accepted { refused += 1 }
         }
         // Refused at once (submit returns false) or by the scheduler (a failed event naming the queue).
@@ -138,7 +139,7 @@ import WireProtocol
         defer { engine.stop() }
         let out = Outcome()
         let burst = (0..<5).map { i in
-            (PipelineEngine.Request(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 4), out.handler(RequestID(UInt64(i + 1))))
+            (PipelineEngine.Request(id: SequenceID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 4), out.handler(SequenceID(UInt64(i + 1))))
         }
         #expect(engine.submitAll(burst) == [true, true, false, false, false])
         #expect(out.wait(for: 2))
@@ -151,7 +152,7 @@ import WireProtocol
         defer { engine.stop() }
         let out = Outcome()
         for i in 0..<3 {
-            engine.submit(.init(id: RequestID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 240), handler: out.handler(RequestID(UInt64(i + 1))))
+            engine.submit(.init(id: SequenceID(UInt64(i + 1)), prompt: prompt(i), maxTokens: 240), handler: out.handler(SequenceID(UInt64(i + 1))))
         }
         usleep(10_000)
         kill(engine.snapshot.stagePIDs[1], SIGKILL)
@@ -159,9 +160,9 @@ import WireProtocol
         #expect(out.failed.count == 3 && out.failed.values.allSatisfy { $0.contains("stage 1") }, "\(out.failed)")
         #expect(engine.failure?.contains("stage 1 exited") == true, "\(String(describing: engine.failure))")
         // Later requests fail at once with the same reason.
-        engine.submit(.init(id: RequestID(9), prompt: prompt(9), maxTokens: 4), handler: out.handler(RequestID(9)))
+        engine.submit(.init(id: SequenceID(9), prompt: prompt(9), maxTokens: 4), handler: out.handler(SequenceID(9)))
         #expect(out.wait(for: 4, seconds: 5))
-        #expect(out.failed[RequestID(9)]?.contains("stage 1") == true)
+        #expect(out.failed[SequenceID(9)]?.contains("stage 1") == true)
     }
 }
 
@@ -172,13 +173,13 @@ extension PipelineEngineTests {
         defer { engine.stop() }
         let out = Outcome()
         // Token 99999 is outside the 512-token vocabulary: stage 0 rejects the batch.
-        engine.submit(.init(id: RequestID(1), prompt: [1, 99999], maxTokens: 4), handler: out.handler(RequestID(1)))
+        engine.submit(.init(id: SequenceID(1), prompt: [1, 99999], maxTokens: 4), handler: out.handler(SequenceID(1)))
         #expect(out.wait(for: 1, seconds: 10))
-        #expect(out.failed[RequestID(1)]?.contains("outside the vocabulary") == true, "\(out.failed)")
+        #expect(out.failed[SequenceID(1)]?.contains("outside the vocabulary") == true, "\(out.failed)")
         // The ring is still healthy and serves the next request.
-        engine.submit(.init(id: RequestID(2), prompt: prompt(2), maxTokens: 5), handler: out.handler(RequestID(2)))
+        engine.submit(.init(id: SequenceID(2), prompt: prompt(2), maxTokens: 5), handler: out.handler(SequenceID(2)))
         #expect(out.wait(for: 2, seconds: 10))
-        #expect(out.finished[RequestID(2)] == .length && out.tokens[RequestID(2)]?.count == 5)
+        #expect(out.finished[SequenceID(2)] == .length && out.tokens[SequenceID(2)]?.count == 5)
         #expect(engine.failure == nil && engine.snapshot.restarts == 0)
     }
 }

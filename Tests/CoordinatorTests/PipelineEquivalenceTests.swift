@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import ServingTypes
 import Testing
 import WireProtocol
 @testable import Coordinator
@@ -14,11 +15,6 @@ import WireProtocol
         let m = try LayerRangeModel(file: try GGUFFile(path: model), logger: ringLogger)
         let r = try Generator(model: m).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, logprobs: true)
         return (r.tokens, r.logprobs)
-    }
-
-    func wire(_ p: SamplingParameters) -> WireSamplingParameters {
-        WireSamplingParameters(temperature: p.temperature, topK: Int32(p.topK), topP: p.topP, minP: p.minP,
-                               repetitionPenalty: p.repetitionPenalty, seed: p.seed, topLogprobs: 1)
     }
 
     @Test(arguments: ["tiny-gemma3", "tiny-llama"])
@@ -39,7 +35,7 @@ import WireProtocol
                 defer { ring.shutdown() }
                 var gen = PipelineGenerator(ring: ring)
                 gen.prefillChunk = 4  // several prefill chunks in flight at once
-                let r = try gen.generate(prompt: prompt, maxTokens: 12, sampling: wire(sampling), stopTokens: [])
+                let r = try gen.generate(prompt: prompt, maxTokens: 12, sampling: sampling, topLogprobs: 1, stopTokens: [])
                 #expect(r.tokens == refTokens, "\(preset) \(counts) temperature \(sampling.temperature)")
                 #expect(r.logprobs.map(\.bitPattern) == refLogprobs.map(\.bitPattern), "\(preset) \(counts): logits differ")
                 #expect(r.stageCompute.count == counts.count && r.stageCompute.allSatisfy { $0 > 0 })
@@ -58,7 +54,7 @@ import WireProtocol
         for counts in [[18], [9, 9], [17, 1], [6, 6, 6], [5, 5, 4, 4]] {
             let ring = try Ring.start(model: model, counts: counts)
             defer { ring.shutdown() }
-            let r = try PipelineGenerator(ring: ring).generate(prompt: prompt, maxTokens: 8, sampling: wire(.greedy), stopTokens: [])
+            let r = try PipelineGenerator(ring: ring).generate(prompt: prompt, maxTokens: 8, sampling: .greedy, topLogprobs: 1, stopTokens: [])
             #expect(r.tokens == ref.tokens, "\(counts)")
             #expect(r.logprobs.map(\.bitPattern) == ref.logprobs.map(\.bitPattern), "\(counts)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Scheduling
+import ServingTypes
 import Testing
 import Tokenization
 import WireProtocol
@@ -13,7 +14,7 @@ import WireProtocol
     typealias Outcome = PipelineEngineTests.Outcome
 
     static func prompt(_ i: Int) -> [Int32] { [1] + (0..<(5 + i % 7)).map { Int32(3 + (i * 37 + $0 * 11) % 500) } }
-    static func sampling(_ i: Int) -> WireSamplingParameters { WireSamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i)) }
+    static func sampling(_ i: Int) -> SamplingParameters { SamplingParameters(temperature: i % 2 == 0 ? 0 : 0.8, seed: UInt64(100 + i)) }
     static func maxTokens(_ i: Int) -> Int { 30 + i % 5 }
 
     /// What each request produces alone, in one process.
@@ -29,14 +30,14 @@ import WireProtocol
 
     static func submitAll(_ engine: PipelineEngine, _ out: Outcome, count n: Int) {
         for i in 0..<n {
-            let id = RequestID(UInt64(i + 1))
+            let id = SequenceID(UInt64(i + 1))
             engine.submit(.init(id: id, prompt: prompt(i), maxTokens: maxTokens(i), sampling: sampling(i)), handler: out.handler(id))
         }
     }
 
     static func expectUnchanged(_ out: Outcome, _ expected: [[Int32]]) {
         for i in expected.indices {
-            let id = RequestID(UInt64(i + 1))
+            let id = SequenceID(UInt64(i + 1))
             #expect(out.failed[id] == nil, "request \(i): \(out.failed[id] ?? "")")
             #expect(out.tokens[id] == expected[i], "request \(i)")
         }
@@ -53,7 +54,7 @@ import WireProtocol
         let pid = engine.snapshot.stagePIDs[stage]
         let out = Outcome()
         let fired = ManagedAtomicFlag()
-        out.onToken = { id, count in if id == RequestID(1), count == at, fired.setOnce() { disrupt(pid) } }
+        out.onToken = { id, count in if id == SequenceID(1), count == at, fired.setOnce() { disrupt(pid) } }
         submitAll(engine, out, count: n)
         #expect(out.wait(for: n, seconds: 60))
         expectUnchanged(out, expected)
@@ -100,7 +101,7 @@ import WireProtocol
                                                     recovery: RecoveryPolicy(maxRestarts: 1, restartWindowSeconds: 60))
         defer { engine.stop() }
         let out = Outcome()
-        engine.submit(.init(id: RequestID(1), prompt: Self.prompt(1), maxTokens: 200), handler: out.handler(RequestID(1)))
+        engine.submit(.init(id: SequenceID(1), prompt: Self.prompt(1), maxTokens: 200), handler: out.handler(SequenceID(1)))
         kill(engine.snapshot.stagePIDs[0], SIGKILL)
         for _ in 0..<500 where engine.snapshot.restarts < 1 || engine.status != .ready { usleep(10_000) }
         #expect(engine.snapshot.restarts == 1)
@@ -108,7 +109,7 @@ import WireProtocol
         #expect(out.wait(for: 1, seconds: 10))
         if case .failed = engine.status {} else { Issue.record("status \(engine.status)") }
         #expect(engine.failure?.contains("2 stage failures within 60 s") == true, "\(engine.failure ?? "")")
-        #expect(out.failed[RequestID(1)] != nil || out.finished[RequestID(1)] != nil)
+        #expect(out.failed[SequenceID(1)] != nil || out.finished[SequenceID(1)] != nil)
     }
 
     @Test func reconfigureAppliesANewPartitionWithoutLosingRequests() throws {
@@ -122,7 +123,7 @@ import WireProtocol
         let result = ResultBox()
         let newRing = Ring.configuration(model: model, counts: [2, 2, 2])
         out.onToken = { id, count in
-            guard id == RequestID(1), count == 6, fired.setOnce() else { return }
+            guard id == SequenceID(1), count == 6, fired.setOnce() else { return }
             engine.reconfigure(newRing, microBatches: 3) { result.set($0) }
         }
         Self.submitAll(engine, out, count: n)
@@ -132,10 +133,10 @@ import WireProtocol
         let snap = engine.snapshot
         #expect(snap.stageLayers == [0..<2, 2..<4, 4..<6] && snap.microBatches == 3 && snap.reconfigurations == 1 && snap.restarts == 0)
         // And it serves on the new partition.
-        engine.submit(.init(id: RequestID(99), prompt: Self.prompt(0), maxTokens: Self.maxTokens(0), sampling: Self.sampling(0)),
-                      handler: out.handler(RequestID(99)))
+        engine.submit(.init(id: SequenceID(99), prompt: Self.prompt(0), maxTokens: Self.maxTokens(0), sampling: Self.sampling(0)),
+                      handler: out.handler(SequenceID(99)))
         #expect(out.wait(for: n + 1, seconds: 30))
-        #expect(out.tokens[RequestID(99)] == expected[0])
+        #expect(out.tokens[SequenceID(99)] == expected[0])
     }
 
     @Test func aPartitionThatCannotStartKeepsTheOldOne() throws {
@@ -150,9 +151,9 @@ import WireProtocol
         for _ in 0..<500 where engine.status != .ready { usleep(10_000) }
         #expect(engine.status == .ready && engine.snapshot.stageLayers == [0..<2, 2..<4])
         let out = Outcome()
-        engine.submit(.init(id: RequestID(1), prompt: Self.prompt(1), maxTokens: 5), handler: out.handler(RequestID(1)))
+        engine.submit(.init(id: SequenceID(1), prompt: Self.prompt(1), maxTokens: 5), handler: out.handler(SequenceID(1)))
         #expect(out.wait(for: 1, seconds: 10))
-        #expect(out.tokens[RequestID(1)]?.count == 5)
+        #expect(out.tokens[SequenceID(1)]?.count == 5)
     }
 }
 

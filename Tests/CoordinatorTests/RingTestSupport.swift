@@ -1,3 +1,4 @@
+import ServingTypes
 import Foundation
 import GGUF
 import Logging
@@ -57,4 +58,12 @@ func processExists(_ pid: Int32) -> Bool {
     guard let close = stat.lastIndex(of: ")") else { return false }
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
+}
+
+extension PipelineEngine.Request {
+    /// A test sequence that runs to `maxTokens` (end-of-generation tokens do not stop it, so its
+    /// length is known in advance).
+    init(id: SequenceID, prompt: [Int32], maxTokens: Int, sampling: SamplingParameters = SamplingParameters()) {
+        self.init(id: id, prompt: prompt, stop: StopConditions(maxTokens: maxTokens, ignoreEOS: true), sampling: sampling)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ServingTypes
 import Testing
 import WireProtocol
 @testable import Coordinator
@@ -47,7 +48,7 @@ import WireProtocol
         kill(ring.processes[1].pid, SIGKILL)
         let t0 = Date()
         do {
-            _ = try PipelineGenerator(ring: ring).generate(prompt: [1, 2, 3], maxTokens: 50, sampling: WireSamplingParameters(temperature: 0),
+            _ = try PipelineGenerator(ring: ring).generate(prompt: [1, 2, 3], maxTokens: 50, sampling: SamplingParameters(temperature: 0),
                                                            stopTokens: [])
             Issue.record("generation through a dead stage succeeded")
         } catch {

@@ -1,3 +1,4 @@
+import ServingTypes
 import Testing
 import GGUF
 @testable import ModelRuntime

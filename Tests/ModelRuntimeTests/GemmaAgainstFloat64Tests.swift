@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import ServingTypes
 import Testing
 import Kernels
 @testable import ModelRuntime

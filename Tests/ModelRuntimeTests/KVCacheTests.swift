@@ -1,3 +1,4 @@
+import ServingTypes
 import Testing
 @testable import ModelRuntime
 

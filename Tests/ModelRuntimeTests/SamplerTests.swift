@@ -1,4 +1,5 @@
 import Kernels
+import ServingTypes
 import Testing
 @testable import ModelRuntime
 

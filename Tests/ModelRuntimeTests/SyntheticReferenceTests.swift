@@ -1,4 +1,5 @@
 import Foundation
+import ServingTypes
 import Testing
 import Kernels
 import GGUF

@@ -1,6 +1,7 @@
 import CKernels
 import GGUF
 import Kernels
+import ServingTypes
 import Testing
 @testable import ModelRuntime
 

@@ -49,7 +49,7 @@ import Testing
             #expect(response.status == .ok, "\(response.text)")
         }
         // "<user>hi<assistant>" is 19 scalars + BOS.
-        #expect(engine.counters.current.requests.first?.maxTokens == 40 - 20)
+        #expect(engine.counters.current.requests.first?.stop.maxTokens == 40 - 20)
     }
 
     @Test func logprobsUseTheChatShape() async throws {

@@ -42,15 +42,15 @@ import Testing
             #expect(response.json["usage"]?["completion_tokens"]?.int == 16)
         }
         let request = try #require(engine.counters.current.requests.first)
-        #expect(request.maxTokens == 16)
-        #expect(request.temperature == 0.5)
-        #expect(request.topP == 0.9)
-        #expect(request.topK == 40)
-        #expect(request.minP == 0.05)
-        #expect(request.seed == 7)
-        #expect(request.presencePenalty == 0.5)
-        #expect(request.frequencyPenalty == -0.5)
-        #expect(request.repetitionPenalty == 1.1)
+        #expect(request.stop.maxTokens == 16)
+        #expect(request.sampling.temperature == 0.5)
+        #expect(request.sampling.topP == 0.9)
+        #expect(request.sampling.topK == 40)
+        #expect(request.sampling.minP == 0.05)
+        #expect(request.sampling.seed == 7)
+        #expect(request.sampling.presencePenalty == 0.5)
+        #expect(request.sampling.frequencyPenalty == -0.5)
+        #expect(request.sampling.repetitionPenalty == 1.1)
         #expect(request.prompt == [1, 104, 105])
     }
 
@@ -68,7 +68,7 @@ import Testing
             #expect(response.json["usage"]?["prompt_tokens"]?.int == 3 + 4)  // once per prompt
             #expect(response.json["usage"]?["completion_tokens"]?.int == 12)
         }
-        let prompts = engine.counters.current.requests.sorted { $0.seed < $1.seed }.map(\.prompt)
+        let prompts = engine.counters.current.requests.sorted { $0.sampling.seed < $1.sampling.seed }.map(\.prompt)
         #expect(prompts == [[1, 104, 105], [1, 104, 105], [1, 121, 111, 33], [1, 121, 111, 33]])
     }
 
@@ -137,7 +137,7 @@ import Testing
             let list = try await client.post("/v1/completions", #"{"prompt":"x","max_tokens":10,"stop":["zz","e"],"temperature":0}"#)
             #expect(list.json["choices"]?[0]?["text"]?.string == "abcd")
         }
-        #expect(engine.counters.current.requests.last?.stop == ["zz", "e"])
+        #expect(engine.counters.current.requests.last?.stop.stopStrings == ["zz", "e"])
     }
 
     @Test func streamingSendsChunksUsageAndDone() async throws {

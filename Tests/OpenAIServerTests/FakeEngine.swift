@@ -1,5 +1,6 @@
 import Foundation
 import OpenAIServer
+import ServingTypes
 
 /// A lock-protected value for test doubles shared across tasks.
 final class Locked<Value>: @unchecked Sendable {
@@ -79,7 +80,7 @@ final class FakeEngine: InferenceEngine, Sendable {
 
     /// The completion letter at position `k` of a sequence.
     static func letter(_ k: Int, request: GenerationRequest) -> Int32 {
-        let offset = request.temperature > 0 ? Int(request.seed % 26) : 0
+        let offset = request.sampling.temperature > 0 ? Int(request.sampling.seed % 26) : 0
         return Int32(UnicodeScalar("a").value) + Int32((k + offset) % 26)
     }
 
@@ -127,7 +128,7 @@ final class FakeEngine: InferenceEngine, Sendable {
         var emitted = 0  // characters of `text` already sent
         var count = 0
         var reason = FinishReason.length
-        while count < request.maxTokens {
+        while count < request.stop.maxTokens {
             if behaviour.tokenDelay > .zero { try await Task.sleep(for: behaviour.tokenDelay) }
             try Task.checkCancellation()
             if let failAfter = behaviour.failAfterTokens, count >= failAfter {
@@ -143,7 +144,7 @@ final class FakeEngine: InferenceEngine, Sendable {
             let top = (0..<(request.logprobs ?? 0)).map { (id: id + Int32($0), logprob: -0.5 * Float(count) - Float($0)) }
             continuation.yield(.token(id: id, logprob: logprob, top: top))
             text.unicodeScalars.append(UnicodeScalar(UInt32(id))!)
-            if let range = request.stop.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
+            if let range = request.stop.stopStrings.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
                 let final = String(text[..<range.lowerBound])
                 if final.count > emitted { continuation.yield(.text(String(final.dropFirst(emitted)))) }
                 reason = .stop
@@ -152,7 +153,7 @@ final class FakeEngine: InferenceEngine, Sendable {
             }
             // Hold back a tail that could still become a stop string.
             var safe = text.count
-            for stop in request.stop {
+            for stop in request.stop.stopStrings {
                 for length in stride(from: min(stop.count - 1, text.count), to: 0, by: -1)
                 where text.hasSuffix(stop.prefix(length)) {
                     safe = min(safe, text.count - length)
@@ -165,7 +166,7 @@ final class FakeEngine: InferenceEngine, Sendable {
             }
         }
         if emitted >= 0, text.count > emitted { continuation.yield(.text(String(text.dropFirst(emitted)))) }
-        continuation.yield(.finished(reason: reason, promptTokens: request.prompt.count, completionTokens: count))
+        continuation.yield(.finished(reason: reason, usage: Usage(promptTokens: request.prompt.count, completionTokens: count)))
         continuation.finish()
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct ConfigurationTests {
     func field(_ c: SchedulerConfiguration) -> String? {

@@ -1,14 +1,15 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct DecodePhaseMeterTests {
     private func batch(_ id: UInt64, decodes: Int, prefillTokens: Int = 0) -> PlannedBatch {
         var entries = (0 ..< decodes).map {
-            BatchEntry(sequence: SequenceID(UInt64($0)), request: RequestID(UInt64($0)), startPosition: 10, tokens: [7],
+            BatchEntry(sequence: SequenceID(UInt64($0)), startPosition: 10, tokens: [7],
                        wantsSample: true, tokenIndex: 1, isPrefill: false)
         }
         if prefillTokens > 0 {
-            entries.append(BatchEntry(sequence: SequenceID(99), request: RequestID(99), startPosition: 0,
+            entries.append(BatchEntry(sequence: SequenceID(99), startPosition: 0,
                                       tokens: Array(repeating: 5, count: prefillTokens), wantsSample: false, tokenIndex: 0, isPrefill: true))
         }
         return PlannedBatch(id: BatchID(id), slot: SlotIndex(0), entries: entries)

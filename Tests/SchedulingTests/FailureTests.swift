@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct FailureTests {
     @Test func failAllRequeuesEverythingInAdmissionOrderAndKeepsTokens() {
@@ -17,7 +18,7 @@ import Testing
         #expect(completeAll(&s, batches[0]) == [])
         // Re-driving finishes everything; requests 1 and 3 resume at token index 1.
         var pending = s.nextBatches()
-        let resumed = pending.flatMap(\.entries).filter { $0.request == RequestID(1) }
+        let resumed = pending.flatMap(\.entries).filter { $0.sequence == SequenceID(1) }
         #expect(resumed.first?.tokens.count == 5 && resumed.first?.tokenIndex == 1)
         var rounds = 0
         while !pending.isEmpty, rounds < 100 {
@@ -45,7 +46,7 @@ import Testing
         #expect(s.failSlot(SlotIndex(1)) == [])          // nothing in flight there any more
         #expect(completeAll(&s, batches[1]) == [])       // the lost batch, if it shows up, is ignored
         let next = s.nextBatches()
-        #expect(next.flatMap(\.entries).map(\.request.rawValue).sorted() == [1, 2])
+        #expect(next.flatMap(\.entries).map(\.sequence.rawValue).sorted() == [1, 2])
     }
 
     @Test func aMissingSampleRequeuesTheSequence() {

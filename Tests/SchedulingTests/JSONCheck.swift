@@ -1,3 +1,4 @@
+import ServingTypes
 /// A minimal JSON parser (RFC 8259) for checking the trace output without Foundation.
 indirect enum JSONValue: Equatable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([(String, JSONValue)])

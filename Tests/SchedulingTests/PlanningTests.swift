@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct PlanningTests {
     @Test func admitsInFIFOOrderOntoTheLightestSlot() {
@@ -11,7 +12,7 @@ import Testing
         submitOK(&s, request(5, prompt: 3))   // slots 1 and 2 tie at 6 → lowest index
         let batches = s.nextBatches()
         #expect(batches.map(\.slot.rawValue) == [0, 1, 2])
-        #expect(batches.map { $0.entries.map(\.request.rawValue) } == [[1], [2, 4, 5], [3]])
+        #expect(batches.map { $0.entries.map(\.sequence.rawValue) } == [[1], [2, 4, 5], [3]])
         #expect(s.slotLoads == [0 + 1, 3, 1])  // everything sent: one decode each to come
         #expect(s.runningCount == 5 && s.waitingCount == 0)
         #expect(s.kvTokensUsed == 25)
@@ -30,7 +31,7 @@ import Testing
         #expect(s.kvTokensUsed == 200)
         // Cancelling request 1 while its batch is in the ring releases its reservation at once
         // (the free travels behind the batch); the next plans admit both waiting requests.
-        let actions = s.cancel(RequestID(1))
+        let actions = s.cancel(SequenceID(1))
         #expect(freed(actions) == [batches[0].entries[0].sequence])
         #expect(s.kvTokensUsed == 0)
         let next = s.nextBatches()
@@ -38,14 +39,14 @@ import Testing
         // batch is still in the ring, request 3's is slot 1. Slot 1 carries its own prefill and,
         // since slot 0 is busy, request 2's too.
         #expect(next.map(\.slot.rawValue) == [1])
-        #expect(next.flatMap { $0.entries.map(\.request.rawValue) } == [3, 2])
-        #expect(s.slot(of: RequestID(2)) == SlotIndex(0))
+        #expect(next.flatMap { $0.entries.map(\.sequence.rawValue) } == [3, 2])
+        #expect(s.slot(of: SequenceID(2)) == SlotIndex(0))
         #expect(s.runningCount == 2 && s.kvTokensUsed == 110)
         #expect(completeAll(&s, batches[0]) == [])  // the cancelled sequence's sample is ignored
         #expect(s.nextBatch(for: SlotIndex(0)) == nil)  // request 2's sample is not back yet
         _ = completeAll(&s, next[0])
         let decode = s.nextBatch(for: SlotIndex(0))
-        #expect(decode?.entries.map(\.request.rawValue) == [2])
+        #expect(decode?.entries.map(\.sequence.rawValue) == [2])
         #expect(decode?.entries.first?.isPrefill == false)
     }
 
@@ -95,9 +96,9 @@ import Testing
         #expect(b.entries[0].startPosition == 16 && b.entries[0].tokens.count == 4)
         #expect(b.entries[0].wantsSample && b.entries[0].tokenIndex == 0)
         let ev = completeAll(&s, b) { _ in 42 }
-        #expect(ev == [.token(RequestID(1), token: 42, index: 0), .text(RequestID(1), "t42")])
+        #expect(ev == [.token(SequenceID(1), token: 42, index: 0), .text(SequenceID(1), "t42")])
         b = s.nextBatch(for: SlotIndex(0))!
-        #expect(b.entries == [BatchEntry(sequence: b.entries[0].sequence, request: RequestID(1), startPosition: 20,
+        #expect(b.entries == [BatchEntry(sequence: b.entries[0].sequence, startPosition: 20,
                                          tokens: [42], wantsSample: true, tokenIndex: 1, isPrefill: false)])
         #expect(s.kvTokensUsed == 21)
     }
@@ -134,7 +135,7 @@ import Testing
         submitOK(&s, request(3, prompt: 20))
         b = s.nextBatch(for: SlotIndex(0))!
         // Two decodes first, then a 6-token chunk of the new prompt.
-        #expect(b.entries.map(\.request.rawValue) == [1, 2, 3])
+        #expect(b.entries.map(\.sequence.rawValue) == [1, 2, 3])
         #expect(b.entries.map(\.tokens.count) == [1, 1, 6])
         #expect(b.entries.map(\.wantsSample) == [true, true, false])
         #expect(b.entries.map(\.startPosition) == [3, 3, 0])
@@ -165,10 +166,10 @@ import Testing
         _ = completeAll(&s, b)
         submitOK(&s, request(3, prompt: 63, maxTokens: 1))
         b = s.nextBatch(for: SlotIndex(0))!
-        #expect(b.entries.map(\.request.rawValue) == [1, 2])  // 2 decodes + 63 > 64: the prompt waits whole
+        #expect(b.entries.map(\.sequence.rawValue) == [1, 2])  // 2 decodes + 63 > 64: the prompt waits whole
         _ = completeAll(&s, b)
-        _ = s.cancel(RequestID(1))
-        _ = s.cancel(RequestID(2))
+        _ = s.cancel(SequenceID(1))
+        _ = s.cancel(SequenceID(2))
         b = s.nextBatch(for: SlotIndex(0))!
         #expect(b.entries.count == 1 && b.entries[0].tokens.count == 63 && b.entries[0].wantsSample)
     }

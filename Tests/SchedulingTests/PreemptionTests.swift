@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct PreemptionTests {
     /// Two sequences of 10 + 12 tokens in one slot with KV for 32: after six decode rounds the
@@ -9,7 +10,7 @@ import Testing
         var s = makeScheduler(config(m: 1, batchTokens: 32, kv: 32, context: 32))
         let a = submitOK(&s, request(1, prompt: 10, maxTokens: 12))
         let b = submitOK(&s, request(2, prompt: 10, maxTokens: 12))
-        func tok(_ e: BatchEntry) -> Int32 { Int32(e.request.rawValue * 100) + Int32(e.tokenIndex) }
+        func tok(_ e: BatchEntry) -> Int32 { Int32(e.sequence.rawValue * 100) + Int32(e.tokenIndex) }
         var events: [SchedulerEvent] = []
         var batches: [PlannedBatch] = []
         while let batch = s.nextBatch(for: SlotIndex(0)) {

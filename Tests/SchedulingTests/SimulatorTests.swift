@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 func simulator(stages: Int, _ c: SchedulerConfiguration, fixed: Double = 1, perToken: Double = 0.05) -> PipelineSimulator {
     PipelineSimulator(stages: stages, cost: .init(fixed: fixed, perToken: perToken), scheduler: makeScheduler(c))
@@ -94,12 +95,12 @@ func simulator(stages: Int, _ c: SchedulerConfiguration, fixed: Double = 1, perT
     /// Preemption and recompute do not change what is generated: the fake model samples as a
     /// function of (request, token index), like the real one of (seed, token index).
     @Test func tokensDoNotDependOnPreemption() {
-        func tokensByRequest(kv: Int) -> ([RequestID: [Int32]], Int) {
+        func tokensByRequest(kv: Int) -> ([SequenceID: [Int32]], Int) {
             let c = config(m: 3, batchTokens: 32, kv: kv, running: 64, context: 64)
             var sim = simulator(stages: 3, c)
             for i in 0 ..< 9 { sim.submit(request(UInt64(i + 1), prompt: 4 + 3 * i, maxTokens: 24), at: Double(i)) }
             sim.run()
-            var out: [RequestID: [Int32]] = [:]
+            var out: [SequenceID: [Int32]] = [:]
             for (_, e) in sim.events {
                 if case let .token(r, t, i) = e {
                     #expect(out[r, default: []].count == i)
@@ -123,7 +124,7 @@ func simulator(stages: Int, _ c: SchedulerConfiguration, fixed: Double = 1, perT
         for i in 1 ... 5 { sim.submit(request(UInt64(i), prompt: 4, maxTokens: 2)) }
         sim.run()
         // At t = 0 the first is admitted at once, two more fit the queue, two are refused.
-        #expect(sim.rejections.map(\.0) == [RequestID(4), RequestID(5)])
+        #expect(sim.rejections.map(\.0) == [SequenceID(4), SequenceID(5)])
         #expect(sim.rejections.allSatisfy { $0.1 == .queueFull(capacity: 2) })
         #expect(sim.finished.count == 3)
     }

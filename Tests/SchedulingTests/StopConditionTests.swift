@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 /// Feeds one request through a one-slot scheduler, answering its samples with `pieces` in order.
 func generate(_ r: SequenceRequest, pieces: [(Int32, String)], context: Int = 256) -> [SchedulerEvent] {
@@ -34,7 +35,7 @@ func generate(_ r: SequenceRequest, pieces: [(Int32, String)], context: Int = 25
                           pieces: [(10, "Hello S"), (11, "TOP and more")])
         // "S" was held back after the first token; the second completes the stop string.
         #expect(texts(ev, for: 1) == ["Hello "])
-        #expect(ev.prefix(2) == [.token(RequestID(1), token: 10, index: 0), .text(RequestID(1), "Hello ")])
+        #expect(ev.prefix(2) == [.token(SequenceID(1), token: 10, index: 0), .text(SequenceID(1), "Hello ")])
         #expect(finish(ev, for: 1)?.0 == .stop)
         #expect(finish(ev, for: 1)?.1.completionTokens == 2)
     }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct SubmissionTests {
     @Test func queueFullIsRejectedAndNothingKept() {
@@ -8,7 +9,7 @@ import Testing
         submitOK(&s, request(2, prompt: 4))
         #expect(s.submit(request(3, prompt: 4)) == .rejected(.queueFull(capacity: 2)))
         #expect(s.waitingCount == 2)
-        #expect(s.sequenceID(for: RequestID(3)) == nil)
+        #expect(!s.contains(SequenceID(3)))
         // Admission frees queue room.
         _ = s.nextBatches()
         #expect(s.waitingCount == 0)
@@ -29,15 +30,32 @@ import Testing
         #expect(s.submit(request(1, prompt: 0)) == .rejected(.emptyPrompt))
         #expect(s.submit(request(1, prompt: 3, maxTokens: 0)) == .rejected(.invalidMaxTokens(0)))
         submitOK(&s, request(1, prompt: 3))
-        #expect(s.submit(request(1, prompt: 3)) == .rejected(.duplicateID(RequestID(1))))
+        #expect(s.submit(request(1, prompt: 3)) == .rejected(.duplicateID(SequenceID(1))))
         #expect(s.counters.rejected == 3)
     }
 
-    @Test func sequenceIDsAreFreshEvenForAReusedRequestID() {
+    /// The caller's id is the KV id on the stages. Once a sequence has ended its id may be used
+    /// again: the free of the old KV reaches the stages in-band, before the new prefill.
+    @Test func anEndedSequencesIDMayBeUsedAgainAfterItsFree() {
         var s = makeScheduler(config())
-        let a = submitOK(&s, request(7, prompt: 3))
-        _ = s.cancel(RequestID(7))
-        let b = submitOK(&s, request(7, prompt: 3))
-        #expect(a != b)
+        #expect(submitOK(&s, request(7, prompt: 3)) == SequenceID(7))
+        let first = s.nextBatches()
+        #expect(first.flatMap(\.entries).map(\.sequence) == [SequenceID(7)])
+        let actions = s.cancel(SequenceID(7))
+        submitOK(&s, request(7, prompt: 3))
+        var freed = actions.contains { if case .free(let ids) = $0 { ids.contains(SequenceID(7)) } else { false } }
+        var prefilled = false
+        for batch in first { _ = s.complete(batch: batch.id, samples: []) }
+        for _ in 0..<4 where !prefilled {
+            for batch in s.nextBatches() {
+                if batch.freeBefore.contains(SequenceID(7)) { freed = true }
+                if batch.entries.contains(where: { $0.sequence == SequenceID(7) }) {
+                    #expect(freed, "the new prefill of 7 came before the free of the old one")
+                    prefilled = true
+                }
+                _ = s.complete(batch: batch.id, samples: [])
+            }
+        }
+        #expect(prefilled)
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 @Suite struct TelemetryTests {
     typealias T = PipelineTelemetry.StageTiming

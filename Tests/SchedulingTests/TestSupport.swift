@@ -1,5 +1,6 @@
 import Testing
 @testable import Scheduling
+import ServingTypes
 
 func config(m: Int = 2, batchTokens: Int = 16, kv: Int = 1024, queue: Int = 8, running: Int = 16,
             context: Int = 256, chunked: Bool = true, chunk: Int? = nil) -> SchedulerConfiguration {
@@ -16,7 +17,7 @@ func makeScheduler(_ c: SchedulerConfiguration) -> Scheduler {
 
 func request(_ id: UInt64, prompt: Int, maxTokens: Int = 8, stopTokens: Set<Int32> = [], stops: [String] = [],
              includeStop: Bool = false) -> SequenceRequest {
-    SequenceRequest(id: RequestID(id), prompt: (0 ..< prompt).map { Int32(1000 + $0) }, maxTokens: maxTokens,
+    SequenceRequest(id: SequenceID(id), prompt: (0 ..< prompt).map { Int32(1000 + $0) }, maxTokens: maxTokens,
                     stopTokenIDs: stopTokens, stopStrings: stops, includeStopStringInOutput: includeStop)
 }
 
@@ -41,15 +42,15 @@ func completeAll(_ s: inout Scheduler, _ b: PlannedBatch,
 }
 
 func texts(_ events: [SchedulerEvent], for r: UInt64) -> [String] {
-    events.compactMap { if case let .text(id, t) = $0, id == RequestID(r) { return t } else { return nil } }
+    events.compactMap { if case let .text(id, t) = $0, id == SequenceID(r) { return t } else { return nil } }
 }
 
 func tokens(_ events: [SchedulerEvent], for r: UInt64) -> [(Int32, Int)] {
-    events.compactMap { if case let .token(id, t, i) = $0, id == RequestID(r) { return (t, i) } else { return nil } }
+    events.compactMap { if case let .token(id, t, i) = $0, id == SequenceID(r) { return (t, i) } else { return nil } }
 }
 
 func finish(_ events: [SchedulerEvent], for r: UInt64) -> (FinishReason, Usage)? {
-    for e in events { if case let .finished(id, reason, usage) = e, id == RequestID(r) { return (reason, usage) } }
+    for e in events { if case let .finished(id, reason, usage) = e, id == SequenceID(r) { return (reason, usage) } }
     return nil
 }
 

@@ -5,6 +5,7 @@ import Testing
 import WireProtocol
 @testable import ModelRuntime
 @testable import StageWorker
+import ServingTypes
 
 @Suite struct HandshakeTests {
     let identity = ModelIdentity(fileSize: 1000, metadataHash: 42)

@@ -1,5 +1,6 @@
 import Testing
 import WireProtocol
+import ServingTypes
 
 @Suite struct MalformedFrameTests {
     @Test func everyTruncatedPrefixAsksForMoreBytes() throws {
@@ -88,7 +89,7 @@ import WireProtocol
         #expect(big.bufferCapacity <= 17 << 20)
 
         // The limit counts the header: exactly at the limit passes, one more byte fails.
-        let frame = WireCodec.encode(.freeSequences([WireSequenceID(1)]))
+        let frame = WireCodec.encode(.freeSequences([SequenceID(1)]))
         #expect(decodeAll(frame, maxFrameSize: frame.count).1 == nil)
         #expect(decodeAll(frame, maxFrameSize: frame.count - 1).1 == .frameTooLarge(frameSize: UInt64(frame.count), limit: frame.count - 1))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WireProtocol
+import ServingTypes
 
 /// A short private directory for socket files (sun_path is only 108 bytes).
 func makeTempDir() throws -> String {
@@ -210,7 +211,7 @@ final class Worker<T: Sendable>: @unchecked Sendable {
     @Test func sendRefusesFramesOverTheLimit() throws {
         let (a, _b) = try UnixSocket.pair()
         let c = WireConnection(socket: a, maxFrameSize: 1024)
-        let m = WireMessage.freeSequences((0 ..< 200).map { WireSequenceID($0) })
+        let m = WireMessage.freeSequences((0 ..< 200).map { SequenceID($0) })
         #expect(throws: WireError.frameTooLarge(frameSize: UInt64(16 + 4 + 1600), limit: 1024)) { try c.send(m) }
         _b.close()
     }

@@ -1,4 +1,5 @@
 import WireProtocol
+import ServingTypes
 
 /// SplitMix64: a small seeded generator so fuzz cases are reproducible.
 struct SeededGenerator: RandomNumberGenerator {
@@ -16,10 +17,10 @@ struct SeededGenerator: RandomNumberGenerator {
 enum Samples {
     static let model = ModelIdentity(fileSize: 253_000_000, metadataHash: 0xDEAD_BEEF_0123_4567)
 
-    static func sampling(_ i: Int) -> WireSamplingParameters {
-        WireSamplingParameters(temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1,
-                               presencePenalty: 0.25, frequencyPenalty: -0.5, penaltyWindow: 64,
-                               seed: 0xFFFF_FFFF_FFFF_FFF0 &+ UInt64(i), tokenIndex: UInt32(i), topLogprobs: 20)
+    static func sampling(_ i: Int) -> SamplingParameters {
+        SamplingParameters(temperature: 0.7, topK: 40, topP: 0.95, minP: 0.05, repetitionPenalty: 1.1,
+                           presencePenalty: 0.25, frequencyPenalty: -0.5, penaltyWindow: 64,
+                           seed: 0xFFFF_FFFF_FFFF_FFF0 &+ UInt64(i))
     }
 
     static func hidden(rows: Int, width: Int, dtype: WireActivationDType = .f32, seed: UInt64 = 1) -> WireHiddenStates {
@@ -31,9 +32,10 @@ enum Samples {
     static func batch(entries: Int, rows: Int, width: Int, dtype: WireActivationDType = .f32,
                       tokens: Bool = true) -> WireForwardBatch {
         let es = (0 ..< entries).map { i in
-            WireBatchEntry(sequence: WireSequenceID(UInt64(1000 + i)), startPosition: UInt32(i * 3), count: 1,
+            WireBatchEntry(sequence: SequenceID(UInt64(1000 + i)), startPosition: UInt32(i * 3), count: 1,
                            logits: i % 3 == 0 ? .last : (i % 3 == 1 ? .none : .all),
-                           tokens: tokens ? [Int32(i), -1, Int32.max] : [], sampling: sampling(i))
+                           tokens: tokens ? [Int32(i), -1, Int32.max] : [], sampling: sampling(i),
+                           tokenIndex: UInt32(i), topLogprobs: 20)
         }
         return WireForwardBatch(
             batch: BatchID(42), slot: MicroBatchSlot(3), entries: es,
@@ -58,13 +60,13 @@ enum Samples {
             .sampledTokens(WireSampledTokens(
                 batch: BatchID(7), slot: MicroBatchSlot(1),
                 tokens: [
-                    WireSampledToken(sequence: WireSequenceID(5), token: 506),
-                    WireSampledToken(sequence: WireSequenceID(6), token: 0, logprob: -0.25,
+                    WireSampledToken(sequence: SequenceID(5), token: 506),
+                    WireSampledToken(sequence: SequenceID(6), token: 0, logprob: -0.25,
                                      topLogprobs: (0 ..< 20).map { WireTopLogprob(token: Int32($0), logprob: -Float($0)) }),
                 ],
                 timings: (0 ..< 4).map { WireStageTiming(stage: StageIndex(UInt16($0)), waitNanoseconds: UInt64($0), computeNanoseconds: 99) })),
             .sampledTokens(WireSampledTokens(batch: BatchID(8), slot: MicroBatchSlot(0), tokens: [])),
-            .freeSequences([WireSequenceID(1), WireSequenceID(.max)]),
+            .freeSequences([SequenceID(1), SequenceID(.max)]),
             .freeSequences([]),
             .reset,
             .heartbeat(WireHeartbeat(sequenceNumber: 17, sentAtNanoseconds: 123_456_789_012)),

@@ -1,5 +1,6 @@
 import Testing
 import WireProtocol
+import ServingTypes
 
 @Suite struct WireCodecRoundTripTests {
     @Test func everyMessageRoundTrips() throws {
@@ -37,7 +38,7 @@ import WireProtocol
 
     @Test func nanLogprobRoundTrips() throws {
         let m = WireMessage.sampledTokens(WireSampledTokens(batch: BatchID(1), slot: MicroBatchSlot(0),
-            tokens: [WireSampledToken(sequence: WireSequenceID(9), token: 3)]))
+            tokens: [WireSampledToken(sequence: SequenceID(9), token: 3)]))
         let (msgs, err) = decodeAll(WireCodec.encode(m))
         #expect(err == nil)
         guard case let .sampledTokens(s)? = msgs.first else { Issue.record("no message"); return }

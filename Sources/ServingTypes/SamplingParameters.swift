@@ -1,6 +1,8 @@
-/// How the next token is chosen. Defaults sample from the unmodified distribution; temperature 0
-/// is greedy.
-public struct SamplingParameters: Sendable, Equatable, Codable {
+/// How the next token is chosen: one type from the HTTP request to the last stage's sampler (the
+/// wire codec encodes it field by field). Defaults sample from the unmodified distribution;
+/// temperature 0 is greedy. Randomness is a function of (seed, token index) only, so results do
+/// not depend on stage count, batch composition or a replay.
+public struct SamplingParameters: Sendable, Equatable, Hashable, Codable {
     public var temperature: Float = 1
     /// Keep only the k most likely tokens (0 = off).
     public var topK: Int = 0
@@ -21,8 +23,21 @@ public struct SamplingParameters: Sendable, Equatable, Codable {
 
     public init() {}
 
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0, repetitionPenalty: Float = 1,
+                presencePenalty: Float = 0, frequencyPenalty: Float = 0, penaltyWindow: Int = 64, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.minP = minP
+        self.repetitionPenalty = repetitionPenalty
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.penaltyWindow = penaltyWindow
+        self.seed = seed
+    }
+
     public static let greedy: SamplingParameters = { var p = SamplingParameters(); p.temperature = 0; return p }()
 
     /// Whether any penalty is active.
-    var hasPenalties: Bool { repetitionPenalty != 1 || presencePenalty != 0 || frequencyPenalty != 0 }
+    public var hasPenalties: Bool { repetitionPenalty != 1 || presencePenalty != 0 || frequencyPenalty != 0 }
 }
