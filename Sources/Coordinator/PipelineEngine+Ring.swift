@@ -86,16 +86,23 @@ extension PipelineEngine {
             let received = now()
             let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence, $0) })
             var samples: [SampledToken] = []
+            var stoppedByString: [SequenceID] = []
             for s in t.tokens {
                 guard let entry = bySequence[s.sequence], var live = requests[entry.sequence] else { continue }
-                let eog = live.stopTokens.contains(s.token)
-                let text = eog ? "" : live.detokenizer.append(s.token)
-                requests[entry.sequence] = live
                 live.handler(.token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob, top: s.topLogprobs))
-                samples.append(SampledToken(sequence: s.sequence, token: s.token, text: text))
+                // An end-of-generation token's text is never shown; the scheduler ends the sequence.
+                if !live.stopTokens.contains(s.token) {
+                    let text = live.output.append(s.token)
+                    if !text.isEmpty { live.handler(.text(text)) }
+                    if live.output.stopped { stoppedByString.append(entry.sequence) }
+                }
+                requests[entry.sequence] = live
+                samples.append(SampledToken(sequence: s.sequence, token: s.token))
             }
             record(timings: t.timings, planned: planned, sampledTokens: samples.count, sentAt: sentAt, receivedAt: received)
             apply(scheduler.complete(batch: planned.id, samples: samples))
+            // A stop string in the text ends the sequence (if max_tokens did not already).
+            for id in stoppedByString where requests[id] != nil { apply(scheduler.stop(id)) }
         case let .error(report):
             // A stage that rejects one batch ("batch N: …") fails that batch's requests; the ring
             // and every other request go on. Any other report means the ring cannot be trusted.
@@ -132,15 +139,17 @@ extension PipelineEngine {
     func apply(_ events: [SchedulerEvent]) {
         for e in events {
             switch e {
-            case let .text(id, delta):
-                if !delta.isEmpty { requests[id]?.handler(.text(delta)) }
             case .token:
                 break  // already reported with its logprob when it arrived
             case let .finished(id, reason, usage):
                 if var live = requests.removeValue(forKey: id) {
+                    var reason = reason
                     if reason != .cancelled {
-                        let tail = live.detokenizer.flush()
+                        // The rest of the text, through the stop matcher; a stop string that
+                        // matched on the last token makes the finish a stop, not a length.
+                        let tail = live.output.finish()
                         if !tail.isEmpty { live.handler(.text(tail)) }
+                        if live.output.stopped { reason = .stop }
                     }
                     live.handler(.finished(reason, usage))
                 }

@@ -123,7 +123,8 @@ public final class PipelineEngine: @unchecked Sendable {
         /// The tokens that end this sequence (the model's end-of-generation ids unless ignored).
         var stopTokens: Set<Int32>
         var handler: Handler
-        var detokenizer: StreamingDetokenizer
+        /// Detokenizer and stop strings: the text the client sees.
+        var output: OutputProcessor
         var promptTokens: Int
     }
 
@@ -371,12 +372,11 @@ public final class PipelineEngine: @unchecked Sendable {
 
     func admit(_ r: Request, _ h: @escaping Handler) {
         let stopTokens = r.stop.ignoreEOS ? [] : tokenizer.eogIDs
-        let result = scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.stop.maxTokens, stopTokenIDs: stopTokens,
-                                                      stopStrings: r.stop.stopStrings))
+        let result = scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.stop.maxTokens, stopTokenIDs: stopTokens))
         switch result {
         case .queued:
             requests[r.id] = Live(request: r, stopTokens: stopTokens, handler: h,
-                                  detokenizer: StreamingDetokenizer(tokenizer: tokenizer), promptTokens: r.prompt.count)
+                                  output: OutputProcessor(tokenizer: tokenizer, stopStrings: r.stop.stopStrings), promptTokens: r.prompt.count)
         case let .rejected(why):
             if case .queueFull = why { h(.refused("\(why)", .queueFull)) } else { h(.failed("\(why)")) }
         }

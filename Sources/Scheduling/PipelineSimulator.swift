@@ -66,7 +66,7 @@ public struct PipelineSimulator: Sendable {
     /// - Parameters:
     ///   - stages: P >= 1.
     ///   - tokenSeed/vocabulary: the fake model samples token 100 + hash(seed, request, index) % vocabulary,
-    ///     whose text is "<token> " (so stop tokens/strings can be aimed at).
+    ///     (so stop tokens can be aimed at).
     public init(stages: Int, cost: CostModel, scheduler: Scheduler, tokenSeed: UInt64 = 1, vocabulary: UInt64 = 1000) {
         stageCount = max(1, stages)
         self.cost = cost
@@ -105,7 +105,7 @@ public struct PipelineSimulator: Sendable {
                 let b = returns.remove(at: i).batch
                 let samples = b.entries.filter(\.wantsSample).map { e -> SampledToken in
                     let tok = sampledToken(request: e.sequence, index: e.tokenIndex)
-                    return SampledToken(sequence: e.sequence, token: tok, text: "\(tok) ")
+                    return SampledToken(sequence: e.sequence, token: tok)
                 }
                 for e in scheduler.complete(batch: b.id, samples: samples) { events.append((now, e)) }
             } else if let i = nextArrival {

@@ -57,16 +57,13 @@ public struct BatchEntry: Sendable, Equatable {
 
 }
 
-/// A token sampled by the last stage, with the text piece the coordinator's streaming
-/// detokenizer produced for it (may be empty while a multi-byte character is incomplete).
+/// A token sampled by the last stage for a sequence.
 public struct SampledToken: Sendable, Equatable {
     public var sequence: SequenceID
     public var token: Int32
-    public var text: String
 
-    public init(sequence: SequenceID, token: Int32, text: String) {
+    public init(sequence: SequenceID, token: Int32) {
         self.sequence = sequence
         self.token = token
-        self.text = text
     }
 }

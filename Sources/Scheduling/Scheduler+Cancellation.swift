@@ -8,13 +8,22 @@ extension Scheduler {
     /// behind that batch (the ring is FIFO), so each stage finishes the batch before dropping
     /// the KV, and every batch planned later arrives after the free. The sample that comes back
     /// for it is ignored. The last action is `.finished(…, reason: .cancelled, …)`.
-    public mutating func cancel(_ id: SequenceID) -> [SchedulerAction] {
-        let sid = id
-        guard var s = sequences[sid] else { return [] }
+    public mutating func cancel(_ id: SequenceID) -> [SchedulerEvent] {
+        end(id, reason: .cancelled)
+    }
+
+    /// Ends a running sequence as finished (`.stop`): the coordinator's output processing found a
+    /// stop string in its text. Frees and reports it as ``cancel(_:)`` does, with reason `.stop`.
+    public mutating func stop(_ id: SequenceID) -> [SchedulerEvent] {
+        end(id, reason: .stop)
+    }
+
+    private mutating func end(_ id: SequenceID, reason: FinishReason) -> [SchedulerEvent] {
+        guard var s = sequences[id] else { return [] }
         var events: [SchedulerEvent] = []
         var frees = pendingFrees
         pendingFrees.removeAll()
-        finish(&s, reason: .cancelled, events: &events, frees: &frees)
+        finish(&s, reason: reason, events: &events, frees: &frees)
         if !frees.isEmpty { events.insert(.free(frees), at: 0) }
         return events
     }
@@ -24,7 +33,7 @@ extension Scheduler {
     /// tokens kept, to be recomputed. Their KV on the stages may be partial, so they are freed.
     /// Other sequences, whose KV is complete, stay. Completions arriving later for the lost batch,
     /// or for other batches carrying chunks of a requeued sequence, are ignored for it.
-    public mutating func failSlot(_ slot: SlotIndex) -> [SchedulerAction] {
+    public mutating func failSlot(_ slot: SlotIndex) -> [SchedulerEvent] {
         guard slot.rawValue >= 0, slot.rawValue < inFlight.count, let lost = inFlight[slot.rawValue] else { return [] }
         let admissions = inFlightAdmissions[slot.rawValue]
         inFlight[slot.rawValue] = nil
@@ -43,7 +52,7 @@ extension Scheduler {
     /// of the queue, in admission order, ahead of those already waiting, with its generated
     /// tokens kept; every in-flight batch is forgotten. The returned `.free` lists what the
     /// stages held; after a restart with empty caches it may be dropped.
-    public mutating func failAll() -> [SchedulerAction] {
+    public mutating func failAll() -> [SchedulerEvent] {
         for k in inFlight.indices {
             inFlight[k] = nil
             inFlightAdmissions[k] = [:]

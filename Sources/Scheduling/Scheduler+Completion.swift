@@ -1,14 +1,16 @@
 import ServingTypes
 
 extension Scheduler {
-    /// Applies the tokens sampled for `batch` and returns what to stream and free.
+    /// Applies the tokens sampled for `batch` and returns what to report and free. The scheduler
+    /// decides on token ids and lengths only; text, stop strings and logprobs are the
+    /// coordinator's output processing, which ends a sequence with ``stop(_:)`` when a stop
+    /// string matches.
     ///
     /// Unknown or stale batch ids (e.g. after ``failSlot(_:)``) return no events. Samples of
     /// sequences that were cancelled or requeued since the batch left are ignored. A sequence
     /// that wanted a sample but got none is requeued for recompute (its KV is freed) rather
-    /// than left stuck. Per sample: `.token`, then `.text` if any became safe to emit, then
-    /// `.finished` when a stop token, stop string, maxTokens or the context length ends it.
-    /// Finished sequences are freed in one trailing `.free` event.
+    /// than left stuck. Per sample: `.token`, then `.finished` when a stop token, maxTokens or
+    /// the context length ends it. Finished sequences are freed in one trailing `.free` event.
     public mutating func complete(batch: BatchID, samples: [SampledToken]) -> [SchedulerEvent] {
         guard let k = inFlight.firstIndex(where: { $0?.id == batch }), let planned = inFlight[k] else { return [] }
         inFlight[k] = nil
@@ -42,31 +44,12 @@ extension Scheduler {
 
     /// Appends one sampled token and returns a finish reason if it ends the sequence.
     private func apply(_ sample: SampledToken, to s: inout SequenceState, events: inout [SchedulerEvent]) -> FinishReason? {
-        let request = s.request.id
         s.tokens.append(sample.token)
         s.generatedCount += 1
-        events.append(.token(request, token: sample.token, index: s.generatedCount - 1))
-
-        if s.request.stopTokenIDs.contains(sample.token) {
-            emit(s.matcher.flush(), for: request, into: &events)
-            return .stop
-        }
-        switch s.matcher.append(sample.text) {
-        case let .stopped(text):
-            emit(text, for: request, into: &events)
-            return .stop
-        case let .emit(text):
-            emit(text, for: request, into: &events)
-        }
-        if s.generatedCount >= s.request.maxTokens || s.tokens.count >= configuration.contextLength {
-            emit(s.matcher.flush(), for: request, into: &events)
-            return .length
-        }
+        events.append(.token(s.id, token: sample.token, index: s.generatedCount - 1))
+        if s.request.stopTokenIDs.contains(sample.token) { return .stop }
+        if s.generatedCount >= s.request.maxTokens || s.tokens.count >= configuration.contextLength { return .length }
         return nil
-    }
-
-    private func emit(_ text: String, for request: SequenceID, into events: inout [SchedulerEvent]) {
-        if !text.isEmpty { events.append(.text(request, text)) }
     }
 
     /// Removes a sequence for good (finished or cancelled).

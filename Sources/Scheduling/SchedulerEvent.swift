@@ -7,16 +7,9 @@ public enum SchedulerEvent: Sendable, Equatable {
     /// Generated token number `index` (0-based) of the request. Emitted once per token, also for
     /// a stop token, never again after a preemption.
     case token(SequenceID, token: Int32, index: Int)
-    /// New text to stream. Text that could still be the start of a stop string is held back
-    /// until it cannot; never empty.
-    case text(SequenceID, String)
     /// The request is done; no more events follow for it.
     case finished(SequenceID, reason: FinishReason, usage: Usage)
     /// Every stage must drop the KV cache of these sequences (send one in-band free message).
     /// Stages must ignore ids they do not hold.
     case free([SequenceID])
 }
-
-/// The name under which ``Scheduler/cancel(_:)`` and the failure helpers return their work;
-/// the same enum as ``SchedulerEvent``.
-public typealias SchedulerAction = SchedulerEvent

@@ -1,8 +1,9 @@
 import ServingTypes
 
 /// One sequence the coordinator wants generated. The API layer makes one per choice (n > 1
-/// means n requests with distinct ids). Sampling parameters stay with the coordinator: the
-/// scheduler only needs what decides when generation stops.
+/// means n requests with distinct ids). Sampling parameters, text and stop strings stay with the
+/// coordinator: the scheduler only needs the token ids and lengths that decide when generation
+/// stops.
 public struct SequenceRequest: Sendable, Equatable {
     /// The caller's id; every event about this sequence carries it.
     public var id: SequenceID
@@ -12,19 +13,11 @@ public struct SequenceRequest: Sendable, Equatable {
     public var maxTokens: Int
     /// Token ids that end generation (EOS/EOG); the stop token's text is not emitted.
     public var stopTokenIDs: Set<Int32>
-    /// Strings that end generation wherever they appear in the generated text, also across
-    /// token boundaries. The text is cut at the first match.
-    public var stopStrings: [String]
-    /// When true the matched stop string is emitted before finishing; the default cuts it off.
-    public var includeStopStringInOutput: Bool
 
-    public init(id: SequenceID, prompt: [Int32], maxTokens: Int, stopTokenIDs: Set<Int32> = [],
-                stopStrings: [String] = [], includeStopStringInOutput: Bool = false) {
+    public init(id: SequenceID, prompt: [Int32], maxTokens: Int, stopTokenIDs: Set<Int32> = []) {
         self.id = id
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.stopTokenIDs = stopTokenIDs
-        self.stopStrings = stopStrings
-        self.includeStopStringInOutput = includeStopStringInOutput
     }
 }

@@ -15,7 +15,6 @@ struct SequenceState: Sendable {
     let request: SequenceRequest
     var tokens: [Int32]
     var generatedCount: Int = 0
-    var matcher: StopStringMatcher
 
     /// nil while waiting.
     var slot: SlotIndex?
@@ -31,8 +30,6 @@ struct SequenceState: Sendable {
         self.id = id
         self.request = request
         self.tokens = request.prompt
-        self.matcher = StopStringMatcher(stopStrings: request.stopStrings,
-                                         includeStopInOutput: request.includeStopStringInOutput)
     }
 
     /// KV tokens this sequence holds while running: the whole prefill is reserved on admission,

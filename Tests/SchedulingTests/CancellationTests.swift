@@ -41,7 +41,7 @@ import ServingTypes
         #expect(freed(actions) == [a])
         #expect(finish(actions, for: 1)?.0 == .cancelled)
         #expect(s.kvTokensUsed == 2)  // only request 2's reservation remains
-        #expect(s.complete(batch: b.id, samples: [SampledToken(sequence: a, token: 5, text: "x")]) == [])
+        #expect(s.complete(batch: b.id, samples: [SampledToken(sequence: a, token: 5)]) == [])
         let next = s.nextBatch(for: SlotIndex(0))!
         #expect(next.entries.map(\.sequence.rawValue) == [2])
     }

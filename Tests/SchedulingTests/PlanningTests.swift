@@ -96,7 +96,7 @@ import ServingTypes
         #expect(b.entries[0].startPosition == 16 && b.entries[0].tokens.count == 4)
         #expect(b.entries[0].wantsSample && b.entries[0].tokenIndex == 0)
         let ev = completeAll(&s, b) { _ in 42 }
-        #expect(ev == [.token(SequenceID(1), token: 42, index: 0), .text(SequenceID(1), "t42")])
+        #expect(ev == [.token(SequenceID(1), token: 42, index: 0)])
         b = s.nextBatch(for: SlotIndex(0))!
         #expect(b.entries == [BatchEntry(sequence: b.entries[0].sequence, startPosition: 20,
                                          tokens: [42], wantsSample: true, tokenIndex: 1, isPrefill: false)])

@@ -15,10 +15,9 @@ func makeScheduler(_ c: SchedulerConfiguration) -> Scheduler {
     }
 }
 
-func request(_ id: UInt64, prompt: Int, maxTokens: Int = 8, stopTokens: Set<Int32> = [], stops: [String] = [],
-             includeStop: Bool = false) -> SequenceRequest {
+func request(_ id: UInt64, prompt: Int, maxTokens: Int = 8, stopTokens: Set<Int32> = []) -> SequenceRequest {
     SequenceRequest(id: SequenceID(id), prompt: (0 ..< prompt).map { Int32(1000 + $0) }, maxTokens: maxTokens,
-                    stopTokenIDs: stopTokens, stopStrings: stops, includeStopStringInOutput: includeStop)
+                    stopTokenIDs: stopTokens)
 }
 
 @discardableResult
@@ -30,19 +29,11 @@ func submitOK(_ s: inout Scheduler, _ r: SequenceRequest, sourceLocation: Source
     return id
 }
 
-/// Answers every sampling entry of `b` with `token(entry)` and text "t<token>".
+/// Answers every sampling entry of `b` with `token(entry)`.
 func completeAll(_ s: inout Scheduler, _ b: PlannedBatch,
-                 token: (BatchEntry) -> Int32 = { Int32(500 + $0.tokenIndex) },
-                 text: ((BatchEntry, Int32) -> String)? = nil) -> [SchedulerEvent] {
-    let samples = b.entries.filter(\.wantsSample).map { e -> SampledToken in
-        let t = token(e)
-        return SampledToken(sequence: e.sequence, token: t, text: text?(e, t) ?? "t\(t)")
-    }
+                 token: (BatchEntry) -> Int32 = { Int32(500 + $0.tokenIndex) }) -> [SchedulerEvent] {
+    let samples = b.entries.filter(\.wantsSample).map { SampledToken(sequence: $0.sequence, token: token($0)) }
     return s.complete(batch: b.id, samples: samples)
-}
-
-func texts(_ events: [SchedulerEvent], for r: UInt64) -> [String] {
-    events.compactMap { if case let .text(id, t) = $0, id == SequenceID(r) { return t } else { return nil } }
 }
 
 func tokens(_ events: [SchedulerEvent], for r: UInt64) -> [(Int32, Int)] {
