@@ -104,9 +104,9 @@ extension PipelineEngine {
             // A stop string in the text ends the sequence (if max_tokens did not already).
             for id in stoppedByString where requests[id] != nil { apply(scheduler.stop(id)) }
         case let .error(report):
-            // A stage that rejects one batch ("batch N: …") fails that batch's requests; the ring
-            // and every other request go on. Any other report means the ring cannot be trusted.
-            if let id = Self.batchID(in: report.message), let (planned, sentAt) = inFlight.removeValue(forKey: id) {
+            // A stage that rejects one batch (the report names it) fails that batch's requests; the
+            // ring and every other request go on. Any other report means the ring cannot be trusted.
+            if let id = report.batch?.rawValue, let (planned, sentAt) = inFlight.removeValue(forKey: id) {
                 lock.lock()
                 snapshotValue.decodePhase.record(planned, sampledTokens: 0, sentAt: sentAt, returnedAt: now())
                 lock.unlock()
@@ -117,12 +117,6 @@ extension PipelineEngine {
         default:
             break  // echoes of free/reset/heartbeat that went round the ring
         }
-    }
-
-    /// The batch id at the start of a stage's per-batch error ("batch 12: …").
-    static func batchID(in message: String) -> UInt64? {
-        guard message.hasPrefix("batch ") else { return nil }
-        return UInt64(message.dropFirst(6).prefix { $0.isNumber })
     }
 
     /// Fails every request that had a sequence in `planned`, frees their KV everywhere, and clears

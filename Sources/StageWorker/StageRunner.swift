@@ -99,7 +99,7 @@ public final class StageRunner {
                     output = try engine.run(entries, hidden: fb.hiddenStates?.values)
                 } catch {
                     logger.error("batch failed", metadata: ["batch.id": "\(fb.batch.rawValue)", "error": "\(error)"])
-                    try downstream.send(.error(WireErrorReport(origin: o.role, code: .internalFailure,
+                    try downstream.send(.error(WireErrorReport(origin: o.role, code: .internalFailure, batch: fb.batch,
                                                                message: "batch \(fb.batch.rawValue): \(error)")))
                     waitStart = now()
                     continue

@@ -22,7 +22,7 @@ import ServingTypes
 //  5 freeSequences       count × u64 sequence
 //  6 reset, 8 shutdown   empty
 //  7 heartbeat (16 B)    u64 sequence number | u64 sent-at monotonic ns
-//  9 error               i32 origin role | u16 code | count bytes of UTF-8 message (≤ 4096)
+//  9 error               i32 origin role | u16 code | u64 batch id (0 = none) | count bytes of UTF-8 message (≤ 4096)
 
 extension WireCodec {
     static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize
@@ -50,8 +50,9 @@ extension WireCodec {
         case .error:
             let origin = try r.role("origin role")
             let code = WireErrorCode(rawValue: try r.u16("code"))
+            let batch = try r.u64("batch id")
             let message = try r.string("message", maxBytes: WireErrorReport.maxMessageBytes)
-            m = .error(WireErrorReport(origin: origin, code: code, message: message))
+            m = .error(WireErrorReport(origin: origin, code: code, batch: batch == 0 ? nil : BatchID(batch), message: message))
         }
         try r.finish()
         return m

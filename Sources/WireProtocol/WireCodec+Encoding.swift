@@ -50,6 +50,7 @@ extension WireCodec {
         case let .error(e):
             w.i32(e.origin.wireValue)
             w.u16(e.code.rawValue)
+            w.u64(e.batch?.rawValue ?? 0)
             let utf8 = Array(WireErrorReport.truncated(e.message).utf8)
             w.count(utf8.count)
             utf8.withUnsafeBytes { w.raw($0) }

@@ -76,7 +76,7 @@ public enum WireCodec {
         case let .freeSequences(ids): return 4 + 8 * ids.count
         case .reset, .shutdown: return 0
         case .heartbeat: return 16
-        case let .error(e): return 10 + WireErrorReport.truncated(e.message).utf8.count
+        case let .error(e): return 18 + WireErrorReport.truncated(e.message).utf8.count
         }
     }
 

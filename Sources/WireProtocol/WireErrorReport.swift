@@ -32,7 +32,8 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     }
 }
 
-/// Payload of `WireMessage.error`: who reports, a code, and a human-readable message.
+/// Payload of `WireMessage.error`: who reports, a code, the batch it concerns (if one), and a
+/// human-readable message.
 public struct WireErrorReport: Sendable, Equatable {
     /// Longest message in UTF-8 bytes; longer messages are cut at a scalar boundary by `init`.
     public static let maxMessageBytes = 4096
@@ -40,12 +41,16 @@ public struct WireErrorReport: Sendable, Equatable {
     /// The reporting process (i32 on the wire, -1 = coordinator).
     public let origin: WireRole
     public let code: WireErrorCode
+    /// The batch a stage could not run (the coordinator fails that batch's sequences and goes on);
+    /// nil when the report concerns the link or the stage itself. u64 on the wire, 0 = none.
+    public let batch: BatchID?
     /// At most `maxMessageBytes` bytes of UTF-8.
     public let message: String
 
-    public init(origin: WireRole, code: WireErrorCode, message: String) {
+    public init(origin: WireRole, code: WireErrorCode, batch: BatchID? = nil, message: String) {
         self.origin = origin
         self.code = code
+        self.batch = batch.flatMap { $0.rawValue == 0 ? nil : $0 }
         self.message = Self.truncated(message)
     }
 

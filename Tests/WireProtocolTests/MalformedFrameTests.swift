@@ -51,8 +51,10 @@ import ServingTypes
         badMagic[0] = UInt8(ascii: "X")
         #expect(decodeAll(badMagic).1 == .badMagic(found: 0x5057_5358))
 
-        let v2 = Samples.frame(type: 6, payload: [], version: 2)
-        #expect(decodeAll(v2).1 == .unsupportedVersion(found: 2, supported: 1))
+        let v1 = Samples.frame(type: 6, payload: [], version: 1)  // the previous protocol
+        #expect(decodeAll(v1).1 == .unsupportedVersion(found: 1, supported: 2))
+        let v3 = Samples.frame(type: 6, payload: [], version: 3)
+        #expect(decodeAll(v3).1 == .unsupportedVersion(found: 3, supported: 2))
 
         var badCheck = good
         badCheck[13] ^= 0x40
@@ -130,10 +132,10 @@ import ServingTypes
     @Test func invalidValuesStringsAndTrailingBytes() {
         let err = { (type: UInt16, payload: [UInt8]) in decodeAll(Samples.frame(type: type, payload: payload)).1 }
         // error message longer than 4 KiB, and invalid UTF-8
-        #expect(err(9, le(Int32(-1)) + le(UInt16(1)) + le(UInt32(4097)) + Array(repeating: 65, count: 4097))
+        #expect(err(9, le(Int32(-1)) + le(UInt16(1)) + le(UInt64(0)) + le(UInt32(4097)) + Array(repeating: 65, count: 4097))
             == .stringTooLong(type: .error, field: "message", length: 4097, limit: 4096))
-        #expect(err(9, le(Int32(-1)) + le(UInt16(1)) + le(UInt32(2)) + [0xC3, 0x28])
-            == .invalidUTF8(type: .error, field: "message", offset: 10))
+        #expect(err(9, le(Int32(-1)) + le(UInt16(1)) + le(UInt64(7)) + le(UInt32(2)) + [0xC3, 0x28])
+            == .invalidUTF8(type: .error, field: "message", offset: 18))
         // role -2
         #expect(err(2, le(Int32(-2)) + le(Int32(5))) == .invalidValue(type: .helloAck, field: "receiver role", value: -2, offset: 0))
         // hello: dtype 7, and layer end < start

@@ -73,6 +73,7 @@ enum Samples {
             .shutdown,
             .error(WireErrorReport(origin: .coordinator, code: .modelMismatch, message: "model hash differs")),
             .error(WireErrorReport(origin: .stage(StageIndex(3)), code: WireErrorCode(rawValue: 999), message: "")),
+            .error(WireErrorReport(origin: .stage(StageIndex(2)), code: .internalFailure, batch: BatchID(77), message: "token 99999")),
             .error(WireErrorReport(origin: .stage(StageIndex(1)), code: .internalFailure,
                                    message: String(repeating: "é", count: 2048))),  // exactly 4096 bytes
         ]
