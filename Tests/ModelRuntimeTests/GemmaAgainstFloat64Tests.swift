@@ -87,11 +87,16 @@ struct GemmaAgainstFloat64Tests {
         #expect(violations.isEmpty, "\(violations)")
     }
 
-    /// The bars are fair: llama.cpp's canonical result meets them.
+    /// The bars are fair. The relative ones measure from llama.cpp's result, which is fair only
+    /// if llama.cpp is an ordinary implementation of the scheme: its two aggregates must lie in
+    /// the spread of the noise-band draws (measured from the float64 reference, not from
+    /// llama.cpp). And llama.cpp's result, measured against float64, meets the absolute bars.
     @Test func llamaCppMeetsTheQuantizedActivationBars() throws {
         let (f, l) = try fixtures()
         let llamaCpp = llamaCppErrors(f, l)
-        let violations = Q8Bars.violations(llamaCpp, llamaCpp: llamaCpp, fixture: f)
+        #expect(Q8Bars.meanErrorSpread.contains(llamaCpp.meanOfMean), "llama.cpp's mean |Δ| \(llamaCpp.meanOfMean)")
+        #expect(Q8Bars.shiftFreeSpread.contains(llamaCpp.meanOfCentered), "llama.cpp's mean shift-free max \(llamaCpp.meanOfCentered)")
+        let violations = Q8Bars.absoluteViolations(llamaCpp, fixture: f)
         #expect(violations.isEmpty, "\(violations)")
     }
 }
@@ -119,15 +124,27 @@ enum Q8Bars {
     /// [70–97 of 112, 85.7 ± 6.3]: at least 60 % (mean − 3 sd).
     static let greedyFraction = 0.6
 
+    /// The spread over the 21 draws of the two aggregates the relative bars compare: an
+    /// implementation of ggml's scheme is expected to land inside (llama.cpp's 0.245 and 0.282 do).
+    static let meanErrorSpread = 0.18...0.45
+    static let shiftFreeSpread = 0.18...0.32
+
     /// The bars `s` misses, described; empty when it meets them all.
     static func violations(_ s: ErrorSummary, llamaCpp: ErrorSummary, fixture f: Float64Fixture) -> [String] {
-        var out: [String] = []
+        var out = absoluteViolations(s, fixture: f)
         if s.meanOfMean > llamaCpp.meanOfMean + meanErrorMargin {
             out.append("mean |Δ| \(s.meanOfMean) > llama.cpp's \(llamaCpp.meanOfMean) + \(meanErrorMargin)")
         }
         if s.meanOfCentered > llamaCpp.meanOfCentered + shiftFreeMargin {
             out.append("mean shift-free max \(s.meanOfCentered) > llama.cpp's \(llamaCpp.meanOfCentered) + \(shiftFreeMargin)")
         }
+        return out
+    }
+
+    /// The bars that do not depend on llama.cpp's result: the catastrophe cap, decided top-1
+    /// flips and greedy agreement.
+    static func absoluteViolations(_ s: ErrorSummary, fixture f: Float64Fixture) -> [String] {
+        var out: [String] = []
         if s.worstCentered > worstShiftFree {
             out.append("shift-free max \(s.worstCentered) on \(s.worstCenteredPrompt) > \(worstShiftFree)")
         }
