@@ -129,29 +129,32 @@ enum Q8Bars {
     static let meanErrorSpread = 0.18...0.45
     static let shiftFreeSpread = 0.18...0.32
 
-    /// The bars `s` misses, described; empty when it meets them all.
+    /// The bars `s` misses, described; empty when it meets them all. Each bar is written as
+    /// "not (value <= bar)" so that a NaN misses it.
     static func violations(_ s: ErrorSummary, llamaCpp: ErrorSummary, fixture f: Float64Fixture) -> [String] {
         var out = absoluteViolations(s, fixture: f)
-        if s.meanOfMean > llamaCpp.meanOfMean + meanErrorMargin {
+        if !(s.meanOfMean <= llamaCpp.meanOfMean + meanErrorMargin) {
             out.append("mean |Δ| \(s.meanOfMean) > llama.cpp's \(llamaCpp.meanOfMean) + \(meanErrorMargin)")
         }
-        if s.meanOfCentered > llamaCpp.meanOfCentered + shiftFreeMargin {
+        if !(s.meanOfCentered <= llamaCpp.meanOfCentered + shiftFreeMargin) {
             out.append("mean shift-free max \(s.meanOfCentered) > llama.cpp's \(llamaCpp.meanOfCentered) + \(shiftFreeMargin)")
         }
         return out
     }
 
-    /// The bars that do not depend on llama.cpp's result: the catastrophe cap, decided top-1
-    /// flips and greedy agreement.
+    /// The bars that do not depend on llama.cpp's result: finite errors, the catastrophe cap,
+    /// decided top-1 flips and greedy agreement.
     static func absoluteViolations(_ s: ErrorSummary, fixture f: Float64Fixture) -> [String] {
         var out: [String] = []
-        if s.worstCentered > worstShiftFree {
+        let nonFinite = s.rows.filter { !($0.meanError.isFinite && $0.maxError.isFinite && $0.centeredMaxError.isFinite) }
+        if !nonFinite.isEmpty { out.append("non-finite logit errors on \(nonFinite.map(\.name))") }
+        if !(s.worstCentered <= worstShiftFree) {
             out.append("shift-free max \(s.worstCentered) on \(s.worstCenteredPrompt) > \(worstShiftFree)")
         }
-        let flips = s.rows.filter { !$0.top1Matches && $0.top1Margin > decidedMargin }.map(\.name)
+        let flips = s.rows.filter { !$0.top1Matches && !($0.top1Margin <= decidedMargin) }.map(\.name)
         if flips.count > maxFlips { out.append("top-1 differs from float64 where its margin > \(decidedMargin): \(flips)") }
         let tokens = s.rows.count * f.n_continue
-        if Double(s.greedyAgreement) < greedyFraction * Double(tokens) {
+        if !(Double(s.greedyAgreement) >= greedyFraction * Double(tokens)) {
             out.append("greedy agrees with float64 on \(s.greedyAgreement) of \(tokens) tokens")
         }
         return out
