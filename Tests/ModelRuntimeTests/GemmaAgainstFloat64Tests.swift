@@ -72,7 +72,7 @@ struct GemmaAgainstFloat64Tests {
     }
 
     /// 8-bit activations (the default) against llama.cpp, which quantizes activations the same way.
-    /// The error of this scheme is chaotic: scripts/reference/q8_noise_band.py reruns the float64
+    /// The error of this scheme is chaotic: scripts/analysis/q8_noise_band.py reruns the float64
     /// forward with ggml's activation quantization, perturbing the activations by 1e-6 (f32
     /// rounding) before each quantization, and over 21 such equally faithful draws json-start's
     /// worst top-10 error ranges 0.65–3.75 and the aggregates below spread as much as they differ
@@ -102,7 +102,7 @@ struct GemmaAgainstFloat64Tests {
 }
 
 /// What an implementation of 8-bit activations must achieve against float64, derived from the
-/// distribution of 21 draws of ggml's scheme (scripts/reference/q8_noise_band.py; in brackets
+/// distribution of 21 draws of ggml's scheme (scripts/analysis/q8_noise_band.py; in brackets
 /// min–max, mean ± sd over the draws).
 enum Q8Bars {
     /// Mean |Δlogit| over the 14 × 10 (prompt, id) pairs [0.18–0.45, 0.30 ± 0.078]: at most
