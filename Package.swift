@@ -94,7 +94,7 @@ let package = Package(
         ),
         .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"], exclude: ["Python"]),
     ],
     swiftLanguageModes: [.v6]
 )
