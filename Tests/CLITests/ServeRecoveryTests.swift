@@ -61,8 +61,15 @@ import Testing
         let stages = childPIDs(of: server.process.processIdentifier)
         try #require(stages.count == 2)
         let sawRecovering = Collected()
+        var runningAtKill = 0.0
         let crashed = runAll(server) {
-            usleep(150_000)
+            // Kill only once requests are running, so that the crash has work to recompute.
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                runningAtKill = Self.metric((try? server.get("/metrics").1) ?? "", "pipeserve:num_requests_running") ?? 0
+                if runningAtKill > 0 { break }
+                usleep(5_000)
+            }
             kill(stages[1], SIGKILL)
             for _ in 0..<60 {
                 if let h = try? server.get("/health"), h.0 == 503, h.1.contains("recovering") { sawRecovering.set(0, (503, h.1)); break }
@@ -73,11 +80,15 @@ import Testing
             #expect(crashed[i]?.0 == 200, "request \(i): \(crashed[i].map { "\($0.0) \($0.1.prefix(300))" } ?? "none")")
             #expect(Self.text(crashed[i]?.1 ?? "") == Self.text(baseline[i]?.1 ?? "-"), "request \(i) changed")
         }
+        #expect(runningAtKill > 0, "no request was running when the stage was killed")
         let metrics = try server.get("/metrics").1
         // Totals that only grow are counters.
         #expect(metrics.contains("# TYPE pipeserve:stage_restarts_total counter"), "\(metrics)")
         #expect(metrics.contains("pipeserve:stage_restarts_total 1"), "\(metrics)")
         #expect(metrics.contains("# TYPE pipeserve:recomputed_sequences_total counter"), "\(metrics)")
+        // The requests running at the kill were recomputed on the new ring (and gave the same text above).
+        let recomputed = Self.metric(metrics, "pipeserve:recomputed_sequences_total") ?? -1
+        #expect(recomputed > 0, "recomputed_sequences_total \(recomputed) (-1: absent), \(runningAtKill) running at the kill")
         #expect(!metrics.contains("pipeserve:stage_restarts "), "\(metrics)")
         #expect(server.log.contains("stage 1 exited"), "\(server.log)")
         let (hs, health) = try server.get("/health")
@@ -86,6 +97,14 @@ import Testing
         #expect(newStages.count == 2 && !newStages.contains(stages[1]))
         #expect(!processExists(stages[1]))
         print("recovery: /health answered 503 recovering during the restart: \(!sawRecovering.all.isEmpty)")
+    }
+
+    /// The value of an unlabelled sample in Prometheus text (`name 3` or `name 3.0`), or nil.
+    static func metric(_ text: String, _ name: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
     }
 
     @Test func crashesBeyondTheBudgetFailTheServiceWithANonZeroExit() throws {

@@ -6,8 +6,9 @@ import Testing
 /// long deferred arrays, several tensor types and alignments) damaged by bit flips, interesting
 /// integers at 4- and 8-byte positions (counts, lengths, types, dims, offsets), insertions,
 /// deletions, truncations and splices. Invariants: no trap; a rejected file throws a
-/// `GGUFError`; an accepted file can be walked completely (every metadata value decoded and
-/// rendered, every typed accessor, every tensor's bytes inside the mapping) without a trap.
+/// `GGUFError` whose context is true of the file (`contextProblem`); an accepted file can be
+/// walked completely and holds together (every metadata value decoded and rendered, typed
+/// accessors agreeing with the values, every tensor's view being the file's bytes at its offset).
 ///
 /// `PIPESERVE_FUZZ_CASES` (default 300) and `PIPESERVE_FUZZ_SEED` scale and vary the run.
 @Suite struct GGUFFuzzTests {
@@ -52,12 +53,14 @@ import Testing
             let path = try writeBytes(bytes, "fuzz.gguf")
             do {
                 let file = try GGUFFile(path: path)
-                Self.walk(file, case: index)
+                Self.walk(file, bytes: bytes, case: "seed \(Self.seed) case \(index)")
                 opened += 1
             } catch let error as GGUFError {
                 rejected += 1
                 errorKinds.insert(String(describing: error).prefix(while: { $0 != "(" && $0 != ":" }).description)
-                #expect(!error.description.isEmpty)
+                if let problem = Self.contextProblem(error, bytes: bytes) {
+                    Issue.record("seed \(Self.seed) case \(index): \(error): \(problem)")
+                }
             } catch {
                 Issue.record("seed \(Self.seed) case \(index): \(type(of: error)) thrown, not a GGUFError: \(error)")
             }
@@ -70,33 +73,131 @@ import Testing
         }
     }
 
-    /// Reads everything an accepted file offers, as `inspect` and the model loader would.
-    static func walk(_ file: GGUFFile, case index: Int) {
+    /// Reads everything an accepted file offers, as `inspect` and the model loader would, and
+    /// checks that it holds together: unique keys whose typed accessors agree with the stored
+    /// values, arrays whose items have the declared element type, and every tensor's view lying
+    /// inside the file at its offset (the view's bytes are the file's bytes there).
+    static func walk(_ file: GGUFFile, bytes: [UInt8], case label: String) {
         let m = file.metadata
-        for (key, value) in m.entries {
+        let entries = m.entries
+        #expect(entries.count == m.count && Set(m.keys).count == m.count, "\(label): duplicate keys accepted")
+        for (key, value) in entries {
             _ = value.summary
-            _ = value.integer
-            _ = value.double
-            _ = try? m.string(key)
-            _ = try? m.integer(key)
-            _ = try? m.float(key)
-            _ = try? m.optionalBool(key)
-            _ = try? m.stringArray(key)
+            #expect(m.type(of: key) == value.type, "\(label): \(key)")
+            #expect(m[key].map { identical($0, value) } == true, "\(label): \(key) reads differently twice")
+            if case let .array(element, items) = value {
+                #expect(items.allSatisfy { $0.type == element }, "\(label): \(key) holds items that are not \(element)")
+            }
+            // Each accessor succeeds exactly when the stored value is of its kind.
+            var string: String? = nil
+            if case let .string(s) = value { string = s }
+            #expect((try? m.string(key)) == string, "\(label): string(\(key))")
+            #expect((try? m.integer(key)) == value.integer, "\(label): integer(\(key))")
+            #expect((try? m.float(key)).map { $0.bitPattern } == value.double.map { $0.bitPattern }, "\(label): float(\(key))")
+            var bool: Bool? = nil
+            if case let .bool(b) = value { bool = b }
+            #expect((try? m.optionalBool(key)) == bool, "\(label): optionalBool(\(key))")
+            var strings: [String]? = nil
+            if case let .array(_, items) = value {
+                let s = items.compactMap { v -> String? in if case let .string(s) = v { return s } else { return nil } }
+                if s.count == items.count { strings = s }
+            }
+            #expect((try? m.stringArray(key)) == strings, "\(label): stringArray(\(key))")
             _ = try? m.floatArray(key)
             _ = try? m.integerArray(key)
         }
-        var touched = 0
+        #expect(file.headerBytes.count == file.metadataEnd && file.metadataEnd <= file.dataOffset && file.dataOffset <= file.fileSize,
+                "\(label): header \(file.metadataEnd), data at \(file.dataOffset), file \(file.fileSize)")
+        #expect(file.fileSize == bytes.count && file.headerBytes.elementsEqual(bytes[0..<min(bytes.count, file.metadataEnd)]))
+        #expect(Set(file.tensors.map(\.name)).count == file.tensors.count, "\(label): duplicate tensor names accepted")
         for info in file.tensors {
-            #expect(info.offset >= 0 && info.byteCount >= 0, "case \(index): \(info.name)")
-            #expect(file.dataOffset + info.offset + info.byteCount <= file.fileSize, "case \(index): \(info.name) past the end")
-            #expect(info.offset % file.alignment == 0)
+            let start = file.dataOffset + info.offset
+            guard info.offset >= 0, info.byteCount >= 0, start + info.byteCount <= bytes.count else {
+                Issue.record("\(label): tensor \(info.name) at \(info.offset) (\(info.byteCount) bytes) lies outside the file")
+                continue
+            }
+            #expect(info.offset % file.alignment == 0, "\(label): \(info.name) misaligned")
+            #expect(info.type.byteCount(elements: info.elementCount) == info.byteCount, "\(label): \(info.name) size")
             let data = file.tensorData(info)
-            #expect(data.count == info.byteCount)
-            if let first = data.first, let last = data.last { touched &+= Int(first) &+ Int(last) }
-            #expect(file.tensorInfo(info.name) != nil)
+            #expect(data.count == info.byteCount && data.elementsEqual(bytes[start..<(start + info.byteCount)]),
+                    "\(label): \(info.name)'s view is not the file's bytes at \(start)")
+            #expect(file.tensorInfo(info.name) == info, "\(label): \(info.name)")
         }
-        #expect(file.headerBytes.count == file.metadataEnd && file.metadataEnd <= file.dataOffset && file.dataOffset <= file.fileSize)
-        _ = touched
+    }
+
+    /// Values equal bit for bit (a NaN in a mutated file equals itself).
+    static func identical(_ a: GGUFValue, _ b: GGUFValue) -> Bool {
+        switch (a, b) {
+        case let (.float32(x), .float32(y)): return x.bitPattern == y.bitPattern
+        case let (.float64(x), .float64(y)): return x.bitPattern == y.bitPattern
+        case let (.array(t, xs), .array(u, ys)): return t == u && xs.count == ys.count && zip(xs, ys).allSatisfy { identical($0, $1) }
+        default: return a == b
+        }
+    }
+
+    /// Why `error` does not describe `bytes` truthfully, or nil: each case's context must be
+    /// what the file holds (the magic and version it names are the file's, a truncation's offset
+    /// plus the bytes left is the file's size, a count named absurd exceeds its limit, a
+    /// tensor named out of bounds is, a duplicate name occurs twice, …), and opening a regular
+    /// file never reports what only a lookup can (a missing key or tensor) or an open failure.
+    static func contextProblem(_ error: GGUFError, bytes: [UInt8]) -> String? {
+        func le32(_ at: Int) -> UInt32? {
+            at + 4 <= bytes.count ? (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * UInt32($1)) } : nil
+        }
+        func le64(_ at: Int) -> UInt64? {
+            at >= 0 && at + 8 <= bytes.count ? (0..<8).reduce(0) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) } : nil
+        }
+        /// How many times `s` occurs in the file as a GGUF string (u64 length + bytes).
+        func occurrences(_ s: String) -> Int {
+            let needle = withUnsafeBytes(of: UInt64(s.utf8.count).littleEndian) { Array($0) } + Array(s.utf8)
+            guard needle.count <= bytes.count else { return 0 }
+            return (0...(bytes.count - needle.count)).filter { i in bytes[i..<(i + needle.count)].elementsEqual(needle) }.count
+        }
+        switch error {
+        case .cannotOpen, .missingKey, .tensorNotFound:
+            return "opening a regular file cannot fail this way"
+        case let .badMagic(found):
+            return found != 0x4655_4747 && found == le32(0) ? nil : "the file's magic is \(le32(0).map { String($0, radix: 16) } ?? "absent")"
+        case let .unsupportedVersion(v):
+            return v != 2 && v != 3 && v == le32(4) ? nil : "the file's version is \(le32(4).map(String.init) ?? "absent")"
+        case let .truncated(what, offset, needed, available):
+            guard !what.isEmpty, offset >= 0, available >= 0, offset + available == bytes.count else {
+                return "offset \(offset) + \(available) bytes left is not the file's \(bytes.count) bytes"
+            }
+            return needed > available ? nil : "\(needed) bytes needed fit in \(available)"
+        case let .absurdCount(what, count, limit):
+            return !what.isEmpty && count > limit ? nil : "count \(count) is within its limit \(limit)"
+        case let .invalidString(what, offset):
+            guard !what.isEmpty, let length = le64(offset), length <= UInt64(bytes.count - offset - 8) else {
+                return "no string of the file starts at \(offset)"
+            }
+            let body = bytes[(offset + 8)..<(offset + 8 + Int(length))]
+            return String(validating: body, as: UTF8.self) == nil ? nil : "the string at \(offset) is valid UTF-8"
+        case let .unknownValueType(_, type):
+            return GGUFValueType(rawValue: type) == nil ? nil : "value type \(type) is known"
+        case let .duplicateKey(key):
+            return occurrences(key) >= 2 ? nil : "key \(key.debugDescription) occurs once"
+        case let .wrongValueType(key, expected, found):
+            return !key.isEmpty && expected != found ? nil : "expected and found types agree"
+        case let .invalidAlignment(a):
+            return a == 0 || a > 65536 || a & (a - 1) != 0 ? nil : "alignment \(a) is valid"
+        case let .duplicateTensor(name):
+            return occurrences(name) >= 2 ? nil : "tensor \(name.debugDescription) occurs once"
+        case let .unknownTensorType(_, type):
+            return GGMLType(rawValue: type) == nil ? nil : "tensor type \(type) is known"
+        case let .invalidTensorShape(_, dims, reason):
+            let product = dims.reduce(UInt64(1)) { p, d in p.multipliedReportingOverflow(by: d).overflow ? .max : p * d }
+            let bad = dims.isEmpty || dims.contains { $0 == 0 || $0 > UInt64(Int32.max) } || product > 1 << 40
+                || reason.hasPrefix("row length")
+            return bad && !reason.isEmpty ? nil : "shape \(dims) is valid (\(reason))"
+        case let .misalignedTensor(_, offset, alignment):
+            return alignment > 0 && offset % UInt64(alignment) != 0 ? nil : "offset \(offset) is a multiple of \(alignment)"
+        case let .tensorOutOfBounds(_, offset, size, dataSize):
+            guard dataSize >= 0, dataSize < bytes.count, size >= 0 else { return "data section of \(dataSize) bytes" }
+            return offset > UInt64(dataSize) || UInt64(size) > UInt64(dataSize) - offset ? nil : "the tensor fits"
+        case let .nestingTooDeep(key):
+            return occurrences(key) >= 1 ? nil : "no key \(key.debugDescription) in the file"
+        }
     }
 
     static func mutate(_ seed: [UInt8], seeds: [[UInt8]], _ g: inout FuzzGenerator) -> [UInt8] {

@@ -57,22 +57,28 @@ struct ErrorVsFloat64 {
         let d = p.at_llamacpp_top10.map { logits(Int($0[0])) - $0[1] }
         let shift = d.reduce(0, +) / Double(d.count)
         name = p.name
-        maxError = d.map(abs).max() ?? 0
+        maxError = maxPropagatingNaN(d.map(abs))
         meanError = d.map(abs).reduce(0, +) / Double(d.count)
-        centeredMaxError = d.map { abs($0 - shift) }.max() ?? 0
+        centeredMaxError = maxPropagatingNaN(d.map { abs($0 - shift) })
         top1Matches = top1 == p.top1
         top1Margin = p.top1_margin
         greedyAgreement = zip(greedy, p.greedy).prefix { $0 == $1 }.count
     }
 }
 
+/// The largest of `xs` (0 when empty), or NaN when any is NaN: `Array.max()` can pass over a NaN,
+/// and a bar like `worst <= 1e-3` must not.
+func maxPropagatingNaN(_ xs: [Double]) -> Double {
+    xs.contains(where: \.isNaN) ? .nan : xs.max() ?? 0
+}
+
 /// Aggregates of one implementation over all prompts.
 struct ErrorSummary {
     let rows: [ErrorVsFloat64]
-    var worst: Double { rows.map(\.maxError).max() ?? 0 }
+    var worst: Double { maxPropagatingNaN(rows.map(\.maxError)) }
     var meanOfMax: Double { rows.map(\.maxError).reduce(0, +) / Double(max(rows.count, 1)) }
     var meanOfMean: Double { rows.map(\.meanError).reduce(0, +) / Double(max(rows.count, 1)) }
-    var worstCentered: Double { rows.map(\.centeredMaxError).max() ?? 0 }
+    var worstCentered: Double { maxPropagatingNaN(rows.map(\.centeredMaxError)) }
     var worstCenteredPrompt: String { rows.max { $0.centeredMaxError < $1.centeredMaxError }?.name ?? "" }
     var meanOfCentered: Double { rows.map(\.centeredMaxError).reduce(0, +) / Double(max(rows.count, 1)) }
     var top1Matches: Int { rows.filter(\.top1Matches).count }

@@ -73,7 +73,7 @@ struct GemmaAgainstFloat64Tests {
     }
 
     /// 8-bit activations (the default) against llama.cpp, which quantizes activations the same way.
-    /// The error of this scheme is chaotic: scripts/reference/q8_noise_band.py reruns the float64
+    /// The error of this scheme is chaotic: scripts/analysis/q8_noise_band.py reruns the float64
     /// forward with ggml's activation quantization, perturbing the activations by 1e-6 (f32
     /// rounding) before each quantization, and over 21 such equally faithful draws json-start's
     /// worst top-10 error ranges 0.65–3.75 and the aggregates below spread as much as they differ
@@ -88,17 +88,22 @@ struct GemmaAgainstFloat64Tests {
         #expect(violations.isEmpty, "\(violations)")
     }
 
-    /// The bars are fair: llama.cpp's canonical result meets them.
+    /// The bars are fair. The relative ones measure from llama.cpp's result, which is fair only
+    /// if llama.cpp is an ordinary implementation of the scheme: its two aggregates must lie in
+    /// the spread of the noise-band draws (measured from the float64 reference, not from
+    /// llama.cpp). And llama.cpp's result, measured against float64, meets the absolute bars.
     @Test func llamaCppMeetsTheQuantizedActivationBars() throws {
         let (f, l) = try fixtures()
         let llamaCpp = llamaCppErrors(f, l)
-        let violations = Q8Bars.violations(llamaCpp, llamaCpp: llamaCpp, fixture: f)
+        #expect(Q8Bars.meanErrorSpread.contains(llamaCpp.meanOfMean), "llama.cpp's mean |Δ| \(llamaCpp.meanOfMean)")
+        #expect(Q8Bars.shiftFreeSpread.contains(llamaCpp.meanOfCentered), "llama.cpp's mean shift-free max \(llamaCpp.meanOfCentered)")
+        let violations = Q8Bars.absoluteViolations(llamaCpp, fixture: f)
         #expect(violations.isEmpty, "\(violations)")
     }
 }
 
 /// What an implementation of 8-bit activations must achieve against float64, derived from the
-/// distribution of 21 draws of ggml's scheme (scripts/reference/q8_noise_band.py; in brackets
+/// distribution of 21 draws of ggml's scheme (scripts/analysis/q8_noise_band.py; in brackets
 /// min–max, mean ± sd over the draws).
 enum Q8Bars {
     /// Mean |Δlogit| over the 14 × 10 (prompt, id) pairs [0.18–0.45, 0.30 ± 0.078]: at most
@@ -120,22 +125,37 @@ enum Q8Bars {
     /// [70–97 of 112, 85.7 ± 6.3]: at least 60 % (mean − 3 sd).
     static let greedyFraction = 0.6
 
-    /// The bars `s` misses, described; empty when it meets them all.
+    /// The spread over the 21 draws of the two aggregates the relative bars compare: an
+    /// implementation of ggml's scheme is expected to land inside (llama.cpp's 0.245 and 0.282 do).
+    static let meanErrorSpread = 0.18...0.45
+    static let shiftFreeSpread = 0.18...0.32
+
+    /// The bars `s` misses, described; empty when it meets them all. Each bar is written as
+    /// "not (value <= bar)" so that a NaN misses it.
     static func violations(_ s: ErrorSummary, llamaCpp: ErrorSummary, fixture f: Float64Fixture) -> [String] {
-        var out: [String] = []
-        if s.meanOfMean > llamaCpp.meanOfMean + meanErrorMargin {
+        var out = absoluteViolations(s, fixture: f)
+        if !(s.meanOfMean <= llamaCpp.meanOfMean + meanErrorMargin) {
             out.append("mean |Δ| \(s.meanOfMean) > llama.cpp's \(llamaCpp.meanOfMean) + \(meanErrorMargin)")
         }
-        if s.meanOfCentered > llamaCpp.meanOfCentered + shiftFreeMargin {
+        if !(s.meanOfCentered <= llamaCpp.meanOfCentered + shiftFreeMargin) {
             out.append("mean shift-free max \(s.meanOfCentered) > llama.cpp's \(llamaCpp.meanOfCentered) + \(shiftFreeMargin)")
         }
-        if s.worstCentered > worstShiftFree {
+        return out
+    }
+
+    /// The bars that do not depend on llama.cpp's result: finite errors, the catastrophe cap,
+    /// decided top-1 flips and greedy agreement.
+    static func absoluteViolations(_ s: ErrorSummary, fixture f: Float64Fixture) -> [String] {
+        var out: [String] = []
+        let nonFinite = s.rows.filter { !($0.meanError.isFinite && $0.maxError.isFinite && $0.centeredMaxError.isFinite) }
+        if !nonFinite.isEmpty { out.append("non-finite logit errors on \(nonFinite.map(\.name))") }
+        if !(s.worstCentered <= worstShiftFree) {
             out.append("shift-free max \(s.worstCentered) on \(s.worstCenteredPrompt) > \(worstShiftFree)")
         }
-        let flips = s.rows.filter { !$0.top1Matches && $0.top1Margin > decidedMargin }.map(\.name)
+        let flips = s.rows.filter { !$0.top1Matches && !($0.top1Margin <= decidedMargin) }.map(\.name)
         if flips.count > maxFlips { out.append("top-1 differs from float64 where its margin > \(decidedMargin): \(flips)") }
         let tokens = s.rows.count * f.n_continue
-        if Double(s.greedyAgreement) < greedyFraction * Double(tokens) {
+        if !(Double(s.greedyAgreement) >= greedyFraction * Double(tokens)) {
             out.append("greedy agrees with float64 on \(s.greedyAgreement) of \(tokens) tokens")
         }
         return out

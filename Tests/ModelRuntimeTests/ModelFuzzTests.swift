@@ -10,7 +10,9 @@ import Tokenization
 /// other types, keys and tensors removed, tensor shapes and types changed, vocabulary arrays
 /// shortened) and byte mutations of the encoded header. Each accepted file goes through
 /// `LayerRangeModel` (a random layer range), the tokenizer, and a short forward pass.
-/// Invariant: no trap; every rejection is a thrown error.
+/// Invariants: no trap; a file is rejected with a `GGUFError` at open or a `ModelRuntimeError`
+/// at load or forward, whose context is true of the file (`contextProblem`); a forward pass
+/// that succeeds returns the shape its stage promises.
 ///
 /// `PIPESERVE_FUZZ_CASES` (default 200) and `PIPESERVE_FUZZ_SEED` scale and vary the run.
 @Suite struct ModelFuzzTests {
@@ -50,27 +52,50 @@ import Tokenization
                 bytes = w.encoded()
             }
             try Data(bytes).write(to: URL(fileURLWithPath: path))
+            let label = "seed \(Self.seed) case \(index)"
+            let file: GGUFFile
             do {
-                let file = try GGUFFile(path: path)
+                file = try GGUFFile(path: path)
+            } catch let error as GGUFError {
+                errors["GGUFError", default: 0] += 1
+                if let problem = Self.contextProblem(error, file: nil, bytes: bytes) { Issue.record("\(label): \(error): \(problem)") }
+                continue
+            } catch {
+                Issue.record("\(label): opening threw \(type(of: error)), not a GGUFError: \(error)")
+                continue
+            }
+            do {
                 let arch = (try? file.metadata.string("general.architecture")) ?? ""
                 let layerCount = (try? file.metadata.integer(arch + ".block_count")) ?? 2
                 let range: Range<Int>? = Bool.random(using: &g) ? nil : (Bool.random(using: &g) ? 0..<1 : 1..<max(2, layerCount))
                 let model = try LayerRangeModel(file: file, layers: range, threads: 1, logger: testLogger)
                 loaded += 1
+                let h = model.hyperparameters
+                #expect(model.layerRange == (range ?? 0..<h.layerCount) && model.layers.count == model.layerRange.count, "\(label)")
                 let tokenizer = try? Tokenizer(gguf: file)
                 var tokens = tokenizer?.encode("the cat sat", addSpecial: true) ?? [1, 2, 3]
                 if tokens.isEmpty { tokens = [1] }
-                _ = tokenizer?.decode(tokens + [Int32(model.hyperparameters.vocabularySize), -1, .max])
-                let h = model.hyperparameters
+                _ = tokenizer?.decode(tokens + [Int32(h.vocabularySize), -1, .max])
                 let hidden: [Float]? = model.isFirst ? nil : [Float](repeating: 0.5, count: tokens.count * h.embeddingLength)
                 let chunk = model.isFirst
                     ? SequenceChunk(sequence: SequenceID(1), startPosition: 0, tokens: tokens)
                     : SequenceChunk(sequence: SequenceID(1), startPosition: 0, count: tokens.count)
-                _ = try model.forward([chunk], hidden: hidden)
+                let out = try model.forward([chunk], hidden: hidden)
                 ranForward += 1
+                // What came out has the shape the stage promises: hidden states for every token, or
+                // one logit row (the last position) on the last stage.
+                if model.isLast {
+                    #expect(out.hidden.isEmpty && out.logits.count == h.vocabularySize && out.vocabularySize == h.vocabularySize,
+                            "\(label): \(out.logits.count) logits for a vocabulary of \(h.vocabularySize)")
+                    #expect(out.logitRows.count == 1 && out.logitRows.first?.position == tokens.count - 1, "\(label)")
+                } else {
+                    #expect(out.hidden.count == tokens.count * h.embeddingLength && out.logits.isEmpty, "\(label)")
+                }
+            } catch let error as ModelRuntimeError {
+                errors["ModelRuntimeError", default: 0] += 1
+                if let problem = Self.contextProblem(error, file: file, bytes: bytes) { Issue.record("\(label): \(error): \(problem)") }
             } catch {
-                errors[String(describing: type(of: error)), default: 0] += 1
-                #expect(!String(describing: error).isEmpty, "case \(index)")
+                Issue.record("\(label): \(type(of: error)) thrown, not a ModelRuntimeError: \(error)")
             }
         }
         let rejected = errors.values.reduce(0, +)
@@ -78,6 +103,73 @@ import Tokenization
         if Self.cases >= 100 {
             #expect(loaded > Self.cases / 20, "mutations too destructive to reach the loader")
             #expect(rejected > Self.cases / 5)
+        }
+    }
+
+    /// Why `error` does not describe the file truthfully, or nil: a missing tensor is missing, a
+    /// tensor of the wrong type or shape has that type or shape, a bad key is in the file (or
+    /// absent when said to be missing), an out-of-range token or position is out of range.
+    static func contextProblem(_ error: ModelRuntimeError, file: GGUFFile, bytes: [UInt8]) -> String? {
+        switch error {
+        case let .unsupportedArchitecture(a):
+            return ModelArchitecture(rawValue: a) == nil && (try? file.metadata.string("general.architecture")) == a
+                ? nil : "the file's architecture is supported or not \(a.debugDescription)"
+        case let .missingTensor(name):
+            return file.tensorInfo(name) == nil ? nil : "the file has \(name)"
+        case let .unsupportedTensorType(name, type):
+            guard let info = file.tensorInfo(name) else { return "the file has no \(name)" }
+            return info.type.name == type ? nil : "\(name) is \(info.type.name)"
+        case let .tensorShape(name, expected, found):
+            guard let info = file.tensorInfo(name) else { return "the file has no \(name)" }
+            return info.dims == found && found != expected ? nil : "\(name) is \(info.dims)"
+        case let .invalidHyperparameter(key, reason):
+            return !key.isEmpty && !reason.isEmpty ? nil : "names no key or reason"
+        case let .invalidLayerRange(start, end, layerCount):
+            return start < 0 || end > layerCount || start >= end ? nil : "[\(start), \(end)) is inside \(layerCount) layers"
+        case let .contextOverflow(_, position, contextLength):
+            return position >= contextLength ? nil : "position \(position) is inside the context \(contextLength)"
+        case let .tokenOutOfRange(token, vocabularySize):
+            return token < 0 || Int(token) >= vocabularySize ? nil : "token \(token) is inside the vocabulary \(vocabularySize)"
+        case let .unsupportedRopeScaling(type):
+            let arch = (try? file.metadata.string("general.architecture")) ?? ""
+            return (try? file.metadata.string(arch + ".rope.scaling.type")) == type && type != "none" && type != "linear"
+                ? nil : "the file's rope scaling is not \(type.debugDescription), or it is supported"
+        case .invalidBatch, .positionGap, .positionDropped:
+            return "a fresh single-chunk batch cannot fail this way"
+        case let .gguf(e):
+            return contextProblem(e, file: file, bytes: bytes)
+        }
+    }
+
+    /// The same for a `GGUFError`: from opening (`file` nil) or from reading metadata.
+    static func contextProblem(_ error: GGUFError, file: GGUFFile?, bytes: [UInt8]) -> String? {
+        switch error {
+        case let .missingKey(key):
+            guard let file else { return "opening cannot miss a key" }
+            return file.metadata[key] == nil ? nil : "the file has \(key)"
+        case let .wrongValueType(key, expected, found):
+            if let file, file.metadata[key] == nil { return "the file has no \(key)" }
+            return expected != found ? nil : "expected and found types agree"
+        case .tensorNotFound, .cannotOpen:
+            return "a regular file with its tensors looked up by table cannot fail this way"
+        case let .truncated(_, offset, needed, available):
+            return file == nil && offset + available == bytes.count && needed > available
+                ? nil : "offset \(offset) + \(available) bytes left is not the file's \(bytes.count), or \(needed) fit"
+        case let .absurdCount(_, count, limit):
+            return count > limit ? nil : "count \(count) is within \(limit)"
+        case let .tensorOutOfBounds(_, offset, size, dataSize):
+            return dataSize < bytes.count && (offset > UInt64(dataSize) || UInt64(size) > UInt64(dataSize) - offset)
+                ? nil : "the tensor fits in \(dataSize) bytes"
+        case let .misalignedTensor(_, offset, alignment):
+            return offset % UInt64(max(alignment, 1)) != 0 ? nil : "offset \(offset) is aligned"
+        case let .unknownTensorType(_, type):
+            return GGMLType(rawValue: type) == nil ? nil : "type \(type) is known"
+        case let .unsupportedVersion(v):
+            return v != 2 && v != 3 ? nil : "version \(v) is supported"
+        case let .invalidAlignment(a):
+            return a == 0 || a > 65536 || a & (a - 1) != 0 ? nil : "alignment \(a) is valid"
+        case .badMagic, .invalidString, .unknownValueType, .duplicateKey, .duplicateTensor, .invalidTensorShape, .nestingTooDeep:
+            return file == nil ? nil : "reading metadata of an open file cannot fail this way"
         }
     }
 

@@ -6,7 +6,7 @@ import GGUF
 @testable import ModelRuntime
 
 /// Logits of the synthetic models against an independent float64 forward (numpy, reading the GGUF
-/// with the `gguf` package): scripts/reference/make-synthetic-fixtures wrote the fixtures.
+/// with the `gguf` package): scripts/fixtures/make-synthetic-fixtures wrote the fixtures.
 @Suite struct SyntheticReferenceTests {
     struct Fixture: Decodable {
         struct Prompt: Decodable { let tokens: [Int32]; let logits: [[Float]] }
@@ -26,7 +26,7 @@ import GGUF
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
         let path = try TestModels.path(preset)
         #expect(try fnv1a64(path: path) == fixture.model_fnv1a64,
-                "synthetic model generator changed: rerun scripts/reference/make-synthetic-fixtures")
+                "synthetic model generator changed: rerun scripts/fixtures/make-synthetic-fixtures")
         let m = try TestModels.model(preset)
         #expect(m.hyperparameters.architecture.rawValue == fixture.architecture)
         for (i, p) in fixture.prompts.enumerated() {

@@ -120,8 +120,9 @@ import Testing
                                                                                k: plain.layers[0].wq.cols))
     }
 
-    @Test func realGemmaAgrees() throws {
-        guard let path = TestModels.realModelPath else { return }
+    @Test(.enabled(if: TestModels.realModelPath != nil, "demo model not fetched: run scripts/fetch-model or scripts/test"))
+    func realGemmaAgrees() throws {
+        let path = try #require(TestModels.realModelPath)
         let file = try GGUFFile(path: path)
         let (packed, plain) = try bothWays { try LayerRangeModel(file: file, threads: 2, logger: testLogger) }
         #expect(packed.head?.arena != nil && packed.layers.allSatisfy { $0.wq.arena != nil })

@@ -15,7 +15,7 @@ GemmaAgainstFloat64Tests computes): mean |dlogit|, mean and worst shift-free max
 worst raw |dlogit|, top-1 flips where float64's top-2 margin exceeds 0.25, and the greedy tokens agreeing with
 float64's continuation. About 20 s to load plus 30 s per draw on one idle core.
 
-  python3 scripts/reference/q8_noise_band.py MODEL.gguf --reference gemma3_reference.py [--draws 20]"""
+  python3 scripts/analysis/q8_noise_band.py MODEL.gguf --reference gemma3_reference.py [--draws 20]"""
 import argparse, importlib.util, json, os, statistics, sys
 import numpy as np
 from gguf import GGUFReader
