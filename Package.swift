@@ -66,10 +66,21 @@ let package = Package(
             name: "Coordinator",
             dependencies: ["Scheduling", "WireProtocol", "GGUF", "Tokenization", "ServingTypes", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(
+            name: "Serving",
+            dependencies: [
+                "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform",
+                "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "pipeserve",
             dependencies: [
-                "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
+                "Serving", "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,6 +89,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ServingTypesTests", dependencies: ["ServingTypes"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "ServeConfig", "Coordinator", "OpenAIServer", "ServingTypes", "GGUF", "Tokenization"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"]),

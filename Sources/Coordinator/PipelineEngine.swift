@@ -155,6 +155,7 @@ public final class PipelineEngine: @unchecked Sendable {
     var inbox: [InboxItem] = []
     var snapshotValue = Snapshot()
     var statusValue = Status.starting
+    var statusObservers: [@Sendable (Status) -> Void] = []
     private var thread: Thread?
     private var nextSequence: UInt64 = 0
     private var finished = false
@@ -291,7 +292,18 @@ public final class PipelineEngine: @unchecked Sendable {
     }
 
     func setStatus(_ s: Status) {
-        lock.lock(); statusValue = s; lock.unlock()
+        lock.lock()
+        let changed = statusValue != s
+        statusValue = s
+        let observers = statusObservers
+        lock.unlock()
+        if changed { for observe in observers { observe(s) } }
+    }
+
+    /// Calls `observer` (on the engine's thread, or the caller's) with every new status, so that
+    /// services react to a restart, a reload or a failure when it happens instead of polling.
+    public func onStatusChange(_ observer: @escaping @Sendable (Status) -> Void) {
+        lock.lock(); statusObservers.append(observer); lock.unlock()
     }
 
     static func seconds() -> Double { Double(WireClock.monotonicNanoseconds()) / 1e9 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Coordinator
 import Foundation
+import Serving
 import GGUF
 import Logging
 import ModelRuntime
@@ -108,7 +109,8 @@ struct Bench: ParsableCommand {
                 do { engine = try PipelineEngine(ringConfiguration: config, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }
                 catch { throw CLIError("\(error)") }
                 do { try engine.start() } catch { throw CLIError("cannot start \(s) stages: \(error)") }
-                let r = runWorkload(engine: engine, vocabulary: h.vocabularySize, label: "stages \(s), M \(m)")
+                let r = BenchWorkload(requests: requests, promptTokens: promptTokens, outputTokens: outputTokens, rate: rate, seed: seed)
+                    .run(engine: engine, vocabulary: h.vocabularySize, label: isatty(2) != 0 ? "stages \(s), M \(m)" : nil)
                 let snap = engine.snapshot
                 engine.stop()
                 if last, let trace { try engine.traceJSON().write(toFile: trace, atomically: true, encoding: .utf8) }
@@ -125,13 +127,13 @@ struct Bench: ParsableCommand {
                     "decode_tokens_per_s": decode.tokensPerSecond.map { $0 as Any } ?? NSNull(),
                     "decode_iterations": Int(decode.iterations), "decode_tokens": Int(decode.tokens),
                     "decode_seconds": Double(decode.nanoseconds) / 1e9, "prefill_iterations": Int(decode.prefillIterations),
-                    "ttft_ms": percentiles(r.ttft), "tpot_ms": percentiles(r.tpot),
+                    "ttft_ms": BenchWorkload.percentiles(r.ttft), "tpot_ms": BenchWorkload.percentiles(r.tpot),
                     "stage_busy": busy, "bubble_ratio": bubble, "batches": Int(snap.batches),
                     "link_overhead_us_per_hop": hopMicros, "activation_dtype": activationDtype,
                 ]
                 results.append(row)
                 if !json {
-                    func p(_ v: [Double]) -> String { let q = percentiles(v); return String(format: "%.0f/%.0f/%.0f", q["p50"]!, q["p90"]!, q["p99"]!) }
+                    func p(_ v: [Double]) -> String { let q = BenchWorkload.percentiles(v); return String(format: "%.0f/%.0f/%.0f", q["p50"]!, q["p90"]!, q["p99"]!) }
                     let layerText = plan.layerCounts.map(String.init).joined(separator: ",")
                     let busyText = busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " ")
                     let decodeText = decode.tokensPerSecond.map { String(format: "%.1f", $0) } ?? "–"
@@ -146,135 +148,6 @@ struct Bench: ParsableCommand {
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         }
     }
-
-    struct WorkloadResult {
-        var completed = 0
-        var failed = 0
-        var firstError: String?
-        var ttft: [Double] = []
-        var tpot: [Double] = []
-        var outputTokensPerSecond = 0.0
-        var wallNanoseconds = 0.0
-    }
-
-    /// Submits the requests (at once or Poisson) and waits for all to end.
-    func runWorkload(engine: PipelineEngine, vocabulary: Int, label: String) -> WorkloadResult {
-        let collector = Collector(count: requests)
-        var rng = ModelRuntime.SplitMix64(seed: seed)
-        func request(_ i: Int) -> (PipelineEngine.Request, PipelineEngine.Handler) {
-            let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: 3 + rng.next() % UInt64(max(1, vocabulary - 3))) }
-            var sampling = SamplingParameters.greedy
-            sampling.seed = UInt64(i)
-            return (PipelineEngine.Request(id: SequenceID(UInt64(i + 1)), requestID: RequestID("bench-\(i)"), prompt: prompt,
-                                           stop: StopConditions(maxTokens: outputTokens, ignoreEOS: true), sampling: sampling),
-                    { event in collector.handle(i, event) })
-        }
-        let start: UInt64
-        if let rate {
-            start = WireClock.monotonicNanoseconds()
-            for i in 0..<requests {
-                if i > 0 {
-                    let u = max(1e-12, Double(rng.next() >> 11) * 0x1.0p-53)
-                    usleep(UInt32(min(10.0, -log(u) / rate) * 1e6))
-                }
-                let (r, handler) = request(i)
-                collector.submitted(i, at: WireClock.monotonicNanoseconds())
-                engine.submit(r, handler: handler)
-            }
-        } else {
-            // A closed burst: all requests reach the engine together, so its first iteration sees
-            // every one (not a race between this loop and the engine thread).
-            let burst = (0..<requests).map(request)
-            start = WireClock.monotonicNanoseconds()
-            for i in 0..<requests { collector.submitted(i, at: start) }
-            engine.submitAll(burst)
-        }
-        collector.waitAll(progress: isatty(2) != 0 ? label : nil)
-        let end = collector.lastFinish
-        var r = WorkloadResult()
-        r.completed = collector.completed
-        r.failed = collector.failed
-        r.firstError = collector.firstError
-        r.ttft = collector.ttftMilliseconds
-        r.tpot = collector.tpotMilliseconds
-        r.wallNanoseconds = Double(end - start)
-        r.outputTokensPerSecond = Double(collector.outputTokens) / max(1e-9, Double(end - start) / 1e9)
-        return r
-    }
-}
-
-/// Per-request timing, filled from handler callbacks on the engine thread.
-final class Collector: @unchecked Sendable {
-    // Sendable: every field is guarded by `cond`.
-    private let cond = NSCondition()
-    private var submittedAt: [UInt64]
-    private var firstTokenAt: [UInt64]
-    private var finishedAt: [UInt64]
-    private var tokens: [Int]
-    private(set) var completed = 0
-    private(set) var failed = 0
-    private(set) var firstError: String?
-
-    init(count: Int) {
-        submittedAt = Array(repeating: 0, count: count)
-        firstTokenAt = submittedAt
-        finishedAt = submittedAt
-        tokens = Array(repeating: 0, count: count)
-    }
-
-    func submitted(_ i: Int, at t: UInt64) { cond.lock(); submittedAt[i] = t; cond.unlock() }
-
-    func handle(_ i: Int, _ e: PipelineEngine.Event) {
-        let now = WireClock.monotonicNanoseconds()
-        cond.lock(); defer { cond.unlock() }
-        switch e {
-        case .token:
-            if tokens[i] == 0 { firstTokenAt[i] = now }
-            tokens[i] += 1
-        case .text: break
-        case .finished:
-            finishedAt[i] = now; completed += 1; cond.broadcast()
-        case let .failed(why), let .refused(why, _):
-            finishedAt[i] = now; failed += 1; if firstError == nil { firstError = why }; cond.broadcast()
-        }
-    }
-
-    func waitAll(progress label: String?) {
-        cond.lock(); defer { cond.unlock() }
-        let total = submittedAt.count
-        while completed + failed < total {
-            _ = cond.wait(until: Date().addingTimeInterval(0.2))
-            if let label {
-                let done = completed + failed
-                let width = 30, filled = width * done / max(1, total)
-                FileHandle.standardError.write(Data("\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: " ", count: width - filled))] \(done)/\(total)".utf8))
-            }
-        }
-        if label != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-
-    var lastFinish: UInt64 { cond.lock(); defer { cond.unlock() }; return finishedAt.max() ?? 0 }
-    var outputTokens: Int { cond.lock(); defer { cond.unlock() }; return tokens.reduce(0, +) }
-    var ttftMilliseconds: [Double] {
-        cond.lock(); defer { cond.unlock() }
-        return zip(firstTokenAt, submittedAt).filter { $0.0 > 0 }.map { Double($0.0 - $0.1) / 1e6 }
-    }
-    var tpotMilliseconds: [Double] {
-        cond.lock(); defer { cond.unlock() }
-        var out: [Double] = []
-        for i in 0..<tokens.count where tokens[i] > 1 && finishedAt[i] > firstTokenAt[i] {
-            let span = Double(finishedAt[i] - firstTokenAt[i]) / 1e6
-            out.append(span / Double(tokens[i] - 1))
-        }
-        return out
-    }
-}
-
-func percentiles(_ v: [Double]) -> [String: Double] {
-    guard !v.isEmpty else { return ["p50": 0, "p90": 0, "p99": 0] }
-    let s = v.sorted()
-    func q(_ p: Double) -> Double { s[min(s.count - 1, Int((p * Double(s.count - 1)).rounded()))] }
-    return ["p50": q(0.5), "p90": q(0.9), "p99": q(0.99)]
 }
 
 func parseList(_ s: String, _ flag: String) throws -> [Int] {

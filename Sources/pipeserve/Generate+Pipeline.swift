@@ -1,5 +1,6 @@
 import Coordinator
 import Foundation
+import Serving
 import GGUF
 import Logging
 import ModelRuntime
@@ -72,20 +73,4 @@ func parseNUMAMode(_ s: String) throws -> PlacementPlanner.Mode {
         }
         return .nodes(nodes.map { $0! })
     }
-}
-
-/// CPUs this process may run on (its affinity mask: taskset, systemd's CPUAffinity=, a cgroup's
-/// cpuset), or every configured CPU when the mask cannot be read.
-func usableCPUCount() -> Int {
-    var buffer = [Int32](repeating: 0, count: 4096)
-    let n = Int(ps_sys_get_thread_affinity(&buffer, Int32(buffer.count)))
-    return n > 0 ? n : max(1, Int(ps_sys_cpu_count()))
-}
-
-/// CPUs per NUMA node of this machine (one node with every CPU when NUMA is unavailable).
-func machineTopology() -> [[Int]] {
-    let count = StagePlacement.nodeCount
-    let nodes = (0..<count).map { (try? StagePlacement.cpus(ofNode: $0)) ?? [] }
-    if nodes.allSatisfy(\.isEmpty) { return [Array(0..<Int(ps_sys_cpu_count()))] }
-    return nodes
 }

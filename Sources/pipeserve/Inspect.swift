@@ -64,3 +64,4 @@ extension String {
 }
 
 import Foundation
+import Serving

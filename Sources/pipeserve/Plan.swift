@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Serving
 import GGUF
 import ModelRuntime
 

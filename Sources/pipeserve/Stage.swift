@@ -1,6 +1,7 @@
 import ArgumentParser
 import CPlatform
 import Foundation
+import Serving
 import Logging
 import StageWorker
 import WireProtocol
@@ -81,12 +82,4 @@ func parseCPUList(_ s: String) throws -> [Int] {
         out += Array(lo...hi)
     }
     return out
-}
-
-/// Absolute path of the running executable (stages are spawned from it).
-func currentExecutable() -> String {
-    var buf = [CChar](repeating: 0, count: 4096)
-    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-    if n > 0 { return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-    return CommandLine.arguments[0]
 }

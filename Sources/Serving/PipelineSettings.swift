@@ -6,38 +6,38 @@ import WireProtocol
 
 /// Placements for `stages` stages of `threads` threads on this machine; the planner's notes are
 /// logged. Shared by generate, bench and serve.
-func placeStages(_ stages: Int, threads: Int, mode: PlacementPlanner.Mode, logger: Logger, errorPrefix: String = "") throws
+public func placeStages(_ stages: Int, threads: Int, mode: PlacementPlanner.Mode, logger: Logger, errorPrefix: String = "") throws
     -> [PlacementPlanner.Placement]
 {
     do {
-        let (placements, notes) = try PlacementPlanner(nodes: machineTopology()).place(stages: stages, threads: threads, mode: mode)
+        let (placements, notes) = try PlacementPlanner(nodes: Machine.topology()).place(stages: stages, threads: threads, mode: mode)
         for n in notes { logger.info("\(n)") }
         return placements
-    } catch { throw CLIError(errorPrefix + error.description) }
+    } catch { throw ServingError(errorPrefix + error.description) }
 }
 
 /// The ring for a partition plan: one stage process per planned stage, with its placement.
-func ringConfiguration(model: String, plan: PartitionPlan, threads: Int, placements: [PlacementPlanner.Placement]) -> RingConfiguration {
-    RingConfiguration(modelPath: model, executable: currentExecutable(), stages: plan.stages.map {
+public func ringConfiguration(model: String, plan: PartitionPlan, threads: Int, placements: [PlacementPlanner.Placement]) -> RingConfiguration {
+    RingConfiguration(modelPath: model, executable: Machine.currentExecutable(), stages: plan.stages.map {
         StageSpec(index: $0.index, layers: $0.layers, threads: threads, cpus: placements[$0.index].cpus,
                   numaNode: placements[$0.index].numaNode)
     })
 }
 
 /// The wire dtype named `f32`, `f16` or `bf16`.
-func activationDType(named name: String) -> WireActivationDType? {
+public func activationDType(named name: String) -> WireActivationDType? {
     WireActivationDType.allCases.first { "\($0)" == name }
 }
 
 /// The ring and micro-batch count a configuration asks for: partition plan, stage placement,
 /// wire dtype. Computed at start and again on SIGHUP.
-struct PipelineSettings {
-    var ring: RingConfiguration
-    var microBatches: Int
+public struct PipelineSettings: Sendable {
+    public var ring: RingConfiguration
+    public var microBatches: Int
     /// Prompt tokens per micro-batch (follows micro_batches when scheduler.prefill_chunk_tokens is auto).
-    var prefillChunkTokens: Int
+    public var prefillChunkTokens: Int
 
-    init(_ c: ServeConfiguration, planner: PartitionPlanner, logger: Logger) throws {
+    public init(_ c: ServeConfiguration, planner: PartitionPlanner, logger: Logger) throws {
         let plan: PartitionPlan
         let workload = PartitionWorkload.serving(runningSequences: c.scheduler.maxRunning, microBatches: c.pipeline.effectiveMicroBatches,
                                                  batchTokens: c.scheduler.maxBatchTokens, prefillChunkTokens: c.effectivePrefillChunkTokens)
@@ -46,7 +46,7 @@ struct PipelineSettings {
             case .auto: plan = try planner.balanced(stages: c.pipeline.stages, workload: workload)
             case let .counts(counts): plan = try planner.plan(counts: counts, stages: c.pipeline.stages, workload: workload)
             }
-        } catch { throw CLIError("pipeline.layers: \(error)") }
+        } catch { throw ServingError("pipeline.layers: \(error)") }
         let mode: PlacementPlanner.Mode = {
             switch c.pipeline.numa {
             case .off: return .off
@@ -66,7 +66,7 @@ struct PipelineSettings {
     }
 
     /// Whether applying `other` needs the stages restarted.
-    func differs(from other: PipelineSettings) -> Bool {
+    public func differs(from other: PipelineSettings) -> Bool {
         ring.stages != other.ring.stages || ring.activationDType != other.ring.activationDType
             || ring.runtimeBase != other.ring.runtimeBase || microBatches != other.microBatches
             || prefillChunkTokens != other.prefillChunkTokens

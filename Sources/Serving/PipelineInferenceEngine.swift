@@ -10,36 +10,51 @@ import WireProtocol
 /// The running pipeline seen through the HTTP layer's `InferenceEngine` protocol: loading until the
 /// ring is up, then requests go to the `PipelineEngine`, whose status (ready, recovering from a
 /// stage crash, repartitioning, failed) /health reports.
-final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
+public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
     // Sendable: `state` is guarded by `lock`; the tokenizer is immutable.
-    let modelName: String
-    let contextLength: Int
+    public let modelName: String
+    public let contextLength: Int
     let tokenizer: Tokenizer
     let chatTemplate: ChatTemplate?
     let chatTemplateProblem: String?
     private let lock = NSLock()
     private var state: State = .loading("starting stages")
     private var exported = CounterExport()
+    private let changesContinuation: AsyncStream<EngineHealth>.Continuation
+    /// The health as it changes (loading, ready, recovering, failed): the systemd notifier's
+    /// input. One consumer; the newest value wins when it falls behind.
+    public let healthChanges: AsyncStream<EngineHealth>
 
-    enum State {
+    public enum State: Sendable {
         case loading(String)
         case ready(PipelineEngine)
         case stopping
     }
 
-    init(modelName: String, contextLength: Int, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, chatTemplateProblem: String?) {
+    public init(modelName: String, contextLength: Int, tokenizer: Tokenizer, chatTemplate: ChatTemplate?, chatTemplateProblem: String?) {
         self.modelName = modelName
         self.contextLength = contextLength
         self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate
         self.chatTemplateProblem = chatTemplateProblem
+        (healthChanges, changesContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        changesContinuation.yield(.loading("starting stages"))
     }
 
-    func setState(_ s: State) { lock.lock(); state = s; lock.unlock() }
+    public func setState(_ s: State) {
+        lock.lock(); state = s; lock.unlock()
+        if case let .ready(engine) = s {
+            engine.onStatusChange { [weak self] _ in self.map { $0.changesContinuation.yield($0.health) } }
+        }
+        changesContinuation.yield(health)
+    }
+
+    /// Ends `healthChanges` (at shutdown).
+    public func finishHealthChanges() { changesContinuation.finish() }
 
     private var current: State { lock.lock(); defer { lock.unlock() }; return state }
 
-    var health: EngineHealth {
+    public var health: EngineHealth {
         switch current {
         case let .loading(why): return .loading(why)
         case .stopping: return .failed("shutting down")
@@ -59,10 +74,10 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
 
     /// Special-token text in a raw completion prompt is parsed (as llama.cpp's server and Hugging
     /// Face tokenizers do): whoever writes a raw prompt writes its whole format.
-    func tokenize(_ text: String, addSpecial: Bool) -> [Int32] { tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true) }
+    public func tokenize(_ text: String, addSpecial: Bool) -> [Int32] { tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true) }
 
     /// Chat: control tokens only from the template's markup, never from message content.
-    func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32] {
+    public func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32] {
         guard let chatTemplate else { throw EngineError.invalidRequest(chatTemplateProblem ?? "no chat template", param: "messages") }
         let prompt: ChatPrompt
         do { prompt = try chatTemplate.renderPrompt(messages.map { ChatTemplate.Message(role: $0.role, content: $0.content) }) } catch {
@@ -71,11 +86,11 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
         return tokenizer.encode(prompt, addSpecial: true)
     }
 
-    func tokenText(_ token: Int32) -> String { String(decoding: tokenizer.tokenBytes(token), as: UTF8.self) }
+    public func tokenText(_ token: Int32) -> String { String(decoding: tokenizer.tokenBytes(token), as: UTF8.self) }
 
-    func detokenize(_ tokens: [Int32]) -> String { tokenizer.decode(tokens) }
+    public func detokenize(_ tokens: [Int32]) -> String { tokenizer.decode(tokens) }
 
-    func generate(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
+    public func generate(_ request: GenerationRequest) throws -> AsyncThrowingStream<GenerationEvent, any Error> {
         guard case let .ready(engine) = current else {
             if case let .loading(why) = current { throw EngineError.notReady(why) }
             throw EngineError.notReady("shutting down")
@@ -126,7 +141,7 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
         return stream
     }
 
-    func recordMetrics() {
+    public func recordMetrics() {
         guard case let .ready(engine) = current else { return }
         let s = engine.snapshot
         Gauge(label: "pipeserve:num_requests_running").record(s.running)
@@ -152,11 +167,13 @@ final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable {
 }
 
 /// The engine's running totals as counter increments: what grew since the last export.
-struct CounterExport {
+public struct CounterExport: Sendable {
     private var last: [Int] = []
 
+    public init() {}
+
     /// The increase of each total since the previous call (0 for a total that went down).
-    mutating func advance(to totals: [Int]) -> [Int] {
+    public mutating func advance(to totals: [Int]) -> [Int] {
         defer { last = totals }
         return totals.enumerated().map { index, value in max(0, value - (index < last.count ? last[index] : 0)) }
     }

@@ -9,10 +9,14 @@ import SystemdNotify
 /// changed partition (stages, layers, micro-batches, threads, CPUs, NUMA, wire dtype) is applied
 /// live by the engine, which drains and restarts the stages while queued requests wait; changes
 /// elsewhere are reported as needing a restart; an invalid file keeps the running configuration.
-final class Reloader: @unchecked Sendable {
+public final class Reloader: @unchecked Sendable {
     // Sendable: `running` and `settings` are touched only on the SIGHUP handler's serial queue
     // and in the engine's completion, serialized by `lock`.
-    private let command: Serve
+    /// Reads the configuration as at start (the file, then the command line's overrides) and
+    /// returns it with warnings about it (e.g. more compute threads than CPUs); throws when it
+    /// is invalid.
+    public typealias ConfigurationSource = @Sendable () throws -> (ServeConfiguration, warnings: [String])
+    private let read: ConfigurationSource
     private let planner: PartitionPlanner
     private let engine: PipelineEngine
     private let logger: Logger
@@ -23,11 +27,11 @@ final class Reloader: @unchecked Sendable {
     private var settings: PipelineSettings
     private var queue = ReloadQueue()
 
-    init(command: Serve, running: ServeConfiguration, settings: PipelineSettings, planner: PartitionPlanner, engine: PipelineEngine,
-         notifier: SystemdNotifier?, describe: @escaping @Sendable () -> String, logger: Logger) {
+    public init(read: @escaping ConfigurationSource, running: ServeConfiguration, settings: PipelineSettings, planner: PartitionPlanner,
+                engine: PipelineEngine, notifier: SystemdNotifier?, describe: @escaping @Sendable () -> String, logger: Logger) {
         self.notifier = notifier
         self.describe = describe
-        self.command = command
+        self.read = read
         self.running = running
         self.settings = settings
         self.planner = planner
@@ -38,7 +42,7 @@ final class Reloader: @unchecked Sendable {
     /// systemd hears RELOADING=1 now and READY=1 when the reload is over, whatever its outcome.
     /// A SIGHUP during a reload is queued: the file is read again once the running one ends, so
     /// a burst of reloads ends on what the file says last.
-    func reload() {
+    public func reload() {
         try? notifier?.reloading(status: "reloading the configuration")
         lock.lock()
         let request = queue.requested()
@@ -68,8 +72,9 @@ final class Reloader: @unchecked Sendable {
         let next: ServeConfiguration
         let nextSettings: PipelineSettings
         do {
-            next = try command.effectiveConfiguration()
-            for warning in try command.checkCPUs(next) { logger.warning("SIGHUP: \(warning)") }
+            let (configuration, warnings) = try read()
+            next = configuration
+            for warning in warnings { logger.warning("SIGHUP: \(warning)") }
             nextSettings = try PipelineSettings(next, planner: planner, logger: logger)
         } catch {
             logger.error("SIGHUP: \(error); keeping the running configuration")
@@ -107,7 +112,7 @@ final class Reloader: @unchecked Sendable {
     }
 
     /// Sections whose change is not applied live.
-    static func restartOnlyChanges(from a: ServeConfiguration, to b: ServeConfiguration) -> [String] {
+    public static func restartOnlyChanges(from a: ServeConfiguration, to b: ServeConfiguration) -> [String] {
         var out: [String] = []
         if a.model != b.model { out.append("model") }
         if a.servedModelName != b.servedModelName { out.append("served_model_name") }
