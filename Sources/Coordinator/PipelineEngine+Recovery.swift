@@ -11,7 +11,7 @@ extension PipelineEngine {
     func watchLiveness() {
         guard let ring else { return }
         let t = Self.seconds()
-        switch liveness.verdict(at: t, workOutstanding: !inFlight.isEmpty) {
+        switch liveness.verdict(at: t, workOutstanding: !core.inFlight.isEmpty) {
         case .alive:
             break
         case .sendHeartbeat:
@@ -36,7 +36,7 @@ extension PipelineEngine {
         publishSnapshot()
         ring?.kill()
         ring = nil
-        let requeued = requeueRunning()
+        let requeued = core.requeueRunning()
         lock.lock(); snapshotValue.recomputedSequences += requeued; lock.unlock()
         var why = reason
         while true {
@@ -66,9 +66,9 @@ extension PipelineEngine {
         setStatus(.recovering("applying a new partition: restarting the stages"))
         ring?.shutdown(graceSeconds: 2)
         ring = nil
-        let requeued = requeueRunning()
+        let requeued = core.requeueRunning()
         do {
-            try scheduler.resize(microBatches: r.microBatches, prefillChunkTokens: r.prefillChunkTokens)
+            try core.scheduler.resize(microBatches: r.microBatches, prefillChunkTokens: r.prefillChunkTokens)
             try bringUp(r.ring)
             lock.lock(); snapshotValue.reconfigurations += 1; snapshotValue.recomputedSequences += requeued; lock.unlock()
             setStatus(.ready)
@@ -83,22 +83,10 @@ extension PipelineEngine {
         }
     }
 
-    /// Puts every running sequence back in the queue (KV is gone with the ring); returns how many.
-    private func requeueRunning() -> Int {
-        let running = scheduler.runningCount
-        _ = scheduler.failAll()  // its frees name KV of the old ring, which is gone
-        inFlight.removeAll()
-        return running
-    }
-
     /// Gives up: every request fails, new ones are refused, status says why.
     func failService(_ reason: String) {
         logger.critical("pipeline failed for good", metadata: ["error": "\(reason)"])
-        failedReason = reason
         setStatus(.failed(reason))
-        for (_, live) in requests { live.handler(.refused(reason, .unavailable)) }
-        for id in Array(requests.keys) { _ = scheduler.cancel(id) }
-        requests.removeAll()
-        inFlight.removeAll()
+        perform(core.fail(reason))
     }
 }

@@ -38,12 +38,9 @@ extension PipelineEngine {
                 } catch {
                     guard let self else { return }
                     // The link usually breaks because a stage died: give its exit a moment to be
-                    // seen so the failure names the stage.
-                    var exited = ring.exitedStage
-                    for _ in 0..<50 where exited == nil {
-                        usleep(10_000)
-                        exited = ring.exitedStage
-                    }
+                    // seen so the failure names the stage (the one that died, not a neighbour that
+                    // left cleanly when its link closed).
+                    let exited = ring.waitForExitCause(seconds: 0.5)
                     self.post(.ringFailed(exited.map { "stage \($0.index) exited with status \($0.status)" } ?? "pipeline link failed: \(error)",
                                           generation: generation))
                     return
@@ -55,101 +52,39 @@ extension PipelineEngine {
     }
 
     func sendReadyBatches() {
-        guard let ring else { return }
-        for planned in scheduler.nextBatches() {
-            do {
-                if !planned.freeBefore.isEmpty {
-                    try ring.send(.freeSequences(planned.freeBefore))
-                }
-                let entries = planned.entries.map { e -> WireBatchEntry in
-                    let r = requests[e.sequence]?.request
-                    return WireBatchEntry(sequence: e.sequence, startPosition: UInt32(e.startPosition),
-                                          count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens,
-                                          sampling: r?.sampling ?? SamplingParameters(), tokenIndex: UInt32(e.tokenIndex),
-                                          topLogprobs: UInt8(clamping: r?.topLogprobs ?? 0))
-                }
-                liveness.sent(at: Self.seconds(), wasIdle: inFlight.isEmpty)
-                inFlight[planned.id.rawValue] = (planned, now())
-                try ring.send(.forwardBatch(WireForwardBatch(batch: WireProtocol.BatchID(planned.id.rawValue),
-                                                             slot: MicroBatchSlot(UInt32(planned.slot.rawValue)), entries: entries)))
-            } catch {
-                post(.ringFailed("cannot send to stage 0: \(error)", generation: generation))
-                return
-            }
+        guard ring != nil else { return }
+        let wasIdle = core.inFlight.isEmpty
+        let actions = core.nextBatches(at: now())
+        if actions.contains(where: { if case .send(.forwardBatch) = $0 { true } else { false } }) {
+            liveness.sent(at: Self.seconds(), wasIdle: wasIdle)
         }
+        perform(actions)
     }
 
     func handleRing(_ m: WireMessage) {
         switch m {
         case let .sampledTokens(t):
-            guard let (planned, sentAt) = inFlight.removeValue(forKey: t.batch.rawValue) else { return }
-            let received = now()
-            let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence, $0) })
-            var samples: [SampledToken] = []
-            var stoppedByString: [SequenceID] = []
-            for s in t.tokens {
-                guard let entry = bySequence[s.sequence], var live = requests[entry.sequence] else { continue }
-                live.handler(.token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob, top: s.topLogprobs))
-                // An end-of-generation token's text is never shown; the scheduler ends the sequence.
-                if !live.stopTokens.contains(s.token) {
-                    let text = live.output.append(s.token)
-                    if !text.isEmpty { live.handler(.text(text)) }
-                    if live.output.stopped { stoppedByString.append(entry.sequence) }
-                }
-                requests[entry.sequence] = live
-                samples.append(SampledToken(sequence: s.sequence, token: s.token))
-            }
-            record(timings: t.timings, planned: planned, sampledTokens: samples.count, sentAt: sentAt, receivedAt: received)
-            apply(scheduler.complete(batch: planned.id, samples: samples))
-            // A stop string in the text ends the sequence (if max_tokens did not already).
-            for id in stoppedByString where requests[id] != nil { apply(scheduler.stop(id)) }
+            guard let (actions, returned) = core.sampled(t) else { return }
+            record(timings: t.timings, planned: returned.batch, sampledTokens: returned.sampledTokens, sentAt: returned.sentAt,
+                   receivedAt: now())
+            perform(actions)
         case let .error(report):
             // A stage that rejects one batch (the report names it) fails that batch's requests; the
             // ring and every other request go on. Any other report means the ring cannot be trusted.
-            if let id = report.batch?.rawValue, let (planned, sentAt) = inFlight.removeValue(forKey: id) {
+            if let (actions, planned, sentAt) = core.batchFailed(report) {
                 lock.lock()
                 snapshotValue.decodePhase.record(planned, sampledTokens: 0, sentAt: sentAt, returnedAt: now())
                 lock.unlock()
-                failBatch(planned, reason: "\(report.origin): \(report.message)")
+                logger.warning("a stage rejected a batch", metadata: [
+                    "batch.id": "\(planned.id.rawValue)", "error": "\(report.origin): \(report.message)",
+                    "request.id": "\(Set(planned.entries.compactMap { core.sequences[$0.sequence]?.request.requestID.rawValue }).sorted())",
+                ])
+                perform(actions)
             } else {
                 post(.ringFailed("\(report.origin): \(report.message)", generation: generation))
             }
         default:
             break  // echoes of free/reset/heartbeat that went round the ring
-        }
-    }
-
-    /// Fails every request that had a sequence in `planned`, frees their KV everywhere, and clears
-    /// the slot so it schedules again.
-    private func failBatch(_ planned: PlannedBatch, reason: String) {
-        logger.error("a stage rejected a batch", metadata: ["batch.id": "\(planned.id.rawValue)", "error": "\(reason)"])
-        for request in Set(planned.entries.map(\.sequence)) {
-            if let live = requests.removeValue(forKey: request) { live.handler(.failed(reason)) }
-            apply(scheduler.cancel(request))
-        }
-        apply(scheduler.complete(batch: planned.id, samples: []))
-    }
-
-    func apply(_ events: [SchedulerEvent]) {
-        for e in events {
-            switch e {
-            case .token:
-                break  // already reported with its logprob when it arrived
-            case let .finished(id, reason, usage):
-                if var live = requests.removeValue(forKey: id) {
-                    var reason = reason
-                    if reason != .cancelled {
-                        // The rest of the text, through the stop matcher; a stop string that
-                        // matched on the last token makes the finish a stop, not a length.
-                        let tail = live.output.finish()
-                        if !tail.isEmpty { live.handler(.text(tail)) }
-                        if live.output.stopped { reason = .stop }
-                    }
-                    live.handler(.finished(reason, usage))
-                }
-            case let .free(ids):
-                try? ring?.send(.freeSequences(ids))
-            }
         }
     }
 

@@ -118,15 +118,6 @@ public final class PipelineEngine: @unchecked Sendable {
         var done: @Sendable (Result<Void, any Error>) -> Void
     }
 
-    struct Live {
-        var request: Request
-        /// The tokens that end this sequence (the model's end-of-generation ids unless ignored).
-        var stopTokens: Set<Int32>
-        var handler: Handler
-        /// Detokenizer and stop strings: the text the client sees.
-        var output: OutputProcessor
-        var promptTokens: Int
-    }
 
     let tokenizer: Tokenizer
     let logger: Logger
@@ -139,16 +130,17 @@ public final class PipelineEngine: @unchecked Sendable {
     var ringConfiguration: RingConfiguration
     var ring: StageRing?
     var generation = 0
-    var scheduler: Scheduler
+    /// Requests, batches and output processing: the state machine this runner carries out.
+    var core: EngineCore
+    /// Each sequence's handler, until its last event.
+    var handlers: [SequenceID: Handler] = [:]
     var telemetry: PipelineTelemetry
     var trace: TraceRecorder?
-    var requests: [SequenceID: Live] = [:]
-    var inFlight: [UInt64: (batch: PlannedBatch, sentAt: UInt64)] = [:]
     var budget: RestartBudget
     var liveness: RingLiveness
     var heartbeatNumber: UInt64 = 0
     var pendingReconfiguration: Reconfiguration?
-    var failedReason: String?
+    var failedReason: String? { core.failedReason }
 
     // Shared state, guarded by `lock`.
     let lock = NSCondition()
@@ -166,7 +158,7 @@ public final class PipelineEngine: @unchecked Sendable {
         self.tokenizer = tokenizer
         self.logger = logger
         self.policy = recovery
-        self.scheduler = try Scheduler(configuration: configuration)
+        self.core = EngineCore(scheduler: try Scheduler(configuration: configuration), tokenizer: tokenizer)
         self.maxQueue = configuration.maxQueue
         self.schedulerTemplate = configuration
         let stages = ringConfiguration.stages.count
@@ -345,10 +337,10 @@ public final class PipelineEngine: @unchecked Sendable {
             for item in items {
                 switch item {
                 case let .submit(r, h):
-                    if let failedReason { h(.refused(failedReason, .unavailable)); continue }
-                    admit(r, h)
+                    handlers[r.id] = h
+                    perform(core.submit(r))
                 case let .cancel(id):
-                    apply(scheduler.cancel(id))
+                    perform(core.cancel(id))
                 case let .ring(m, gen):
                     guard gen == generation else { continue }
                     liveness.received(at: Self.seconds(), heartbeat: m.type == .heartbeat)
@@ -364,15 +356,14 @@ public final class PipelineEngine: @unchecked Sendable {
                     pendingReconfiguration = r
                     setStatus(.recovering("applying a new partition: draining the ring"))
                 case .stop:
-                    for (_, live) in requests { live.handler(.refused("engine stopped", .unavailable)) }
-                    requests.removeAll()
+                    perform(core.stop())
                     if let r = pendingReconfiguration { r.done(.failure(RingError.link(stage: nil, "engine stopped"))) }
                     break loop
                 }
             }
             if failedReason == nil {
                 if let r = pendingReconfiguration {
-                    if inFlight.isEmpty { pendingReconfiguration = nil; applyReconfiguration(r) }
+                    if core.inFlight.isEmpty { pendingReconfiguration = nil; applyReconfiguration(r) }
                 } else {
                     sendReadyBatches()
                 }
@@ -382,20 +373,27 @@ public final class PipelineEngine: @unchecked Sendable {
         }
     }
 
-    func admit(_ r: Request, _ h: @escaping Handler) {
-        let stopTokens = r.stop.ignoreEOS ? [] : tokenizer.eogIDs
-        let result = scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.stop.maxTokens, stopTokenIDs: stopTokens))
-        switch result {
-        case .queued:
-            requests[r.id] = Live(request: r, stopTokens: stopTokens, handler: h,
-                                  output: OutputProcessor(tokenizer: tokenizer, stopStrings: r.stop.stopStrings), promptTokens: r.prompt.count)
-        case let .rejected(why):
-            if case .queueFull = why { h(.refused("\(why)", .queueFull)) } else { h(.failed("\(why)")) }
+    /// Carries out the core's actions in order: messages to stage 0 (a failed send fails the
+    /// ring), events to handlers (a sequence's last event drops its handler).
+    func perform(_ actions: [EngineCore.Action]) {
+        for action in actions {
+            switch action {
+            case let .send(message):
+                guard let ring else { continue }
+                do { try ring.send(message) } catch {
+                    post(.ringFailed("cannot send to stage 0: \(error)", generation: generation))
+                }
+            case let .emit(id, event):
+                switch event {
+                case .finished, .failed, .refused: handlers.removeValue(forKey: id)?(event)
+                case .token, .text: handlers[id]?(event)
+                }
+            }
         }
     }
 
     func publishSnapshot() {
-        let s = scheduler
+        let s = core.scheduler
         let busy = telemetry.busyRatios
         let bubble = telemetry.bubbleRatio
         lock.lock()

@@ -59,8 +59,7 @@ public struct PipelineGenerator {
             }
         }
         func waitForExit() -> (Int, Int32)? {
-            for _ in 0..<100 { if let e = ring.exitedStage { return (e.index, e.status) }; usleep(10_000) }
-            return nil
+            ring.waitForExitCause(seconds: 1).map { ($0.index, $0.status) }
         }
         defer {
             try? ring.send(.freeSequences([sequence]))

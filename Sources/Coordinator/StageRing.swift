@@ -211,6 +211,18 @@ public final class StageRing: @unchecked Sendable {
         return (first.0.index, first.0.exited ?? -1)
     }
 
+    /// The stage whose exit broke the ring, waiting up to `seconds` for it to be reaped. A stage
+    /// that exits cleanly (status 0) is usually the consequence — it saw its upstream link close —
+    /// so a clean exit is returned only if no stage died abnormally within the wait.
+    public func waitForExitCause(seconds: Double) -> (index: Int, status: Int32)? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let e = exitedStage, e.status != 0 { return e }
+            if Date() >= deadline { return exitedStage }
+            usleep(10_000)
+        }
+    }
+
     /// Kills every stage at once (SIGKILL also ends stopped ones), reaps them and removes the
     /// directory: the teardown of a ring that crashed or hung, where a polite shutdown could wait.
     public func kill() {
