@@ -54,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "ModelRuntime",
-            dependencies: ["GGUF", "Kernels", "Tokenization", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["GGUF", "Kernels", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "StageWorker",
