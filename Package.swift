@@ -56,6 +56,7 @@ let package = Package(
             name: "ModelRuntime",
             dependencies: ["GGUF", "Kernels", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "SyntheticModels", dependencies: ["GGUF", "ModelRuntime"]),
         .target(
             name: "StageWorker",
             dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", .product(name: "Logging", package: "swift-log")]
@@ -68,6 +69,7 @@ let package = Package(
             name: "pipeserve",
             dependencies: [
                 "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
+                "SyntheticModels",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -78,7 +80,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"]),
-        .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "GGUF", "Tokenization", "Kernels"],
+        .testTarget(name: "ModelRuntimeTests", dependencies: ["ModelRuntime", "GGUF", "Tokenization", "Kernels", "SyntheticModels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol"]),
         .testTarget(name: "SchedulingTests", dependencies: ["Scheduling"]),
@@ -92,9 +94,10 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF", "ModelRuntime"]),
+        .testTarget(name: "StageWorkerTests", dependencies: ["StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF", "SyntheticModels"]),
+        .testTarget(name: "SyntheticModelsTests", dependencies: ["SyntheticModels", "GGUF", "Kernels"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,7 @@ import Logging
 import ModelRuntime
 import Scheduling
 import ServeConfig
+import SyntheticModels
 import Tokenization
 import WireProtocol
 
@@ -159,7 +160,7 @@ struct Bench: ParsableCommand {
     /// Submits the requests (at once or Poisson) and waits for all to end.
     func runWorkload(engine: PipelineEngine, vocabulary: Int, label: String) -> WorkloadResult {
         let collector = Collector(count: requests)
-        var rng = ModelRuntime.SplitMix64(seed: seed)
+        var rng = SyntheticModels.SplitMix64(seed: seed)
         func request(_ i: Int) -> (PipelineEngine.Request, PipelineEngine.Handler) {
             let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: 3 + rng.next() % UInt64(max(1, vocabulary - 3))) }
             var sampling = WireSamplingParameters(temperature: 0)

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import SyntheticModels
 import Tokenization
 
 /// `pipeserve generate`: one prompt through the whole model in this process, streamed to stdout.

@@ -1,5 +1,6 @@
 import Testing
 @testable import ModelRuntime
+import SyntheticModels
 
 @Suite struct PartitionPlannerTests {
     func planner(_ layers: [Int], head: Int) -> PartitionPlanner {
