@@ -57,6 +57,7 @@ let package = Package(
             dependencies: ["GGUF", "Kernels", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "SyntheticModels", dependencies: ["GGUF", "ModelRuntime"]),
+        .target(name: "Planning", dependencies: ["GGUF", "ModelRuntime"]),
         .target(
             name: "StageWorker",
             dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", .product(name: "Logging", package: "swift-log")]
@@ -69,7 +70,7 @@ let package = Package(
             name: "pipeserve",
             dependencies: [
                 "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
-                "SyntheticModels",
+                "SyntheticModels", "Planning",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +99,7 @@ let package = Package(
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "SyntheticModels"]),
         .testTarget(name: "SyntheticModelsTests", dependencies: ["SyntheticModels", "GGUF", "Kernels"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "SyntheticModels"]),
     ],
     swiftLanguageModes: [.v6]
 )

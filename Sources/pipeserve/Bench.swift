@@ -4,6 +4,7 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import Planning
 import Scheduling
 import ServeConfig
 import SyntheticModels

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import Planning
 import StageWorker
 import CPlatform
 import WireProtocol

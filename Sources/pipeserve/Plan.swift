@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GGUF
 import ModelRuntime
+import Planning
 
 /// `pipeserve plan`: how a model's layers would be split into stages, and how balanced that is.
 struct Plan: ParsableCommand {

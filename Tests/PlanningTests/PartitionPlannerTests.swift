@@ -1,6 +1,6 @@
-import Testing
-@testable import ModelRuntime
 import SyntheticModels
+import Testing
+@testable import Planning
 
 @Suite struct PartitionPlannerTests {
     func planner(_ layers: [Int], head: Int) -> PartitionPlanner {
