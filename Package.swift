@@ -56,8 +56,10 @@ let package = Package(
         ),
         .target(
             name: "ModelRuntime",
-            dependencies: ["GGUF", "Kernels", "CKernels", "Tokenization", "ServingTypes", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["GGUF", "Kernels", "ServingTypes", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "SyntheticModels", dependencies: ["GGUF", "ModelRuntime"]),
+        .target(name: "Planning", dependencies: ["GGUF", "ModelRuntime"]),
         .target(
             name: "StageWorker",
             dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", .product(name: "Logging", package: "swift-log")]
@@ -70,7 +72,7 @@ let package = Package(
             name: "Serving",
             dependencies: [
                 "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform",
-                "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
+                "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify", "SyntheticModels", "Planning",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,6 +83,7 @@ let package = Package(
             name: "pipeserve",
             dependencies: [
                 "Serving", "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
+                "SyntheticModels", "Planning",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,7 +96,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"]),
-        .testTarget(name: "ModelRuntimeTests", dependencies: ["ServingTypes", "ModelRuntime", "GGUF", "Tokenization", "Kernels"],
+        .testTarget(name: "ModelRuntimeTests", dependencies: ["ServingTypes", "ModelRuntime", "GGUF", "Tokenization", "Kernels", "SyntheticModels"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "WireProtocolTests", dependencies: ["ServingTypes", "WireProtocol"]),
         .testTarget(name: "SchedulingTests", dependencies: ["ServingTypes", "Scheduling"]),
@@ -107,9 +110,11 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization"]),
-        .testTarget(name: "CLITests", dependencies: ["ServingTypes", "GGUF", "ModelRuntime"], exclude: ["Python"]),
+        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
+        .testTarget(name: "CLITests", dependencies: ["ServingTypes", "GGUF", "SyntheticModels"], exclude: ["Python"]),
+        .testTarget(name: "SyntheticModelsTests", dependencies: ["SyntheticModels", "GGUF", "Kernels"]),
+        .testTarget(name: "PlanningTests", dependencies: ["Planning", "SyntheticModels"]),
     ],
     swiftLanguageModes: [.v6]
 )

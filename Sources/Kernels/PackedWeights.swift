@@ -42,7 +42,7 @@ public struct PackedWeights: @unchecked Sendable {
     public let k: Int
     public let byteCount: Int
     private let arena: PackedArena
-    private let storage: UnsafeMutableRawPointer
+    @usableFromInline let storage: UnsafeMutableRawPointer
 
     /// Whether packing `format` with rows of `k` elements pays off in this process (AVX-512 VNNI
     /// at the process's ISA level, `PIPESERVE_PACK` not `off`; Q8_0 only for k <= 1024).
@@ -102,7 +102,4 @@ public struct PackedWeights: @unchecked Sendable {
         ps_matmul_q8_packed(format.rawValue, storage, Int64(k), xq, Int64(batch), y, Int64(yStride),
                             Int64(range.lowerBound), Int64(range.upperBound))
     }
-
-    /// The packed bytes, for the C kernels called directly (`ps_matmul_q8_packed`).
-    public var baseAddress: UnsafeRawPointer { UnsafeRawPointer(storage) }
 }

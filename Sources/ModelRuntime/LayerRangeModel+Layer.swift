@@ -1,4 +1,4 @@
-import CKernels
+import Kernels
 
 extension LayerRangeModel {
     /// One transformer block on `rows` token rows of `x` (in place): pre-norm attention with the
@@ -15,30 +15,33 @@ extension LayerRangeModel {
         let o = scratch.buffer(.o, rows * e)
 
         w.attnNorm.withUnsafeBufferPointer {
-            ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
+            VectorMath.rmsNorm(x, stride: e, weight: $0.baseAddress!, into: hn, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
         }
         WeightMatrix.multiply([MatmulProduct(matrix: w.wq, y: q, yStride: qd), MatmulProduct(matrix: w.wk, y: k, yStride: kvd),
                                MatmulProduct(matrix: w.wv, y: v, yStride: kvd)], x: hn, batch: rows, pool: pool, scratch: scratch)
         if let bq = w.bq, let bk = w.bk, let bv = w.bv {
             for r in 0..<rows {
-                bq.withUnsafeBufferPointer { ps_add(q + r * qd, $0.baseAddress!, Int64(qd)) }
-                bk.withUnsafeBufferPointer { ps_add(k + r * kvd, $0.baseAddress!, Int64(kvd)) }
-                bv.withUnsafeBufferPointer { ps_add(v + r * kvd, $0.baseAddress!, Int64(kvd)) }
+                bq.withUnsafeBufferPointer { VectorMath.add($0.baseAddress!, to: q + r * qd, count: qd) }
+                bk.withUnsafeBufferPointer { VectorMath.add($0.baseAddress!, to: k + r * kvd, count: kvd) }
+                bv.withUnsafeBufferPointer { VectorMath.add($0.baseAddress!, to: v + r * kvd, count: kvd) }
             }
         }
         if let qn = w.qNorm, let kn = w.kNorm {
             qn.withUnsafeBufferPointer {
-                ps_rmsnorm_rows(q, Int64(hd), $0.baseAddress!, q, Int64(hd), Int64(rows * h.headCount), Int64(hd), h.rmsEpsilon)
+                VectorMath.rmsNorm(q, stride: hd, weight: $0.baseAddress!, into: q, stride: hd, rows: rows * h.headCount, count: hd,
+                                   epsilon: h.rmsEpsilon)
             }
             kn.withUnsafeBufferPointer {
-                ps_rmsnorm_rows(k, Int64(hd), $0.baseAddress!, k, Int64(hd), Int64(rows * h.kvHeadCount), Int64(hd), h.rmsEpsilon)
+                VectorMath.rmsNorm(k, stride: hd, weight: $0.baseAddress!, into: k, stride: hd, rows: rows * h.kvHeadCount, count: hd,
+                                   epsilon: h.rmsEpsilon)
             }
         }
-        let neox: Int32 = h.ropeNeox ? 1 : 0
         let angles = rotary.table(layer: li), stride = rotary.rowFloats
         for r in 0..<rows {
-            ps_rope_apply(q + r * qd, Int64(h.headCount), Int64(hd), Int64(h.ropeDimensions), angles + r * stride, neox)
-            ps_rope_apply(k + r * kvd, Int64(h.kvHeadCount), Int64(hd), Int64(h.ropeDimensions), angles + r * stride, neox)
+            RotaryTables.rotate(q + r * qd, heads: h.headCount, headDim: hd, rotated: h.ropeDimensions, angles: angles + r * stride,
+                                neox: h.ropeNeox)
+            RotaryTables.rotate(k + r * kvd, heads: h.kvHeadCount, headDim: hd, rotated: h.ropeDimensions, angles: angles + r * stride,
+                                neox: h.ropeNeox)
         }
         // Store K and V at their positions, then attend (every row sees the whole chunk's keys
         // up to its own position, so prefill and decode compute each row identically).
@@ -56,15 +59,17 @@ extension LayerRangeModel {
         }
         w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postAttnNorm {
-            pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
+            pn.withUnsafeBufferPointer {
+                VectorMath.rmsNorm(o, stride: e, weight: $0.baseAddress!, into: o, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
+            }
         }
-        ps_add(x, o, Int64(rows * e))
+        VectorMath.add(o, to: x, count: rows * e)
 
         // Feed-forward.
         let g = scratch.buffer(.gate, rows * f)
         let u = scratch.buffer(.up, rows * f)
         w.ffnNorm.withUnsafeBufferPointer {
-            ps_rmsnorm_rows(x, Int64(e), $0.baseAddress!, hn, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon)
+            VectorMath.rmsNorm(x, stride: e, weight: $0.baseAddress!, into: hn, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
         }
         WeightMatrix.multiply([MatmulProduct(matrix: w.gate, y: g, yStride: f), MatmulProduct(matrix: w.up, y: u, yStride: f)],
                               x: hn, batch: rows, pool: pool, scratch: scratch)
@@ -80,9 +85,11 @@ extension LayerRangeModel {
         }
         w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
         if let pn = w.postFfnNorm {
-            pn.withUnsafeBufferPointer { ps_rmsnorm_rows(o, Int64(e), $0.baseAddress!, o, Int64(e), Int64(rows), Int64(e), h.rmsEpsilon) }
+            pn.withUnsafeBufferPointer {
+                VectorMath.rmsNorm(o, stride: e, weight: $0.baseAddress!, into: o, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
+            }
         }
-        ps_add(x, o, Int64(rows * e))
+        VectorMath.add(o, to: x, count: rows * e)
     }
 }
 
@@ -97,8 +104,8 @@ private struct GateJob {
     static func apply(_ activation: FeedForwardActivation, _ g: UnsafeMutablePointer<Float>,
                       _ u: UnsafePointer<Float>, _ count: Int) {
         switch activation {
-        case .geluTanh: ps_gelu_tanh_mul(g, u, Int64(count))
-        case .silu: ps_silu_mul(g, u, Int64(count))
+        case .geluTanh: VectorMath.geluTanhGate(g, times: u, count: count)
+        case .silu: VectorMath.siluGate(g, times: u, count: count)
         }
     }
 
@@ -149,13 +156,14 @@ private struct AttentionJob {
             // K/V tile is read once for all of them (every query's result is the same either way).
             var n = 1
             if h0 == 0, h1 == heads {
-                while n < Int(PS_ATTENTION_QUERIES), pair + (n + 1) * heads <= hi,
+                while n < Attention.maxQueries, pair + (n + 1) * heads <= hi,
                       j.caches[r + n] === cache, j.positions[r + n] == pos + n { n += 1 }
             }
-            ps_attention_query(j.q + r * j.hp.qDim, Int64(j.hp.qDim), Int64(n), Int64(pos), Int64(j.window ?? 0),
-                               cache.keys[j.layer], cache.values[j.layer], Int64(j.hp.kvDim), Int64(cache.capacities[j.layer]),
-                               Int64(heads), Int64(j.hp.kvHeadCount), Int64(hd), j.hp.attentionScale, j.hp.attentionSoftcap,
-                               Int64(h0), Int64(h1), j.out + r * j.hp.qDim, Int64(j.hp.qDim))
+            Attention.query(j.q + r * j.hp.qDim, qStride: j.hp.qDim, count: n, position: pos, window: j.window ?? 0,
+                            keys: cache.keys[j.layer], values: cache.values[j.layer], kvStride: j.hp.kvDim,
+                            ring: cache.capacities[j.layer], headCount: heads, kvHeadCount: j.hp.kvHeadCount, headDim: hd,
+                            scale: j.hp.attentionScale, softcap: j.hp.attentionSoftcap, heads: h0..<h1,
+                            into: j.out + r * j.hp.qDim, outStride: j.hp.qDim)
             pair += n * (h1 - h0)
         }
     }

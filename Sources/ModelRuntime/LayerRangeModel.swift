@@ -1,6 +1,6 @@
 import ServingTypes
-import CKernels
 import GGUF
+import Kernels
 import Logging
 
 /// Layers [start, end) of a model, with the KV caches of its sequences: the unit a pipeline stage
@@ -140,7 +140,7 @@ public final class LayerRangeModel: @unchecked Sendable {
             for c in chunks {
                 for t in c.tokens {
                     embedding.dequantizeRow(Int(t), into: x + r * e)
-                    if h.embeddingScale != 1 { ps_scale(x + r * e, x + r * e, h.embeddingScale, Int64(e)) }
+                    if h.embeddingScale != 1 { VectorMath.scale(x + r * e, by: h.embeddingScale, into: x + r * e, count: e) }
                     r += 1
                 }
             }
@@ -148,7 +148,8 @@ public final class LayerRangeModel: @unchecked Sendable {
             hidden.withUnsafeBufferPointer { x.update(from: $0.baseAddress!, count: total * e) }
         }
 
-        rotary.prepare(styles: h.layers[layerRange], positions: positions, ropeDimensions: h.ropeDimensions)
+        rotary.prepare(layerFrequencies: h.layers[layerRange].lazy.map(\.ropeInverseFrequencies), positions: positions,
+                       ropeDimensions: h.ropeDimensions)
         for (li, w) in layers.enumerated() {
             runLayer(w, style: h.layers[layerRange.lowerBound + li], localIndex: li, x: x, rows: total,
                      positions: positions, caches: rowCache, rotary: rotary)
@@ -175,7 +176,8 @@ public final class LayerRangeModel: @unchecked Sendable {
         let normed = scratch.buffer(.h, rows.count * e)
         outputNorm.withUnsafeBufferPointer { nw in
             for (k, r) in rows.enumerated() {
-                ps_rmsnorm_rows(x + r * e, Int64(e), nw.baseAddress!, normed + k * e, Int64(e), 1, Int64(e), h.rmsEpsilon)
+                VectorMath.rmsNorm(x + r * e, stride: e, weight: nw.baseAddress!, into: normed + k * e, stride: e, rows: 1, count: e,
+                                   epsilon: h.rmsEpsilon)
             }
         }
         // The head writes every element: no zero-fill of the vocabulary-sized rows first (1 MB a

@@ -1,5 +1,5 @@
+import Kernels
 import ServingTypes
-import CKernels
 
 /// Chooses tokens from logits. Pure: the result depends only on the logits, the parameters, the
 /// penalty history and the token's index in its sequence — so a generation is reproduced exactly
@@ -72,7 +72,7 @@ public enum Sampler {
     public static func argmax(_ l: ArraySlice<Float>) -> Int32 {
         l.withUnsafeBufferPointer { p in
             guard let base = p.baseAddress, p.count > 0 else { return 0 }
-            return Int32(ps_argmax(base, Int64(p.count)))
+            return Int32(VectorMath.argmax(base, count: p.count))
         }
     }
 

@@ -52,8 +52,8 @@ enum WeightArena {
         func plan(_ m: WeightMatrix, layer: Int?, path: WritableKeyPath<LayerWeights, WeightMatrix>?) {
             let copyBytes = m.rows * m.rowBytes
             var packed: Int?
-            if pack, let format = WeightFormat(rawValue: m.type), PackedWeights.preferred(format, k: m.cols) {
-                packed = PackedWeights.byteCount(format: format, k: m.cols, rows: m.rows)
+            if pack, PackedWeights.preferred(m.format, k: m.cols) {
+                packed = PackedWeights.byteCount(format: m.format, k: m.cols, rows: m.rows)
             }
             if let packed {
                 laterCopies.append((slots.count, copyBytes))
@@ -103,8 +103,8 @@ enum WeightArena {
                 m.arena = arena
             }
             // Packed from the copy, so the mapped pages are read once.
-            if let at = slot.packAt, let format = WeightFormat(rawValue: m.type) {
-                m.packed = PackedWeights(format: format, weights: m.base, rowBytes: m.rowBytes, k: m.cols, rows: m.rows,
+            if let at = slot.packAt {
+                m.packed = PackedWeights(format: m.format, weights: m.base, rowBytes: m.rowBytes, k: m.cols, rows: m.rows,
                                          arena: arena, offset: at)
             }
             return m

@@ -1,4 +1,4 @@
-import CKernels
+import Kernels
 
 /// One product of a group: `matrix` times the shared input into `y` (rows `yStride` apart).
 struct MatmulProduct {
@@ -22,16 +22,16 @@ extension WeightMatrix {
         assert(products.allSatisfy { $0.matrix.cols == cols }, "a group's products share their input width")
         // One quantized copy of x per weight type that takes 8-bit activations (the layouts differ:
         // 32-blocks carry the type's own offset correction; K types their block sums).
-        var copies: [(type: Int32, offset: Int)] = []
+        var copies: [(format: WeightFormat, offset: Int)] = []
         var total = 0
-        for p in products where ps_activations_for(p.matrix.type) != 0 && !copies.contains(where: { $0.type == p.matrix.type }) {
-            copies.append((p.matrix.type, total))
-            total += nb * Int(ps_act_row_bytes(p.matrix.type, Int64(cols)))   // rows are multiples of 64 bytes
+        for p in products where ActivationPrecision.quantizes(p.matrix.format) && !copies.contains(where: { $0.format == p.matrix.format }) {
+            copies.append((p.matrix.format, total))
+            total += nb * (p.matrix.format.quantizedActivationRowBytes(cols) ?? 0)   // rows are multiples of 64 bytes
         }
         let buffer = total > 0 ? scratch.bytes(.activations, total) : nil
-        for c in copies { quantize(type: c.type, x: x, cols: cols, nb: nb, out: buffer! + c.offset, pool: pool) }
+        for c in copies { quantize(format: c.format, x: x, cols: cols, nb: nb, out: buffer! + c.offset, pool: pool) }
         let parts = products.map { p -> MatmulJob.Part in
-            let xq = copies.first { $0.type == p.matrix.type }.map { UnsafeRawPointer(buffer! + $0.offset) }
+            let xq = copies.first { $0.format == p.matrix.format }.map { UnsafeRawPointer(buffer! + $0.offset) }
             return MatmulJob.Part(w: p.matrix, xq: xq, y: p.y, yStride: p.yStride)
         }
         parts.withUnsafeBufferPointer { pb in
@@ -48,14 +48,15 @@ extension WeightMatrix {
         }
     }
 
-    private static func quantize(type: Int32, x: UnsafePointer<Float>, cols: Int, nb: Int, out: UnsafeMutableRawPointer,
+    private static func quantize(format: WeightFormat, x: UnsafePointer<Float>, cols: Int, nb: Int, out: UnsafeMutableRawPointer,
                                  pool: ThreadPool) {
         if pool.count == 1 || nb < 8 {
-            ps_quantize_activations(type, x, Int64(cols), Int64(nb), Int64(cols), out)
+            QuantizedMatmul.quantizeActivationsUnchecked(format: format, x: x, xStride: cols, batch: nb, k: cols, into: out)
             return
         }
         // Row by row, so splitting the rows across threads gives the same bytes.
-        var job = QuantizeJob(type: type, x: x, cols: cols, nb: nb, out: out, rowBytes: Int(ps_act_row_bytes(type, Int64(cols))))
+        var job = QuantizeJob(format: format, x: x, cols: cols, nb: nb, out: out,
+                              rowBytes: format.quantizedActivationRowBytes(cols) ?? 0)
         withUnsafeMutablePointer(to: &job) { ptr in
             pool.run({ ctx, i, n in QuantizeJob.body(ctx!.assumingMemoryBound(to: QuantizeJob.self), Int(i), Int(n)) },
                      ptr, chunks: pool.count)
@@ -64,7 +65,7 @@ extension WeightMatrix {
 }
 
 private struct QuantizeJob {
-    let type: Int32
+    let format: WeightFormat
     let x: UnsafePointer<Float>
     let cols: Int
     let nb: Int
@@ -75,8 +76,8 @@ private struct QuantizeJob {
         let j = p.pointee
         let (b0, b1) = ThreadPool.share(j.nb, i, n)
         guard b0 < b1 else { return }
-        ps_quantize_activations(j.type, j.x + b0 * j.cols, Int64(j.cols), Int64(b1 - b0), Int64(j.cols),
-                                j.out + b0 * j.rowBytes)
+        QuantizedMatmul.quantizeActivationsUnchecked(format: j.format, x: j.x + b0 * j.cols, xStride: j.cols, batch: b1 - b0, k: j.cols,
+                                                     into: j.out + b0 * j.rowBytes)
     }
 }
 
@@ -116,13 +117,13 @@ private struct MatmulJob {
         // tiles won on TinyLlama-sized Q8_0 matrices (packed 0.72-0.90x: each row re-reads a
         // 16-row group larger than L1) and tied on Gemma's Q5_0 ones (0.83-1.24x).
         if let xq = part.xq, nb == 1, let packed = w.packed {
-            ps_matmul_q8_packed(w.type, packed.baseAddress, Int64(w.cols), xq, Int64(nb), part.y, Int64(part.yStride),
-                                Int64(r0), Int64(r1))
+            packed.multiplyQuantizedUnchecked(xq: xq, batch: nb, y: part.y, yStride: part.yStride, rows: r0..<r1)
         } else if let xq = part.xq {
-            ps_matmul_q8(w.type, w.base, w.rowBytes, Int64(w.cols), xq, Int64(nb), part.y, Int64(part.yStride), Int64(r0), Int64(r1))
+            QuantizedMatmul.multiplyQuantizedUnchecked(format: w.format, weights: w.base, rowBytes: w.rowBytes, k: w.cols, xq: xq,
+                                                       batch: nb, y: part.y, yStride: part.yStride, rows: r0..<r1)
         } else {
-            ps_matmul(w.type, w.base, w.rowBytes, Int64(w.cols), x, Int64(w.cols), Int64(nb), part.y, Int64(part.yStride),
-                      Int64(r0), Int64(r1))
+            QuantizedMatmul.multiplyUnchecked(format: w.format, weights: w.base, rowBytes: w.rowBytes, k: w.cols, x: x, xStride: w.cols,
+                                              batch: nb, y: part.y, yStride: part.yStride, rows: r0..<r1)
         }
     }
 }

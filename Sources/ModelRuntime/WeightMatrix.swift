@@ -1,4 +1,3 @@
-import CKernels
 import GGUF
 import Kernels
 
@@ -7,7 +6,7 @@ import Kernels
 struct WeightMatrix: @unchecked Sendable {
     // Sendable: points into a read-only mapping owned by a GGUFFile the model keeps alive.
     let name: String
-    let type: Int32
+    let format: WeightFormat
     /// Row 0 of the weights: in the mapped file, or in `arena` once `WeightArena` moved them.
     var base: UnsafeRawPointer
     /// Keeps the arena alive while `base` points into it.
@@ -22,14 +21,14 @@ struct WeightMatrix: @unchecked Sendable {
 
     init(file: GGUFFile, name: String, cols: Int, rows: Int? = nil) throws {
         guard let info = file.tensorInfo(name) else { throw ModelRuntimeError.missingTensor(name) }
-        guard ps_type_supported(Int32(info.type.rawValue)) != 0 else {
+        guard let format = WeightFormat(rawValue: Int32(info.type.rawValue)) else {
             throw ModelRuntimeError.unsupportedTensorType(tensor: name, type: info.type.name)
         }
         guard info.dims.count == 2, info.dims[0] == cols, rows == nil || info.dims[1] == rows else {
             throw ModelRuntimeError.tensorShape(tensor: name, expected: [cols, rows ?? -1], found: info.dims)
         }
         self.name = name
-        self.type = Int32(info.type.rawValue)
+        self.format = format
         self.base = file.tensorData(info).baseAddress!
         self.rows = info.dims[1]
         self.cols = cols
@@ -38,7 +37,7 @@ struct WeightMatrix: @unchecked Sendable {
 
     /// Dequantizes row `r` into `out` (`cols` floats).
     func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-        ps_dequantize_row(type, base + r * rowBytes, out, Int64(cols))
+        QuantizedMatmul.dequantizeUnchecked(format: format, source: base + r * rowBytes, count: cols, into: out)
     }
 
     /// y[b][r] = W[r] · x[b] for b < nb; x rows `cols` floats apart, y rows `yStride` apart
@@ -53,11 +52,13 @@ struct WeightMatrix: @unchecked Sendable {
 func loadVector(_ file: GGUFFile, _ name: String, count: Int) throws -> [Float] {
     guard let info = file.tensorInfo(name) else { throw ModelRuntimeError.missingTensor(name) }
     guard info.elementCount == count else { throw ModelRuntimeError.tensorShape(tensor: name, expected: [count], found: info.dims) }
-    guard ps_type_supported(Int32(info.type.rawValue)) != 0 else {
+    guard let format = WeightFormat(rawValue: Int32(info.type.rawValue)) else {
         throw ModelRuntimeError.unsupportedTensorType(tensor: name, type: info.type.name)
     }
     var out = [Float](repeating: 0, count: count)
     let data = file.tensorData(info)
-    out.withUnsafeMutableBufferPointer { ps_dequantize_row(Int32(info.type.rawValue), data.baseAddress!, $0.baseAddress!, Int64(count)) }
+    out.withUnsafeMutableBufferPointer {
+        QuantizedMatmul.dequantizeUnchecked(format: format, source: data.baseAddress!, count: count, into: $0.baseAddress!)
+    }
     return out
 }

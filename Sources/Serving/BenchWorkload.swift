@@ -1,6 +1,6 @@
 import Coordinator
 import Foundation
-import ModelRuntime
+import SyntheticModels
 import ServingTypes
 import WireProtocol
 
@@ -38,7 +38,7 @@ public struct BenchWorkload: Sendable {
     /// progress bar on stderr.
     public func run(engine: PipelineEngine, vocabulary: Int, label: String?) -> Result {
         let collector = Collector(count: requests)
-        var rng = ModelRuntime.SplitMix64(seed: seed)
+        var rng = SyntheticModels.SplitMix64(seed: seed)
         func request(_ i: Int) -> (PipelineEngine.Request, PipelineEngine.Handler) {
             let prompt = (0..<promptTokens).map { _ in Int32(truncatingIfNeeded: 3 + rng.next() % UInt64(max(1, vocabulary - 3))) }
             var sampling = SamplingParameters.greedy

@@ -2,6 +2,7 @@ import Coordinator
 import ServeConfig
 import Logging
 import ModelRuntime
+import Planning
 import WireProtocol
 
 /// Placements for `stages` stages of `threads` threads on this machine; the planner's notes are

@@ -2,6 +2,7 @@ import Coordinator
 import Foundation
 import Logging
 import ModelRuntime
+import Planning
 import ServeConfig
 import SystemdNotify
 

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import Planning
 import OpenAIServer
 import Prometheus
 import Scheduling

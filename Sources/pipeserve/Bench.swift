@@ -5,9 +5,11 @@ import Serving
 import GGUF
 import Logging
 import ModelRuntime
+import Planning
 import Scheduling
 import ServingTypes
 import ServeConfig
+import SyntheticModels
 import Tokenization
 import WireProtocol
 

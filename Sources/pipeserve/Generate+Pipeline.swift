@@ -5,6 +5,7 @@ import GGUF
 import Logging
 import ModelRuntime
 import ServingTypes
+import Planning
 import StageWorker
 import CPlatform
 import WireProtocol

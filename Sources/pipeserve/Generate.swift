@@ -5,6 +5,7 @@ import GGUF
 import Logging
 import ModelRuntime
 import ServingTypes
+import SyntheticModels
 import Tokenization
 
 /// `pipeserve generate`: one prompt through the whole model in this process, streamed to stdout.

@@ -3,6 +3,7 @@ import Foundation
 import Serving
 import GGUF
 import ModelRuntime
+import Planning
 
 /// `pipeserve plan`: how a model's layers would be split into stages, and how balanced that is.
 struct Plan: ParsableCommand {

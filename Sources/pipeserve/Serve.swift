@@ -7,6 +7,7 @@ import Logging
 import Metrics
 import ModelRuntime
 import OpenAIServer
+import Planning
 import Prometheus
 import Scheduling
 import ServeConfig

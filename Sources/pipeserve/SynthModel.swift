@@ -1,6 +1,6 @@
 import ArgumentParser
 import GGUF
-import ModelRuntime
+import SyntheticModels
 
 /// `pipeserve synth-model`: writes a small random model (for tests, benchmarks and the
 /// reference fixtures). Hidden from the main help: it is a developer tool.

@@ -1,6 +1,6 @@
 import Foundation
 import GGUF
-import ModelRuntime
+import SyntheticModels
 
 /// Runs the built `pipeserve` binary (next to the test bundle, or PIPESERVE_BIN).
 struct CLIResult {

@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Logging
 import ModelRuntime
+import SyntheticModels
 @testable import Coordinator
 
 let ringLogger: Logger = { var l = Logger(label: "ring-test"); l.logLevel = .warning; return l }()
@@ -16,13 +17,7 @@ enum Ring {
     }
 
     static func model(_ preset: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeserve-ring-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent("\(preset).gguf").path
-        if !FileManager.default.fileExists(atPath: path) {
-            try SyntheticModel.writer(SyntheticModelSpec.preset(preset)!).write(to: path)
-        }
-        return path
+        try SyntheticModel.temporaryFile(SyntheticModelSpec.preset(preset)!)
     }
 
     static func start(model: String, counts: [Int], threads: Int = 1, configure: (inout RingConfiguration) -> Void = { _ in }) throws -> StageRing {

@@ -2,6 +2,7 @@ import ServingTypes
 import Testing
 import GGUF
 @testable import ModelRuntime
+import SyntheticModels
 
 /// Bad batches and bad models are rejected with errors that name the problem, and a rejected
 /// batch leaves every cache as it was.

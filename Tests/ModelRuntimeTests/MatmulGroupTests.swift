@@ -46,8 +46,8 @@ import Testing
         var matrices = try shapes.map { try WeightMatrix(file: file, name: $0.0, cols: Self.k) }
         for i in matrices.indices {   // packed where this machine packs (the decode path)
             let m = matrices[i]
-            if let f = WeightFormat(rawValue: m.type), PackedWeights.preferred(f, k: m.cols) {
-                matrices[i].packed = PackedWeights(format: f, weights: m.base, rowBytes: m.rowBytes, k: m.cols, rows: m.rows)
+            if PackedWeights.preferred(m.format, k: m.cols) {
+                matrices[i].packed = PackedWeights(format: m.format, weights: m.base, rowBytes: m.rowBytes, k: m.cols, rows: m.rows)
             }
         }
         let scratch = Scratch()

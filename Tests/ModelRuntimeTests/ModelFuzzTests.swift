@@ -4,6 +4,7 @@ import ServingTypes
 import Testing
 import Tokenization
 @testable import ModelRuntime
+import SyntheticModels
 
 /// Mutation fuzzing of the model loader on small synthetic Llama, Qwen2 and Gemma 3 files:
 /// structural mutations through `GGUFWriter` (hyperparameters replaced by interesting values or

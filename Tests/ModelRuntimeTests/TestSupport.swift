@@ -2,24 +2,16 @@ import Foundation
 import GGUF
 import Logging
 @testable import ModelRuntime
+import SyntheticModels
 
 let testLogger: Logger = { var l = Logger(label: "test"); l.logLevel = .warning; return l }()
 
 enum TestModels {
-    /// Writes (once per process) the synthetic model of a preset and returns its path.
+    /// The synthetic model of a preset (written once per process) and its path.
     static func path(_ preset: String, weightType: GGMLType? = nil) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeserve-models-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let name = preset + (weightType.map { "-\($0.name)" } ?? "") + ".gguf"
-        let path = dir.appendingPathComponent(name).path
-        if !FileManager.default.fileExists(atPath: path) {
-            var spec = SyntheticModelSpec.preset(preset)!
-            if let weightType { spec.weightType = weightType }
-            let tmp = path + ".tmp\(UInt32.random(in: 0...UInt32.max))"
-            try SyntheticModel.writer(spec).write(to: tmp)
-            _ = rename(tmp, path)
-        }
-        return path
+        var spec = SyntheticModelSpec.preset(preset)!
+        if let weightType { spec.weightType = weightType }
+        return try SyntheticModel.temporaryFile(spec)
     }
 
     static func model(_ preset: String, layers: Range<Int>? = nil, threads: Int = 1, weightType: GGMLType? = nil) throws -> LayerRangeModel {

@@ -1,4 +1,3 @@
-import CKernels
 import GGUF
 import Kernels
 import ServingTypes
@@ -103,7 +102,7 @@ import Testing
         for (slot, m) in zip(slots, matrices) {
             let size: Int
             if let at = slot.packAt {
-                size = PackedWeights.byteCount(format: WeightFormat(rawValue: m.type)!, k: m.cols, rows: m.rows)!
+                size = PackedWeights.byteCount(format: m.format, k: m.cols, rows: m.rows)!
                 #expect(at == end)
             } else {
                 size = m.rows * m.rowBytes

@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Logging
+import SyntheticModels
 import Testing
 import WireProtocol
 @testable import ModelRuntime
@@ -52,13 +53,7 @@ import ServingTypes
 
 @Suite struct StageEngineTests {
     func engine(_ layers: Range<Int>) throws -> StageEngine {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeserve-sw-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let path = dir.appendingPathComponent("engine.gguf").path
-        if !FileManager.default.fileExists(atPath: path) {
-            try SyntheticModel.writer(SyntheticModelSpec.preset("tiny-llama")!).write(to: path + ".tmp")
-            _ = rename(path + ".tmp", path)
-        }
+        let path = try SyntheticModel.temporaryFile(SyntheticModelSpec.preset("tiny-llama")!)
         return StageEngine(model: try LayerRangeModel(file: try GGUFFile(path: path), layers: layers, logger: Logger(label: "t")))
     }
 

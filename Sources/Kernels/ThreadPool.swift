@@ -5,9 +5,14 @@ import CKernels
 public final class ThreadPool: @unchecked Sendable {
     // Sendable: the C pool is only driven from one thread at a time (the stage's forward loop);
     // `run` is not reentrant and callers serialize on the model that owns the pool.
-    let pool: OpaquePointer?
+    @usableFromInline let pool: OpaquePointer?
     /// Number of threads including the caller.
     public let count: Int
+
+    /// The work of one chunk: `task(context, index, count)` computes chunk `index` of `count`. A C
+    /// function pointer (a closure literal that captures nothing), which the pool's threads call
+    /// directly; the job's data travels in `context`.
+    public typealias Task = @convention(c) (_ context: UnsafeMutableRawPointer?, _ index: Int32, _ count: Int32) -> Void
 
     /// - Parameters:
     ///   - threads: total threads (≥ 1), including the calling thread.
@@ -25,21 +30,23 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { ps_pool_destroy(pool) }
 
-    /// Runs `fn(ctx, i, chunks)` for every chunk i on whichever threads take it (the caller too)
-    /// and returns when all are done. A chunk's result must not depend on the thread that runs it.
-    func run(_ fn: ps_task_fn, _ ctx: UnsafeMutableRawPointer, chunks: Int) {
-        ps_pool_run(pool, fn, ctx, Int32(chunks))
+    /// Runs `task(context, i, chunks)` for every chunk i on whichever threads take it (the caller
+    /// too) and returns when all are done. A chunk's result must not depend on the thread that runs it.
+    @inlinable
+    public func run(_ task: Task, _ context: UnsafeMutableRawPointer, chunks: Int) {
+        ps_pool_run(pool, task, context, Int32(chunks))
     }
 
     /// A chunk count for `items` work items: `perThread` chunks per thread so a descheduled
     /// thread's share is picked up by the others, and at least `minItems` items per chunk.
-    func chunkCount(items: Int, minItems: Int, perThread: Int = 8) -> Int {
+    @inlinable
+    public func chunkCount(items: Int, minItems: Int, perThread: Int = 8) -> Int {
         max(1, min(items / max(1, minItems), max(1, perThread) * count))
     }
 
     /// The half-open share `[lo, hi)` of `total` items for chunk `index` of `count`.
-    @inline(__always)
-    static func share(_ total: Int, _ index: Int, _ count: Int) -> (Int, Int) {
+    @inlinable @inline(__always)
+    public static func share(_ total: Int, _ index: Int, _ count: Int) -> (Int, Int) {
         (total * index / count, total * (index + 1) / count)
     }
 }

@@ -1,4 +1,5 @@
 import GGUF
+import ModelRuntime
 
 /// Small random models in GGUF form, written by our own code for tests and benchmarks
 /// (`pipeserve synth-model`). Deterministic: the same spec gives byte-identical files, so an
@@ -123,22 +124,6 @@ public enum SyntheticModel {
         w.set("tokenizer.ggml.unknown_token_id", .uint32(0))
         w.set("tokenizer.ggml.add_bos_token", .bool(true))
     }
-}
-
-/// A small deterministic generator (SplitMix64) shared by the synthetic models and their
-/// Python reference.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    public mutating func nextSymmetric() -> Float { Float(Double(next() >> 40) / Double(1 << 24) * 2 - 1) }
 }
 
 #if canImport(Foundation)

@@ -1,7 +1,7 @@
 import GGUF
 import Kernels
+import SyntheticModels
 import Testing
-@testable import ModelRuntime
 
 /// The synthetic models' quantizer writes each block format so that the kernels read back every
 /// value within half a quantization step, plus what the f16 scale's rounding moves the largest

@@ -1,5 +1,6 @@
+import SyntheticModels
 import Testing
-@testable import ModelRuntime
+@testable import Planning
 
 @Suite struct PartitionPlannerTests {
     func planner(_ layers: [Int], head: Int) -> PartitionPlanner {

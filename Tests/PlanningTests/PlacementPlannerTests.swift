@@ -1,5 +1,5 @@
 import Testing
-@testable import Coordinator
+@testable import Planning
 
 @Suite struct PlacementPlannerTests {
     @Test func oneNodeMachinePinsCPUsOnly() throws {

@@ -1,4 +1,5 @@
 import GGUF
+import ModelRuntime
 
 /// How a model's layers are split into contiguous stages, with the estimated cost of each stage.
 ///

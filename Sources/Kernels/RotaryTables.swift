@@ -1,24 +1,27 @@
 import CKernels
 
 /// The cos/sin of every token row's rotary angles for one forward pass, one table per distinct
-/// RoPE frequency set among the layer range (Gemma 3 has two: local and global layers). Built once
+/// RoPE frequency set among a layer range (Gemma 3 has two: local and global layers). Built once
 /// per forward and read by every layer's q and k, instead of every layer recomputing them per row.
-final class RotaryTables {
+public final class RotaryTables {
     private var sets: [[Double]] = []
     private var tables: [UnsafeMutablePointer<Float>] = []
     private var capacities: [Int] = []
     /// Table index of each local layer.
     private var layerTable: [Int] = []
-    private(set) var rowFloats = 0
+    /// Floats per token row of a table: the cos of each rotated pair, then the sin.
+    public private(set) var rowFloats = 0
 
-    /// Tables for `styles` (the range's layers, in order) at `positions`, `ropeDimensions` rotated.
-    func prepare(styles: ArraySlice<LayerStyle>, positions: [Int], ropeDimensions: Int) {
+    public init() {}
+
+    /// Tables for layers whose inverse RoPE frequencies are `layerFrequencies` (the range's layers,
+    /// in order), at `positions`, `ropeDimensions` dimensions rotated. Angles are computed in double.
+    public func prepare(layerFrequencies: some Sequence<[Double]>, positions: [Int], ropeDimensions: Int) {
         let half = ropeDimensions / 2
         rowFloats = 2 * half
         sets.removeAll(keepingCapacity: true)
         layerTable.removeAll(keepingCapacity: true)
-        for style in styles {
-            let freqs = style.ropeInverseFrequencies
+        for freqs in layerFrequencies {
             if let i = sets.firstIndex(of: freqs) { layerTable.append(i); continue }
             let i = sets.count
             sets.append(freqs)
@@ -33,7 +36,16 @@ final class RotaryTables {
     }
 
     /// The table of local layer `li`: row r's cos and sin at `table + r * rowFloats`.
-    func table(layer li: Int) -> UnsafePointer<Float> { UnsafePointer(tables[layerTable[li]]) }
+    public func table(layer li: Int) -> UnsafePointer<Float> { UnsafePointer(tables[layerTable[li]]) }
+
+    /// Rotates the first `rotated` dimensions of `heads` heads of `headDim` floats (head h at
+    /// `x + h * headDim`) by one row of a table (`angles`, from `table(layer:)`). `neox` pairs
+    /// dimensions (i, i + rotated/2) (GPT-NeoX, Gemma, Qwen2), otherwise (2i, 2i + 1) (Llama).
+    @inlinable
+    public static func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, rotated: Int,
+                              angles: UnsafePointer<Float>, neox: Bool) {
+        ps_rope_apply(x, Int64(heads), Int64(headDim), Int64(rotated), angles, neox ? 1 : 0)
+    }
 
     private func buffer(_ i: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
         if i == tables.count {
