@@ -124,9 +124,10 @@ let package = Package(
 // built into their own scratch path with -sanitize=fuzzer,address -parse-as-library.
 if Context.environment["PIPESERVE_LIBFUZZER"] != nil {
     package.targets += [
-        .executableTarget(name: "FuzzWireProtocol", dependencies: ["WireProtocol"], path: "Fuzz/WireProtocol"),
-        .executableTarget(name: "FuzzGGUF", dependencies: ["GGUF", "Tokenization"], path: "Fuzz/GGUF"),
-        .executableTarget(name: "FuzzTokenization", dependencies: ["Tokenization", "GGUF"], path: "Fuzz/Tokenization"),
+        .target(name: "FuzzSupport", path: "Fuzz/Support"),
+        .executableTarget(name: "FuzzWireProtocol", dependencies: ["WireProtocol", "FuzzSupport"], path: "Fuzz/WireProtocol"),
+        .executableTarget(name: "FuzzGGUF", dependencies: ["GGUF", "Tokenization", "FuzzSupport"], path: "Fuzz/GGUF"),
+        .executableTarget(name: "FuzzTokenization", dependencies: ["Tokenization", "GGUF", "FuzzSupport"], path: "Fuzz/Tokenization"),
     ]
     package.products += ["FuzzWireProtocol", "FuzzGGUF", "FuzzTokenization"].map { .executable(name: $0, targets: [$0]) }
 }

@@ -20,6 +20,7 @@
 import Glibc
 #endif
 import WireProtocol
+import FuzzSupport
 
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>,
@@ -169,33 +170,4 @@ struct ChunkSizes {
         default: return Int.max / 2
         }
     }
-}
-
-/// Aborts with `message` when an invariant fails: the harness's way of reporting a finding.
-func require(_ condition: Bool, _ message: @autoclosure () -> String) {
-    guard !condition else { return }
-    printError("fuzz invariant violated: \(message())")
-    abort()
-}
-
-/// With PIPESERVE_FUZZ_WRITE_SEEDS=<dir>, writes the seed corpus there and exits.
-func writeSeedsIfAsked(_ seeds: [[UInt8]]) {
-    guard let dir = getenv("PIPESERVE_FUZZ_WRITE_SEEDS").map({ String(cString: $0) }) else { return }
-    for (i, seed) in seeds.enumerated() {
-        let path = "\(dir)/seed-\(i)"
-        guard let f = fopen(path, "wb") else {
-            printError("cannot write \(path)")
-            exit(1)
-        }
-        _ = seed.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-        fclose(f)
-    }
-    printError("wrote \(seeds.count) seeds to \(dir)")
-    exit(0)
-}
-
-/// Writes a line to standard error (`fputs` to `stderr` is not concurrency-safe in Swift 6).
-func printError(_ line: String) {
-    var text = line + "\n"
-    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }

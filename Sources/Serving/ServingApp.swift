@@ -40,14 +40,8 @@ public struct ServingApp {
     /// Loads, starts and serves until SIGTERM/SIGINT (returns) or the pipeline fails (throws).
     public func run() async throws {
         let c = configuration
-        let file: GGUFFile
-        do { file = try GGUFFile(path: c.modelPath) } catch { throw ServingError("\(error)") }
-        let h: Hyperparameters
-        let tokenizer: Tokenizer
-        do {
-            h = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
-            tokenizer = try Tokenizer(gguf: file)
-        } catch { throw ServingError("\(c.modelPath): \(error)") }
+        let model = try LoadedModel(path: c.modelPath)
+        let (file, h, tokenizer) = (model.file, model.hyperparameters, model.tokenizer)
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         let settings = try PipelineSettings(c, planner: planner, logger: logger)
         let context = min(c.limits.contextLength ?? h.contextLength, h.contextLength)

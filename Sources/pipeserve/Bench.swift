@@ -67,13 +67,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         let logger = makeLogger(level: logLevel)
-        let file = try openModel(model)
-        let h: Hyperparameters
-        let tokenizer: Tokenizer
-        do {
-            h = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
-            tokenizer = try Tokenizer(gguf: file)
-        } catch { throw CLIError("\(model): \(error)") }
+        let loaded: LoadedModel
+        do { loaded = try LoadedModel(path: model) } catch { throw CLIError("\(error)") }
+        let (file, h, tokenizer) = (loaded.file, loaded.hyperparameters, loaded.tokenizer)
         guard promptTokens + outputTokens <= h.contextLength else {
             throw CLIError("--prompt-tokens + --output-tokens = \(promptTokens + outputTokens) exceeds the context length \(h.contextLength)")
         }

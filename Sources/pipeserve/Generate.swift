@@ -68,13 +68,9 @@ struct Generate: ParsableCommand {
     func run() throws {
         try requireUTF8Arguments()
         let logger = makeLogger(level: logLevel)
-        let file = try openModel(model)
-        let hyper: Hyperparameters
-        let tokenizer: Tokenizer
-        do {
-            hyper = try Hyperparameters(metadata: file.metadata, tensors: file.tensors)
-            tokenizer = try Tokenizer(gguf: file)
-        } catch { throw CLIError("\(model): \(error)") }
+        let loaded: LoadedModel
+        do { loaded = try LoadedModel(path: model) } catch { throw CLIError("\(error)") }
+        let (file, hyper, tokenizer) = (loaded.file, loaded.hyperparameters, loaded.tokenizer)
 
         let promptIDs = try promptTokenIDs(tokenizer: tokenizer, vocabularySize: hyper.vocabularySize)
         let context = hyper.contextLength

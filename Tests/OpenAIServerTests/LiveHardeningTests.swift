@@ -7,29 +7,9 @@ import Testing
 
 @testable import OpenAIServer
 
-/// Over real sockets: a non-streaming client that leaves, `Expect: 100-continue`, and a drain
-/// that keeps answering 503 until the last stream has ended.
+/// Over real sockets: `Expect: 100-continue`, and a drain that keeps answering 503 until the last
+/// stream has ended. (A non-streaming client that leaves: LiveServerTests.)
 @Suite(.serialized) struct LiveHardeningTests {
-    /// A client of a non-streaming completion that closes its connection must cancel the
-    /// sequence at once; before, it generated on until max_tokens (here ~10 s).
-    @Test(.timeLimit(.minutes(1))) func aNonStreamingClientThatLeavesCancelsItsSequence() async throws {
-        let engine = FakeEngine(contextLength: 4096, behaviour: .init(tokenDelay: .milliseconds(10)))
-        try await withServer(engine: engine, setup: .live) { client in
-            let port = try #require(client.port)
-            let raw = TestClient(host: "localhost", port: port)
-            raw.connect()
-            try await raw.executeAndDontWaitForResponse(
-                TestClient.Request(
-                    "/v1/completions", method: .post, authority: "localhost", headers: [.contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"prompt":"x","max_tokens":1000}"#)))
-            try await waitUntil { engine.counters.current.started == 1 }
-            try await Task.sleep(for: .milliseconds(100))
-            try await raw.shutdown()
-            try await waitUntil(seconds: 3) { engine.counters.current.cancelled == 1 }
-            #expect(engine.counters.current.finished == 0)
-        }
-    }
-
     /// A client that sends `Expect: 100-continue` and waits for it (curl here, for up to 20 s)
     /// gets `100 Continue` at once; a body declared over the limit gets its 413 without one.
     @Test(.timeLimit(.minutes(1))) func expectContinueIsAnswered() async throws {

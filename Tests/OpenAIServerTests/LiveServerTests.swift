@@ -27,6 +27,11 @@ import Testing
     @Test(arguments: [
         ("/v1/completions", #"{"prompt":"x","max_tokens":1000,"stream":true}"#),
         ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}],"max_tokens":1000,"stream":true}"#),
+        // Not streaming: nothing is written until the end, so only the closed connection (the
+        // client's FIN, which the server sees as its input closing) can tell; it used to generate
+        // on to max_tokens (here ~10 s) and pin a running slot.
+        ("/v1/completions", #"{"prompt":"x","max_tokens":1000}"#),
+        ("/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}],"max_tokens":1000}"#),
     ])
     func clientDisconnectMidStreamCancelsTheSequence(path: String, body: String) async throws {
         let engine = FakeEngine(contextLength: 4096, behaviour: .init(tokenDelay: .milliseconds(10)))
@@ -41,7 +46,7 @@ import Testing
             try await waitUntil { engine.counters.current.started == 1 }
             try await Task.sleep(for: .milliseconds(100))
             try await raw.shutdown()
-            try await waitUntil { engine.counters.current.cancelled == 1 }
+            try await waitUntil(seconds: 5) { engine.counters.current.cancelled == 1 }
             #expect(engine.counters.current.finished == 0)
         }
     }
