@@ -33,3 +33,64 @@ import Testing
         #expect(try CLI.run("config", "check", path).status == 0)
     }
 }
+
+/// SIGTERM on the real daemon, as a load balancer sees it: new requests get 503 with
+/// Retry-After while a running stream finishes in full, a client that left is not waited for,
+/// then the daemon exits 0 (the engine outlives the HTTP drain: the group stops in reverse order).
+@Suite(.serialized) struct DrainCLITests {
+    @Test(.timeLimit(.minutes(2))) func sigtermDrainsWhileAnsweringNewRequests503() throws {
+        let path = CLI.scratch("drain-\(UUID().uuidString.prefix(8)).yaml")
+        try """
+            model: \(try CLI.syntheticModel("tiny-llama"))
+            pipeline: {stages: 2, numa: off}
+            logging: {level: warning}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let server = try LiveServer(arguments: ["--config", path])
+        defer { server.stop() }
+        // The last stage is stopped while the requests start, so they are still running at the
+        // SIGTERM however fast the tiny model is; it continues once the 503 has been seen.
+        let stages = childPIDs(of: server.process.processIdentifier)
+        try #require(stages.count == 2)
+        kill(stages[1], SIGSTOP)
+        defer { kill(stages[1], SIGCONT) }
+        let streamed = Collected()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            let r = try? server.curl(["-sN", "-H", "Content-Type: application/json", "--data-binary",
+                                      #"{"prompt":"a long one","max_tokens":200,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}"#,
+                                      server.url("/v1/completions")])
+            streamed.set(0, (0, r?.stdout ?? ""))
+        }
+        // A client that gives up mid-generation must not hold the drain.
+        DispatchQueue.global().async(group: group) {
+            _ = try? server.curl(["-s", "--max-time", "1", "-H", "Content-Type: application/json", "--data-binary",
+                                  #"{"prompt":"another","max_tokens":200,"ignore_eos":true}"#, server.url("/v1/completions")])
+        }
+        var running = 0.0
+        for _ in 0..<200 where running < 2 {
+            running = metric(try server.get("/metrics").1, "pipeserve:num_requests_running")
+            usleep(20_000)
+        }
+        #expect(running == 2)
+        kill(server.process.processIdentifier, SIGTERM)
+        usleep(300_000)
+        let refused = try server.curl(["-s", "-D", "-", "-H", "Content-Type: application/json", "--data-binary",
+                                       #"{"prompt":"x","max_tokens":2}"#, server.url("/v1/completions")]).stdout
+        #expect(refused.hasPrefix("HTTP/1.1 503") && refused.lowercased().contains("retry-after:")
+                && refused.contains("shutting_down"), "\(refused)\n\(server.log)")
+        usleep(1_000_000)  // the impatient client has left meanwhile
+        kill(stages[1], SIGCONT)
+        group.wait()
+        let text = streamed.all[0]?.1 ?? ""
+        #expect(text.hasSuffix("data: [DONE]\n\n"), "\(text.suffix(300))")
+        #expect(text.contains("\"completion_tokens\":200"), "\(text.suffix(300))")
+        let deadline = Date().addingTimeInterval(30)
+        while server.process.isRunning && Date() < deadline { usleep(20_000) }
+        #expect(!server.process.isRunning && server.process.terminationStatus == 0, "\(server.log)")
+    }
+
+    func metric(_ text: String, _ name: String) -> Double {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") { return Double(line.split(separator: " ").last ?? "") ?? -1 }
+        return -1
+    }
+}
