@@ -190,9 +190,13 @@ public final class StageRing: @unchecked Sendable {
     /// Memory of each stage process now, in bytes (0 where unreadable): `rss` counts every
     /// resident page, `pss` divides pages shared with other processes (the Swift runtime and
     /// libraries every stage maps) among them, so the stages' PSS sum is what they hold together.
-    public func memory() -> [(rss: Int, pss: Int)] {
-        processes.map { p in
-            guard let text = try? String(contentsOfFile: "/proc/\(p.pid)/smaps_rollup", encoding: .utf8) else { return (0, 0) }
+    public func memory() -> [(rss: Int, pss: Int)] { Self.memory(of: processes.map(\.pid)) }
+
+    /// Resident and proportional set sizes (bytes) of processes by pid, from smaps_rollup;
+    /// (0, 0) for one that cannot be read.
+    public static func memory(of pids: [Int32]) -> [(rss: Int, pss: Int)] {
+        pids.map { pid in
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return (0, 0) }
             func field(_ name: String) -> Int {
                 guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
                 return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0) * 1024

@@ -5,6 +5,8 @@ import GGUF
 import Logging
 import ModelRuntime
 import ServingTypes
+import Tokenization
+import Scheduling
 import Planning
 import StageWorker
 import CPlatform
@@ -31,7 +33,7 @@ struct Outcome {
 extension Generate {
     /// Runs the generation through `stages` stage processes spawned from this executable.
     func runPipeline(file: GGUFFile, hyperparameters h: Hyperparameters, stages: Int, prompt: [Int32], sampling: SamplingParameters,
-                     stops: Set<Int32>, logger: Logger, onToken: (Int32) -> Bool) throws -> Outcome {
+                     stops: Set<Int32>, logger: Logger, onToken: @escaping @Sendable (Int32) -> Void) throws -> Outcome {
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         let plan: PartitionPlan
         do {
@@ -43,22 +45,30 @@ extension Generate {
         var config = ringConfiguration(model: model, plan: plan, threads: threads, placements: placements)
         config.activationDType = activationDType(named: activationDtype) ?? .f32
         config.stageLogLevel = logLevel
-        let ring: StageRing
-        do { ring = try StageRing(configuration: config, logger: logger) } catch { throw CLIError("cannot start the pipeline: \(error)") }
-        defer { ring.shutdown() }
-        var generator = PipelineGenerator(ring: ring)
-        generator.prefillChunk = batchSize
-        let r: PipelineGenerator.Result
+        // The daemon's engine with one sequence: its prompt chunks (--batch-size) ride in as many
+        // micro-batches as there are stages, so the stages work on successive chunks at once.
+        let scheduler = SchedulerConfiguration(microBatches: stages, maxBatchTokens: batchSize, kvCacheTokens: h.contextLength,
+                                               maxQueue: 1, maxRunning: 1, contextLength: h.contextLength, prefillChunkTokens: batchSize)
+        let engine: PipelineEngine
         do {
-            r = try generator.generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, topLogprobs: logprobs ? 1 : 0,
-                                         stopTokens: stops, onToken: onToken)
-        } catch { throw CLIError("generation failed: \(error)") }
-        let memory = ring.memory()
+            engine = try PipelineEngine(ringConfiguration: config, scheduler: scheduler, tokenizer: try Tokenizer(gguf: file),
+                                        recovery: RecoveryPolicy(maxRestarts: 0), logger: logger)
+            try engine.start()
+        } catch { throw CLIError("cannot start the pipeline: \(error)") }
+        defer { engine.stop() }
+        let request = PipelineEngine.Request(id: engine.makeSequenceID(), requestID: "generate", prompt: prompt,
+                                             stop: StopConditions(maxTokens: maxTokens, ignoreEOS: stops.isEmpty),
+                                             sampling: sampling, topLogprobs: logprobs ? 1 : 0)
+        let r: PipelineEngine.SingleRun
+        do { r = try engine.runOne(request, onToken: onToken) } catch { throw CLIError("generation failed: \(error)") }
+        let snap = engine.snapshot
+        let memory = StageRing.memory(of: snap.stagePIDs)
         return Outcome(tokens: r.tokens, logprobs: logprobs ? r.logprobs : [], prefillSeconds: r.prefillSeconds,
-                       decodeSeconds: r.decodeSeconds, decodeSteps: r.decodeSteps,
-                       finishReason: r.finishedByStopToken ? "stop" : "length", threads: threads * stages,
-                       layerCounts: plan.layerCounts, stageComputeSeconds: r.stageCompute.map { Double($0) / 1e9 },
-                       stageWaitSeconds: r.stageWait.map { Double($0) / 1e9 }, stageResidentBytes: memory.map(\.rss), stageProportionalBytes: memory.map(\.pss))
+                       decodeSeconds: r.decodeSeconds, decodeSteps: max(0, r.tokens.count - 1),
+                       finishReason: r.finishReason.rawValue, threads: threads * stages,
+                       layerCounts: plan.layerCounts, stageComputeSeconds: snap.stageComputeNanoseconds.map { Double($0) / 1e9 },
+                       stageWaitSeconds: snap.stageWaitNanoseconds.map { Double($0) / 1e9 }, stageResidentBytes: memory.map(\.rss),
+                       stageProportionalBytes: memory.map(\.pss))
     }
 }
 

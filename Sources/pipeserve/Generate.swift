@@ -85,20 +85,12 @@ struct Generate: ParsableCommand {
         sampling.repetitionPenalty = repetitionPenalty
         sampling.seed = seed
 
-        var detok = StreamingDetokenizer(tokenizer: tokenizer)
-        var text = ""
         let stops = ignoreEos ? [] : tokenizer.eogIDs
-        let emit: (Int32) -> Bool = { token in
-            if stops.contains(token) { return true }
-            let piece = detok.append(token)
-            text += piece
-            if !json { FileHandle.standardOutput.write(Data(piece.utf8)) }
-            return true
-        }
+        let printer = TokenPrinter(tokenizer: tokenizer, stops: stops, echo: !json)
         let outcome: Outcome
         if let stages {
             outcome = try runPipeline(file: file, hyperparameters: hyper, stages: stages, prompt: promptIDs, sampling: sampling,
-                                      stops: stops, logger: logger, onToken: emit)
+                                      stops: stops, logger: logger, onToken: { printer.append($0) })
         } else {
             let runtime: LayerRangeModel
             do { runtime = try LayerRangeModel(file: file, threads: threads, logger: logger) } catch { throw CLIError("\(model): \(error)") }
@@ -106,14 +98,13 @@ struct Generate: ParsableCommand {
             generator.prefillChunk = batchSize
             do {
                 let r = try generator.generate(prompt: promptIDs, maxTokens: maxTokens, sampling: sampling, stopTokens: stops,
-                                               logprobs: logprobs, onToken: emit)
+                                               logprobs: logprobs, onToken: { printer.append($0); return true })
                 outcome = Outcome(tokens: r.tokens, logprobs: r.logprobs, prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds,
                                   decodeSteps: r.decodeSteps, finishReason: r.stoppedBy.rawValue, threads: runtime.pool.count,
                                   kvCacheBytes: r.peakKVCacheBytes)
             } catch { throw CLIError("generation failed: \(error)") }
         }
-        let tail = detok.flush()
-        text += tail
+        let (text, tail) = printer.finish()
         let result = outcome
         let promptRate = Double(promptIDs.count) / max(result.prefillSeconds, 1e-9)
         let genRate = result.decodeSteps > 0 ? Double(result.decodeSteps) / max(result.decodeSeconds, 1e-9) : 0
@@ -173,6 +164,40 @@ struct Generate: ParsableCommand {
 }
 
 /// Rejects command-line arguments that are not valid UTF-8 (Swift would silently repair them).
+/// Streams generated tokens' text to stdout (unless JSON is wanted) and keeps the whole text;
+/// called from the engine's thread in a pipeline run.
+final class TokenPrinter: @unchecked Sendable {
+    // Sendable: `detokenizer` and `text` are guarded by `lock`.
+    private let lock = NSLock()
+    private var detokenizer: StreamingDetokenizer
+    private var text = ""
+    private let stops: Set<Int32>
+    private let echo: Bool
+
+    init(tokenizer: Tokenizer, stops: Set<Int32>, echo: Bool) {
+        detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        self.stops = stops
+        self.echo = echo
+    }
+
+    func append(_ token: Int32) {
+        guard !stops.contains(token) else { return }
+        lock.lock()
+        let piece = detokenizer.append(token)
+        text += piece
+        lock.unlock()
+        if echo { FileHandle.standardOutput.write(Data(piece.utf8)) }
+    }
+
+    /// The whole text and the tail that was still held back.
+    func finish() -> (text: String, tail: String) {
+        lock.lock(); defer { lock.unlock() }
+        let tail = detokenizer.flush()
+        text += tail
+        return (text, tail)
+    }
+}
+
 func requireUTF8Arguments() throws {
     for i in 0..<Int(CommandLine.argc) {
         guard let p = CommandLine.unsafeArgv[i] else { continue }

@@ -44,10 +44,11 @@ import WireProtocol
     }
 
     static func engine(_ model: String, counts: [Int], microBatches: Int, maxBatchTokens: Int = 16, maxQueue: Int = 64,
-                       kv: Int = 4096, maxRunning: Int = 64, recovery: RecoveryPolicy = RecoveryPolicy()) throws -> PipelineEngine {
+                       kv: Int = 4096, maxRunning: Int = 64, recovery: RecoveryPolicy = RecoveryPolicy(),
+                       contextLength: Int = 256) throws -> PipelineEngine {
         let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
         let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: maxBatchTokens, kvCacheTokens: kv,
-                                            maxQueue: maxQueue, maxRunning: maxRunning, contextLength: 256)
+                                            maxQueue: maxQueue, maxRunning: maxRunning, contextLength: contextLength)
         let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts), scheduler: config,
                                    tokenizer: tokenizer, recovery: recovery, trace: true, logger: ringLogger)
         try e.start()

@@ -11,6 +11,12 @@ import WireProtocol
 @Suite(.serialized) struct PipelineEquivalenceTests {
     let prompt: [Int32] = [1, 40, 41, 300, 7, 260, 261, 262, 263, 264, 265]
 
+    /// One greedy or seeded sequence that runs to `maxTokens`, with each token's logprob.
+    static func request(_ prompt: [Int32], maxTokens: Int, sampling: SamplingParameters) -> PipelineEngine.Request {
+        PipelineEngine.Request(id: SequenceID(1), prompt: prompt, stop: StopConditions(maxTokens: maxTokens, ignoreEOS: true),
+                               sampling: sampling, topLogprobs: 1)
+    }
+
     func inProcess(_ model: String, sampling: SamplingParameters, maxTokens: Int) throws -> ([Int32], [Float]) {
         let m = try LayerRangeModel(file: try GGUFFile(path: model), logger: ringLogger)
         let r = try Generator(model: m).generate(prompt: prompt, maxTokens: maxTokens, sampling: sampling, logprobs: true)
@@ -31,14 +37,14 @@ import WireProtocol
             var partitions: [[Int]] = (1...4).map { s in Ring.splits(layers, s).first! }
             partitions += [Ring.splits(layers, 2).last!, Ring.splits(layers, 3)[1]]
             for counts in partitions {
-                let ring = try Ring.start(model: model, counts: counts)
-                defer { ring.shutdown() }
-                var gen = PipelineGenerator(ring: ring)
-                gen.prefillChunk = 4  // several prefill chunks in flight at once
-                let r = try gen.generate(prompt: prompt, maxTokens: 12, sampling: sampling, topLogprobs: 1, stopTokens: [])
+                // Prefill chunks of 4 tokens in as many micro-batches as stages: several in flight at once.
+                let engine = try PipelineEngineTests.engine(model, counts: counts, microBatches: counts.count, maxBatchTokens: 4)
+                defer { engine.stop() }
+                let r = try engine.runOne(Self.request(prompt, maxTokens: 12, sampling: sampling))
                 #expect(r.tokens == refTokens, "\(preset) \(counts) temperature \(sampling.temperature)")
                 #expect(r.logprobs.map(\.bitPattern) == refLogprobs.map(\.bitPattern), "\(preset) \(counts): logits differ")
-                #expect(r.stageCompute.count == counts.count && r.stageCompute.allSatisfy { $0 > 0 })
+                let compute = engine.snapshot.stageComputeNanoseconds
+                #expect(compute.count == counts.count && compute.allSatisfy { $0 > 0 })
             }
         }
     }
@@ -52,9 +58,10 @@ import WireProtocol
         let m = try LayerRangeModel(file: try GGUFFile(path: model), logger: ringLogger)
         let ref = try Generator(model: m).generate(prompt: prompt, maxTokens: 8, sampling: .greedy, logprobs: true)
         for counts in [[18], [9, 9], [17, 1], [6, 6, 6], [5, 5, 4, 4]] {
-            let ring = try Ring.start(model: model, counts: counts)
-            defer { ring.shutdown() }
-            let r = try PipelineGenerator(ring: ring).generate(prompt: prompt, maxTokens: 8, sampling: .greedy, topLogprobs: 1, stopTokens: [])
+            let engine = try PipelineEngineTests.engine(model, counts: counts, microBatches: counts.count, maxBatchTokens: 512,
+                                                        contextLength: 512)
+            defer { engine.stop() }
+            let r = try engine.runOne(Self.request(prompt, maxTokens: 8, sampling: .greedy))
             #expect(r.tokens == ref.tokens, "\(counts)")
             #expect(r.logprobs.map(\.bitPattern) == ref.logprobs.map(\.bitPattern), "\(counts)")
         }
