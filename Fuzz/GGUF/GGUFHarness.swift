@@ -33,21 +33,12 @@ public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>,
     return 0
 }
 
-/// libFuzzer's driver: SwiftPM names an executable target's entry point after the module (and
-/// defines `main` as that symbol), so the harness starts the driver itself.
-@_silgen_name("LLVMFuzzerRunDriver")
-func runFuzzerDriver(_ argc: UnsafeMutablePointer<Int32>,
-                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
 @main enum FuzzMain {
     static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(runFuzzerDriver(&argc, &argv) { data, size in
+        runFuzzer { data, size in
             guard let data else { return 0 }
             return fuzzerTestOneInput(data, size)
-        })
+        }
     }
 }
 
