@@ -58,6 +58,8 @@ enum WireSeeds {
             p.u32(3); p.i32(Int32(i)); p.i32(-1); p.i32(.max)
             p.f32(0.7); p.i32(40); p.f32(0.95); p.f32(0.05); p.f32(1.1); p.f32(0.25); p.f32(-0.5); p.i32(64)
             p.u64(0xFFFF_FFFF_FFFF_FFF0); p.u32(UInt32(i)); p.u8(20)
+            let label = i == 0 ? Array("cmpl-seed".utf8) : []  // request label (protocol 3)
+            p.u32(UInt32(label.count)); for b in label { p.u8(b) }
         }
         p.u32(1)
         timing(&p, stage: 0)

@@ -78,7 +78,8 @@ struct EngineCore {
                 return WireBatchEntry(sequence: e.sequence, startPosition: UInt32(e.startPosition),
                                       count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens,
                                       sampling: r?.sampling ?? SamplingParameters(), tokenIndex: UInt32(e.tokenIndex),
-                                      topLogprobs: UInt8(clamping: r?.topLogprobs ?? 0))
+                                      topLogprobs: UInt8(clamping: r?.topLogprobs ?? 0),
+                                      requestLabel: e.startPosition == 0 ? (r?.requestID.rawValue ?? "") : "")
             }
             inFlight[planned.id.rawValue] = (planned, now)
             actions.append(.send(.forwardBatch(WireForwardBatch(batch: WireProtocol.BatchID(planned.id.rawValue),

@@ -72,6 +72,8 @@ public final class StageRunner {
         let o = options
         let stage = StageIndex(UInt16(o.index))
         var waitStart = now()
+        /// The API request of each sequence this stage holds, for its log lines.
+        var requestOf: [SequenceID: String] = [:]
         while true {
             let received: Result<WireMessage, WireError>
             do { received = .success(try upstream.receive()) } catch { received = .failure(error) }
@@ -87,6 +89,7 @@ public final class StageRunner {
             switch message {
             case let .forwardBatch(b):
                 var fb = b
+                for e in fb.entries where !e.requestLabel.isEmpty { requestOf[e.sequence] = e.requestLabel }
                 let t0 = now()
                 let entries = fb.entries.map { e in
                     StageEngine.Entry(sequence: e.sequence, startPosition: Int(e.startPosition),
@@ -98,7 +101,9 @@ public final class StageRunner {
                 do {
                     output = try engine.run(entries, hidden: fb.hiddenStates?.values)
                 } catch {
-                    logger.error("batch failed", metadata: ["batch.id": "\(fb.batch.rawValue)", "error": "\(error)"])
+                    let requests = Set(fb.entries.compactMap { requestOf[$0.sequence] }).sorted()
+                    logger.error("batch failed", metadata: ["batch.id": "\(fb.batch.rawValue)", "request.id": "\(requests)",
+                                                            "error": "\(error)"])
                     try downstream.send(.error(WireErrorReport(origin: o.role, code: .internalFailure, batch: fb.batch,
                                                                message: "batch \(fb.batch.rawValue): \(error)")))
                     waitStart = now()
@@ -121,9 +126,11 @@ public final class StageRunner {
                 }
             case let .freeSequences(ids):
                 engine.free(ids)
+                for id in ids { requestOf[id] = nil }
                 try downstream.send(message)
             case .reset:
                 engine.reset()
+                requestOf.removeAll()
                 try downstream.send(message)
             case .heartbeat, .error:
                 try downstream.send(message)

@@ -10,11 +10,12 @@ import ServingTypes
 //  2 helloAck (8 B)      i32 receiver role | i32 pid
 //  3 forwardBatch        u64 batch id | u32 slot | count entries × entry | count timings × timing
 //                        u8 has hidden states (0/1) [ u8 dtype | u32 rows | u32 width | rows×width elements ]
-//       entry (≥ 66 B)   u64 sequence | u32 start position | u32 count | u8 logits (0 none, 1 last, 2 all)
+//       entry (≥ 70 B)   u64 sequence | u32 start position | u32 count | u8 logits (0 none, 1 last, 2 all)
 //                        count tokens × i32 | sampling (45 B):
 //                        f32 temperature | i32 top_k | f32 top_p | f32 min_p | f32 repetition penalty
 //                        f32 presence penalty | f32 frequency penalty | i32 penalty window | u64 seed
 //                        u32 first token index | u8 top logprobs
+//                        count bytes of UTF-8 request label (≤ 128; empty but on a sequence's first chunk)
 //       timing (26 B)    u16 stage | u64 wait ns | u64 compute ns | u64 finished-at ns (CLOCK_MONOTONIC)
 //                        (hidden states come last so f32 data can be sent straight from the caller's buffer)
 //  4 sampledTokens       u64 batch id | u32 slot | count tokens × token | count timings × timing
@@ -25,7 +26,7 @@ import ServingTypes
 //  9 error               i32 origin role | u16 code | u64 batch id (0 = none) | count bytes of UTF-8 message (≤ 4096)
 
 extension WireCodec {
-    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize
+    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize + 4
     static let sampledTokenMinSize = 8 + 4 + 4 + 1
 
     /// Decodes one payload of `type`; the whole payload must be consumed.
@@ -112,8 +113,9 @@ extension WireCodec {
                 penaltyWindow: Int(try r.i32("penalty window")), seed: try r.u64("seed"))
             let tokenIndex = try r.u32("token index")
             let topLogprobs = try r.u8("top logprobs")
-            entries.append(WireBatchEntry(sequence: seq, startPosition: start, count: count, logits: mode,
-                                          tokens: tokens, sampling: s, tokenIndex: tokenIndex, topLogprobs: topLogprobs))
+            let label = try r.string("request label", maxBytes: WireBatchEntry.maxRequestLabelBytes)
+            entries.append(WireBatchEntry(sequence: seq, startPosition: start, count: count, logits: mode, tokens: tokens,
+                                          sampling: s, tokenIndex: tokenIndex, topLogprobs: topLogprobs, requestLabel: label))
         }
         let timings = try readTimings(&r)
         let flagOffset = r.offset

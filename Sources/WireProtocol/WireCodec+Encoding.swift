@@ -81,6 +81,9 @@ extension WireCodec {
             w.u64(s.seed)
             w.u32(e.tokenIndex)
             w.u8(e.topLogprobs)
+            let label = Array(e.requestLabel.utf8)
+            w.count(label.count)
+            label.withUnsafeBytes { w.raw($0) }
         }
         writeTimings(b.timings, into: &w)
     }

@@ -83,7 +83,7 @@ public enum WireCodec {
     /// Size of a forwardBatch payload up to (not including) the hidden-states flag.
     static func forwardBatchPrefixSize(_ b: WireForwardBatch) -> Int {
         var n = 8 + 4 + 4 + 4 + b.timings.count * WireStageTiming.wireSize
-        for e in b.entries { n += entryMinSize + 4 * e.tokens.count }
+        for e in b.entries { n += entryMinSize + 4 * e.tokens.count + e.requestLabel.utf8.count }
         return n
     }
 }

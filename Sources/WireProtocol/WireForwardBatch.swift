@@ -28,10 +28,17 @@ public struct WireBatchEntry: Sendable, Equatable {
     public var tokenIndex: UInt32
     /// How many top logprobs to return per sampled token (0–20).
     public var topLogprobs: UInt8
+    /// The API request the sequence belongs to, for the stages' log lines: sent with a
+    /// sequence's first prompt chunk (a stage keeps it until the sequence is freed), empty
+    /// otherwise. At most `maxRequestLabelBytes` of UTF-8.
+    public var requestLabel: String
+
+    /// Longest request label on the wire (an API request id is ~30 bytes).
+    public static let maxRequestLabelBytes = 128
 
     public init(sequence: SequenceID, startPosition: UInt32, count: UInt32, logits: WireLogitsMode,
                 tokens: [Int32], sampling: SamplingParameters = SamplingParameters(), tokenIndex: UInt32 = 0,
-                topLogprobs: UInt8 = 0) {
+                topLogprobs: UInt8 = 0, requestLabel: String = "") {
         self.sequence = sequence
         self.startPosition = startPosition
         self.count = count
@@ -40,6 +47,21 @@ public struct WireBatchEntry: Sendable, Equatable {
         self.sampling = sampling
         self.tokenIndex = tokenIndex
         self.topLogprobs = topLogprobs
+        self.requestLabel = Self.truncated(requestLabel)
+    }
+
+    /// `label` cut to `maxRequestLabelBytes` at a scalar boundary.
+    static func truncated(_ label: String) -> String {
+        if label.utf8.count <= maxRequestLabelBytes { return label }
+        var out = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in label.unicodeScalars {
+            let n = UTF8.width(scalar)
+            if bytes + n > maxRequestLabelBytes { break }
+            bytes += n
+            out.append(scalar)
+        }
+        return String(out)
     }
 
     /// Encoded size of the sampling fields (sampling parameters, token index, top logprobs).

@@ -78,6 +78,11 @@ import WireProtocol
         #expect(e.sequence == SequenceID(7) && e.sampling.seed == 7 && e.sampling.temperature == 0 && e.topLogprobs == 3)
         #expect(e.tokenIndex == 0 && e.logits == .last && e.tokens == [Self.id("h"), Self.id("i")])
         #expect(c.inFlight[b.batch.rawValue]?.sentAt == 5)
+        // The first chunk names the API request for the stages' log lines; later batches do not.
+        #expect(e.requestLabel == "cmpl-7")
+        _ = c.sampled(answer(b) { _ in Self.id("a") })
+        let next = try #require(batches(c.nextBatches(at: 6)).first)
+        #expect(next.entries[0].startPosition == 2 && next.entries[0].requestLabel.isEmpty)
     }
 
     @Test func tokensTextAndLengthFinish() throws {

@@ -51,10 +51,10 @@ import ServingTypes
         badMagic[0] = UInt8(ascii: "X")
         #expect(decodeAll(badMagic).1 == .badMagic(found: 0x5057_5358))
 
-        let v1 = Samples.frame(type: 6, payload: [], version: 1)  // the previous protocol
-        #expect(decodeAll(v1).1 == .unsupportedVersion(found: 1, supported: 2))
-        let v3 = Samples.frame(type: 6, payload: [], version: 3)
-        #expect(decodeAll(v3).1 == .unsupportedVersion(found: 3, supported: 2))
+        let v2 = Samples.frame(type: 6, payload: [], version: 2)  // the previous protocol
+        #expect(decodeAll(v2).1 == .unsupportedVersion(found: 2, supported: 3))
+        let v4 = Samples.frame(type: 6, payload: [], version: 4)
+        #expect(decodeAll(v4).1 == .unsupportedVersion(found: 4, supported: 3))
 
         var badCheck = good
         badCheck[13] ^= 0x40

@@ -35,7 +35,7 @@ enum Samples {
             WireBatchEntry(sequence: SequenceID(UInt64(1000 + i)), startPosition: UInt32(i * 3), count: 1,
                            logits: i % 3 == 0 ? .last : (i % 3 == 1 ? .none : .all),
                            tokens: tokens ? [Int32(i), -1, Int32.max] : [], sampling: sampling(i),
-                           tokenIndex: UInt32(i), topLogprobs: 20)
+                           tokenIndex: UInt32(i), topLogprobs: 20, requestLabel: i == 0 ? "cmpl-0123456789abcdef01234567" : "")
         }
         return WireForwardBatch(
             batch: BatchID(42), slot: MicroBatchSlot(3), entries: es,

@@ -20,7 +20,7 @@ import ServingTypes
     @Test func headerLayoutIsAsDocumented() {
         let f = WireCodec.encode(.heartbeat(WireHeartbeat(sequenceNumber: 1, sentAtNanoseconds: 2)))
         #expect(Array(f[0 ..< 4]) == Array("PSWP".utf8))
-        #expect(Array(f[4 ..< 6]) == [2, 0])
+        #expect(Array(f[4 ..< 6]) == [3, 0])
         #expect(Array(f[6 ..< 8]) == [7, 0])
         #expect(Array(f[8 ..< 12]) == [16, 0, 0, 0])
         #expect(Array(f[12 ..< 16]) == le(Samples.fnv1a32(Array(f[0 ..< 12]))))
@@ -151,3 +151,21 @@ import ServingTypes
         #expect(out == Samples.messages)
     }
 }
+
+/// The request label that lets a stage's log lines name the API request.
+@Suite struct RequestLabelTests {
+    @Test func aLabelTravelsAndALongOneIsCutAtAScalarBoundary() throws {
+        let long = String(repeating: "é", count: 100)  // 200 bytes
+        let e = WireBatchEntry(sequence: SequenceID(1), startPosition: 0, count: 1, logits: .last, tokens: [1], requestLabel: long)
+        #expect(e.requestLabel.utf8.count == WireBatchEntry.maxRequestLabelBytes && e.requestLabel.allSatisfy { $0 == "é" })
+        let odd = WireBatchEntry(sequence: SequenceID(1), startPosition: 0, count: 1, logits: .last, tokens: [1],
+                                 requestLabel: "a" + String(repeating: "😀", count: 40))
+        #expect(odd.requestLabel.utf8.count <= WireBatchEntry.maxRequestLabelBytes && !odd.requestLabel.contains("\u{FFFD}"))
+        let batch = WireForwardBatch(batch: BatchID(1), slot: MicroBatchSlot(0), entries: [e, odd])
+        var decoder = FrameDecoder()
+        decoder.append(WireCodec.encode(.forwardBatch(batch)))
+        guard case let .forwardBatch(back)? = try decoder.nextMessage() else { Issue.record("no batch"); return }
+        #expect(back.entries.map(\.requestLabel) == [e.requestLabel, odd.requestLabel])
+    }
+}
+
