@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CKernels"]),
         .target(name: "Tokenization", dependencies: ["GGUF"]),
         .target(name: "CPlatform", linkerSettings: [.linkedLibrary("numa"), .linkedLibrary("pthread")]),
-        .target(name: "WireProtocol", dependencies: ["ServingTypes"]),
+        .target(name: "WireProtocol", dependencies: ["ServingTypes", "GGUF"]),
         .target(name: "Scheduling", dependencies: ["ServingTypes"]),
         .target(name: "SystemdNotify"),
         .target(name: "ServeConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
@@ -67,6 +67,11 @@ let package = Package(
         .target(
             name: "Coordinator",
             dependencies: ["Scheduling", "WireProtocol", "GGUF", "Tokenization", "ServingTypes", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The stage code on threads behind the engine's ring seam: for tests of engine, recovery and reload.
+        .target(
+            name: "InProcessRing",
+            dependencies: ["Coordinator", "StageWorker", "WireProtocol", "GGUF", "CPlatform", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Serving",
@@ -111,7 +116,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "InProcessRing", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
         .testTarget(name: "CLITests", dependencies: ["ServingTypes", "GGUF", "SyntheticModels"], exclude: ["Python"]),
         .testTarget(name: "SyntheticModelsTests", dependencies: ["SyntheticModels", "GGUF", "Kernels"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "SyntheticModels"]),

@@ -74,3 +74,5 @@ int ps_sys_get_mempolicy(int *mode, unsigned long *nodemask) {
 }
 
 int ps_sys_trim_heap(void) { return malloc_trim(0); }
+
+int ps_sys_thread_id(void) { return (int)gettid(); }

@@ -8,7 +8,7 @@ import WireProtocol
 extension PipelineEngine {
     /// Spawns and links a ring for `configuration` on the engine thread and starts its receiver.
     func bringUp(_ configuration: RingConfiguration) throws {
-        let newRing = try StageRing(configuration: configuration, logger: logger)
+        let newRing = try launcher.start(configuration, logger)
         generation += 1
         ring = newRing
         ringConfiguration = configuration
@@ -24,16 +24,16 @@ extension PipelineEngine {
             snapshotValue.stageWaitNanoseconds = Array(repeating: 0, count: stages)
         }
         snapshotValue.stageLayers = configuration.stages.map(\.layers)
-        snapshotValue.stagePIDs = newRing.processes.map(\.pid)
+        snapshotValue.stagePIDs = newRing.stageIDs
         lock.unlock()
         startReceiver(newRing, generation: generation)
     }
 
-    private func startReceiver(_ ring: StageRing, generation: Int) {
+    private func startReceiver(_ ring: any RingExecutor, generation: Int) {
         let t = Thread { [weak self] in
             while true {
                 do {
-                    let m = try ring.receive()
+                    let m = try ring.receive(timeout: nil)
                     self?.post(.ring(m, generation: generation))
                 } catch {
                     guard let self else { return }

@@ -15,6 +15,9 @@ import WireProtocol
 /// see a delay, not an error — and applies a new partition on `reconfigure` by draining the ring
 /// and restarting it. A receiver thread per ring turns its messages into inbox items. Handlers
 /// are called on the engine thread.
+///
+/// How the stages run is the launcher's business (`RingExecutor`): a process per stage for the
+/// daemon, threads in this process for tests (`ThreadRing`); the engine is the same for both.
 public final class PipelineEngine: @unchecked Sendable {
     // Sendable: `scheduler`, `requests`, `inFlight`, `ring`, `telemetry` and the recovery state
     // are touched only on the engine thread; the inbox, status and snapshot are guarded by `lock`.
@@ -128,7 +131,8 @@ public final class PipelineEngine: @unchecked Sendable {
 
     // Engine-thread state.
     var ringConfiguration: RingConfiguration
-    var ring: StageRing?
+    var ring: (any RingExecutor)?
+    let launcher: RingLauncher
     var generation = 0
     /// Requests, batches and output processing: the state machine this runner carries out.
     var core: EngineCore
@@ -153,8 +157,10 @@ public final class PipelineEngine: @unchecked Sendable {
     private var finished = false
 
     public init(ringConfiguration: RingConfiguration, scheduler configuration: SchedulerConfiguration, tokenizer: Tokenizer,
-                recovery: RecoveryPolicy = RecoveryPolicy(), trace: Bool = false, logger: Logger) throws {
+                recovery: RecoveryPolicy = RecoveryPolicy(), trace: Bool = false, logger: Logger,
+                launcher: RingLauncher = .processes) throws {
         self.ringConfiguration = ringConfiguration
+        self.launcher = launcher
         self.tokenizer = tokenizer
         self.logger = logger
         self.policy = recovery
@@ -315,7 +321,7 @@ public final class PipelineEngine: @unchecked Sendable {
             return
         }
         runLoop()
-        if let ring { ring.shutdown() }
+        if let ring { ring.shutdown(graceSeconds: 3) }
         ring = nil
         publishSnapshot()
         markFinished()

@@ -17,8 +17,9 @@ public final class StageProcess: @unchecked Sendable {
     private let readyCondition = NSCondition()
     private let logger: Logger
 
-    /// Spawns `executable stage …arguments`. The stage's stderr is relayed to ours line by line
-    /// (prefixed with its index); its stdout carries the READY line.
+    /// Spawns `executable stage …arguments`. The stage's stderr is logged line by line through
+    /// `logger` (at the level the stage logged it; lines that are not log lines as errors with `stage.index`); its stdout carries the
+    /// READY line.
     public init(index: Int, executable: String, arguments: [String], logger: Logger) throws {
         self.index = index
         self.logger = logger
@@ -60,7 +61,11 @@ public final class StageProcess: @unchecked Sendable {
             self.lastErrorLines += lines
             if self.lastErrorLines.count > 5 { self.lastErrorLines.removeFirst(self.lastErrorLines.count - 5) }
             self.lock.unlock()
-            for line in lines { FileHandle.standardError.write(Data("[stage \(index)] \(line)\n".utf8)) }
+            for line in lines {
+                let l = StageLogLine(line)
+                // A stage's own log lines carry stage.index already; other lines get it here.
+                self.logger.log(level: l.level, "\(l.text)", metadata: l.isLogLine ? nil : ["stage.index": "\(index)"])
+            }
         }
         p.terminationHandler = { [weak self] proc in
             guard let self else { return }

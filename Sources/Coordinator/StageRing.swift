@@ -57,7 +57,7 @@ public enum RingError: Error, CustomStringConvertible {
 
 /// The coordinator's end of the pipeline: spawns P stage processes, links coordinator → stage 0 →
 /// … → stage P-1 → coordinator over Unix sockets in a private directory, and carries messages.
-public final class StageRing: @unchecked Sendable {
+public final class StageRing: RingExecutor, @unchecked Sendable {
     // Sendable: `toFirst` and `fromLast` are used by one sender and one receiver thread; the
     // process list is fixed after init.
     public let configuration: RingConfiguration
@@ -74,7 +74,7 @@ public final class StageRing: @unchecked Sendable {
         self.configuration = c
         self.logger = logger
         let file = try GGUFFile(path: c.modelPath)
-        let identity = ModelIdentity(fileSize: UInt64(file.fileSize), metadataHash: ModelIdentity.fnv1a64(file.headerBytes))
+        let identity = ModelIdentity(file: file)
         self.identity = identity
         let dir = try RuntimeDirectory.create(base: c.runtimeBase)
         self.directory = dir
@@ -107,76 +107,10 @@ public final class StageRing: @unchecked Sendable {
                 spawned.append(try StageProcess(index: s.index, executable: c.executable, arguments: args, logger: logger))
             }
         } catch { throw fail(error) }
-        let deadline = Date().addingTimeInterval(c.startupTimeoutSeconds)
-        let timeout = Duration.milliseconds(Int64(c.startupTimeoutSeconds * 1000))
-
-        // The last stage's link arrives whenever the chain behind it is up: accept it on a thread.
-        let lastLink = LinkBox()
-        let acceptThread = Thread { [identity] in
-            do {
-                let sock = try listener.acceptRejectingOtherUIDs(timeout: timeout)
-                let conn = WireConnection(socket: sock, spin: .zero)
-                guard case let .hello(h) = try conn.receive(timeout: timeout) else { throw RingError.refused("last stage did not send hello") }
-                if let r = RingHandshake.refusal(h, identity: identity, stageCount: p) {
-                    try? conn.send(.error(r))
-                    throw RingError.refused(r.message)
-                }
-                try conn.send(.helloAck(WireHelloAck(receiver: .coordinator, pid: getpid())))
-                lastLink.set(.success(conn))
-            } catch {
-                lastLink.set(.failure(error))
-            }
-        }
-        acceptThread.start()
-
-        func stageProblem(_ fallback: Error) -> Error {
-            for s in spawned { if let st = s.exited { return RingError.stageExited(stage: s.index, status: st, detail: s.recentErrors) } }
-            return fallback
-        }
-        // Link to stage 0 and handshake, watching for stages that die meanwhile.
-        let first: WireConnection
         do {
-            first = WireConnection(socket: try UnixSocket.connect(path: dir.stageSocket(0), timeout: timeout))
-            let first0 = c.stages[0].layers
-            try first.send(.hello(WireHello(model: identity, stageCount: UInt16(p), receiver: .stage(StageIndex(0)),
-                                            layerRange: UInt32(first0.lowerBound)..<UInt32(first0.upperBound),
-                                            activationDType: c.activationDType, sender: .coordinator)))
-            var answer: WireMessage?
-            while answer == nil {
-                let r: Result<WireMessage, WireError>
-                do { r = .success(try first.receive(timeout: .milliseconds(100))) } catch { r = .failure(error) }
-                switch r {
-                case let .success(m): answer = m
-                case let .failure(e) where e != .timedOut: throw e
-                case .failure:
-                    for s in spawned { if let st = s.exited { throw RingError.stageExited(stage: s.index, status: st, detail: s.recentErrors) } }
-                    if Date() > deadline {
-                        let waiting = spawned.first { if case .ready = $0.waitReady(until: Date()) { return false } else { return true } }
-                        throw RingError.stageNotReady(stage: waiting?.index ?? 0, seconds: c.startupTimeoutSeconds, detail: waiting?.recentErrors ?? "")
-                    }
-                }
-            }
-            switch answer! {
-            case .helloAck: break
-            case let .error(r): throw RingError.refused(r.message)
-            case let m: throw RingError.refused("stage 0 answered \(m.type) to hello")
-            }
-        } catch let e as RingError { throw fail(e) } catch { throw fail(stageProblem(RingError.link(stage: 0, "\(error)"))) }
-        for s in spawned {
-            switch s.waitReady(until: deadline) {
-            case .ready: continue
-            case let .exited(st): throw fail(RingError.stageExited(stage: s.index, status: st, detail: s.recentErrors))
-            case .timedOut: throw fail(RingError.stageNotReady(stage: s.index, seconds: c.startupTimeoutSeconds, detail: s.recentErrors))
-            }
-        }
-        guard let last = lastLink.wait(until: deadline) else {
-            throw fail(RingError.link(stage: nil, "no connection within \(Int(c.startupTimeoutSeconds)) s"))
-        }
-        switch last {
-        case let .success(conn): self.fromLast = conn
-        case let .failure(e): throw fail(stageProblem(e))
-        }
-        self.toFirst = first
+            (toFirst, fromLast) = try RingLinks.link(listener: listener, directory: dir, identity: identity, configuration: c,
+                                                     members: Members(processes: spawned, seconds: c.startupTimeoutSeconds))
+        } catch { throw fail(error) }
         self.processes = spawned
         logger.info("pipeline ring up", metadata: ["pipeline.stages": "\(p)", "pipeline.dir": "\(dir.path)"])
     }
@@ -186,6 +120,8 @@ public final class StageRing: @unchecked Sendable {
 
     /// Receives the next message that left the last stage (`timeout` nil = wait forever).
     public func receive(timeout: Duration? = nil) throws -> WireMessage { try fromLast.receive(timeout: timeout) }
+
+    public var stageIDs: [Int32] { processes.map(\.pid) }
 
     /// Memory of each stage process now, in bytes (0 where unreadable): `rss` counts every
     /// resident page, `pss` divides pages shared with other processes (the Swift runtime and
@@ -248,6 +184,29 @@ public final class StageRing: @unchecked Sendable {
         toFirst.close()
         fromLast.close()
         directory.remove()
+    }
+}
+
+extension StageRing {
+    /// The stage processes as linking up sees them.
+    struct Members: RingMembers {
+        let processes: [StageProcess]
+        let seconds: Double
+
+        func endedStage() -> RingError? {
+            processes.first { $0.exited != nil }.map { RingError.stageExited(stage: $0.index, status: $0.exited ?? -1, detail: $0.recentErrors) }
+        }
+
+        func waitAllReady(until deadline: Date) -> RingError? {
+            for p in processes {
+                switch p.waitReady(until: deadline) {
+                case .ready: continue
+                case let .exited(status): return .stageExited(stage: p.index, status: status, detail: p.recentErrors)
+                case .timedOut: return .stageNotReady(stage: p.index, seconds: seconds, detail: p.recentErrors)
+                }
+            }
+            return nil
+        }
     }
 }
 

@@ -1,13 +1,7 @@
-import GGUF
 import WireProtocol
 
 /// Checks a `hello` against what the receiver is; returns nil when acceptable, else the refusal.
 public enum Handshake {
-    /// The identity of a model file: its size and a hash of its header and metadata.
-    public static func identity(of file: GGUFFile) -> ModelIdentity {
-        ModelIdentity(fileSize: UInt64(file.fileSize), metadataHash: ModelIdentity.fnv1a64(file.headerBytes))
-    }
-
     /// Validates a hello received by `receiver`.
     public static func refusal(of hello: WireHello, receiver: WireRole, identity: ModelIdentity, stageCount: Int,
                                layers: Range<Int>?, dtype: WireActivationDType) -> WireErrorReport? {

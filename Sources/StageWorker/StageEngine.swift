@@ -4,7 +4,7 @@ import ModelRuntime
 
 /// What a stage does with one forward batch, apart from any I/O: run its layer range, and on the
 /// last stage sample each sequence's next token. Keeps each sequence's token history (for
-/// penalties) on the last stage. Driven by `StageLoop`, tested directly.
+/// penalties) on the last stage. Driven by `StageRunner`'s loop, tested directly.
 public final class StageEngine {
     /// One sequence's part of a batch, as the stage needs it.
     public struct Entry: Sendable, Equatable {

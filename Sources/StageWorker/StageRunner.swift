@@ -11,9 +11,13 @@ import WireProtocol
 public final class StageRunner {
     public let options: StageOptions
     let logger: Logger
+    /// Outside control when the stage runs on a thread of the coordinator's process (nil for a
+    /// stage process: signals do that there).
+    let control: StageControl?
 
-    public init(options: StageOptions, logger: Logger) {
+    public init(options: StageOptions, logger: Logger, control: StageControl? = nil) {
         self.options = options
+        self.control = control
         var l = logger
         l[metadataKey: "stage.index"] = "\(options.index)"
         self.logger = l
@@ -25,7 +29,7 @@ public final class StageRunner {
         let o = options
         try o.placement.apply(logger: logger)
         let file = try GGUFFile(path: o.modelPath)
-        let identity = Handshake.identity(of: file)
+        let identity = ModelIdentity(file: file)
         let cpus = try o.placement.effectiveCPUs()
         let model = try LayerRangeModel(file: file, layers: o.layers, threads: o.threads,
                                         cpus: cpus.isEmpty ? nil : (0..<o.threads).map { cpus[$0 % cpus.count] }, logger: logger)
@@ -36,7 +40,11 @@ public final class StageRunner {
         defer { listener.close() }
 
         // Downstream first: the chain links up from the coordinator's end.
-        let downstream = WireConnection(socket: try UnixSocket.connect(path: o.nextPath, timeout: timeout))
+        let downstream = WireConnection(socket: try linking(timeout) { slice throws(WireError) in
+            try UnixSocket.connect(path: o.nextPath, timeout: slice)
+        })
+        control?.attach(downstream)
+        defer { downstream.close() }
         try downstream.send(.hello(WireHello(model: identity, stageCount: UInt16(o.stageCount), receiver: o.downstreamRole,
                                              layerRange: o.nextLayers.map { UInt32($0.lowerBound)..<UInt32($0.upperBound) } ?? 0..<0,
                                              activationDType: o.activationDType, sender: o.role)))
@@ -46,10 +54,14 @@ public final class StageRunner {
         case let other: throw StageError.handshake("\(o.downstreamRole) answered \(other.type) to hello")
         }
 
-        let upstreamSocket = try listener.acceptRejectingOtherUIDs(timeout: timeout) { [logger] error in
-            logger.warning("refused a connection", metadata: ["error": "\(error)"])
+        let upstreamSocket = try linking(timeout) { [logger] slice throws(WireError) in
+            try listener.acceptRejectingOtherUIDs(timeout: slice) { error in
+                logger.warning("refused a connection", metadata: ["error": "\(error)"])
+            }
         }
         let upstream = WireConnection(socket: upstreamSocket, spin: .zero)
+        control?.attach(upstream)
+        defer { upstream.close() }
         guard case let .hello(hello) = try upstream.receive(timeout: timeout) else {
             throw StageError.handshake("upstream did not start with hello")
         }
@@ -68,6 +80,26 @@ public final class StageRunner {
 
     private func now() -> UInt64 { WireClock.monotonicNanoseconds() }
 
+    /// Runs a linking step (connect, accept) within `timeout`. A stage on a thread waits in short
+    /// slices so that `StageControl.crash()` ends it at once, as SIGKILL ends a process.
+    private func linking<T>(_ timeout: Duration, _ step: (Duration) throws(WireError) -> T) throws -> T {
+        guard let control else { return try step(timeout) }
+        let parts = timeout.components
+        let deadline = now() + UInt64(max(0, parts.seconds)) * 1_000_000_000 + UInt64(max(0, parts.attoseconds) / 1_000_000_000)
+        while true {
+            let left = deadline > now() ? deadline - now() : 0
+            let r: Result<T, WireError>
+            do { r = .success(try step(.nanoseconds(Int64(min(left, 100_000_000))))) } catch { r = .failure(error) }
+            switch r {
+            case let .success(v): return v
+            case let .failure(e):
+                guard e == .timedOut || { if case .connectTimedOut = e { true } else { false } }() else { throw e }
+                if control.isCrashed { throw StageError.link("stage crashed on request") }
+                if now() >= deadline { throw e }
+            }
+        }
+    }
+
     func loop(engine: StageEngine, upstream: WireConnection, downstream: DownstreamWriter) throws {
         let o = options
         let stage = StageIndex(UInt16(o.index))
@@ -80,11 +112,14 @@ public final class StageRunner {
             let message: WireMessage
             switch received {
             case let .success(m): message = m
+            case .failure where control?.isCrashed == true:
+                throw StageError.link("stage crashed on request")
             case .failure(.closed):
                 logger.info("upstream closed; stage exiting")
                 return
             case let .failure(e): throw e
             }
+            try control?.checkpoint()
             let waited = now() - waitStart
             switch message {
             case let .forwardBatch(b):

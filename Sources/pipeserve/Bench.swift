@@ -29,6 +29,12 @@ struct Bench: ParsableCommand {
             batching puts other prompts' prefill chunks in the same iterations as decodes, which TPOT includes \
             and this excludes (JSON: decode_tokens_per_s, with decode_iterations, decode_tokens, decode_seconds and \
             prefill_iterations). It is "–" (JSON null) when no iteration was decode-only, e.g. with --output-tokens 1.
+
+            Link µs/hop = (round trip − Σ stage compute) per batch / (stages + 1) links: framing, copies and, with \
+            M > 1, queueing behind other batches. Stage memory = the stage processes' proportional set size \
+            (PSS: pages shared between stages counted once) summed, over the model file's size, read at the end \
+            of each run. The pipeline-overhead sweep: --requests 1 --prompt-tokens 1 --stages 1,2,3,4 \
+            --micro-batches 1 --activation-dtype f32,f16,bf16 (scripts/bench-pipeline runs it).
             """)
 
     @Option(help: "Path of the GGUF model.") var model: String
@@ -45,7 +51,8 @@ struct Bench: ParsableCommand {
     var prefillChunkTokens: String = "auto"
     @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
     @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"
-    @Option(help: "Hidden states on the wire: f32, f16 or bf16.") var activationDtype: String = "f32"
+    @Option(help: "Hidden states on the wire: f32, f16 or bf16, or a list of them to compare (multi-stage runs only).")
+    var activationDtype: String = "f32"
     @Option(help: "Write a Chrome trace-event JSON of the last combination to this file.") var trace: String?
     @Option(help: "Seed of the random prompts and arrivals.") var seed: UInt64 = 1
     @Flag(help: "Print a JSON list, one object per combination.") var json = false
@@ -74,16 +81,25 @@ struct Bench: ParsableCommand {
             throw CLIError("--prompt-tokens + --output-tokens = \(promptTokens + outputTokens) exceeds the context length \(h.contextLength)")
         }
         let stageList = try parseList(stages, "--stages")
+        let dtypes = try activationDtype.split(separator: ",").map { name in
+            guard let d = activationDType(named: String(name)) else {
+                throw CLIError("--activation-dtype must be f32, f16 or bf16, or a list of them (got \(activationDtype))")
+            }
+            return (String(name), d)
+        }
+        let fileBytes = Double(file.fileSize)
         let mbList = try parseList(microBatches, "--micro-batches")
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         var results: [[String: Any]] = []
         if !json {
-            print("| stages | M | layers | output tok/s | decode tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble | link µs/hop |")
-            print("|---|---|---|---|---|---|---|---|---|---|")
+            print("| stages | M | wire | layers | output tok/s | decode tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms | stage busy | bubble | link µs/hop | stage memory / file |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         }
         for (ci, s) in stageList.enumerated() {
             let placements = try placeStages(s, threads: threadsPerStage, mode: try parseNUMAMode(numa), logger: logger)
-            for (mi, m) in mbList.enumerated() {
+            // One stage has no wire between stages: one dtype is enough there.
+            let combinations = mbList.flatMap { m in (s == 1 ? Array(dtypes.prefix(1)) : dtypes).map { (m, $0) } }
+            for (k, (m, (dtypeName, dtype))) in combinations.enumerated() {
                 // Balanced for this run's traffic: its prompt and output lengths, its rows per micro-batch.
                 let chunk = ServeConfiguration.prefillChunkTokens(Int(prefillChunkTokens), maxBatchTokens: maxBatchTokens, microBatches: m)
                 let workload = PartitionWorkload.serving(promptTokens: promptTokens, outputTokens: outputTokens, runningSequences: requests,
@@ -95,14 +111,11 @@ struct Bench: ParsableCommand {
                 } catch { throw CLIError("\(error)") }
                 var config = ringConfiguration(model: model, plan: plan, threads: threadsPerStage, placements: placements)
                 config.stageLogLevel = logLevel
-                guard let dtype = activationDType(named: activationDtype) else {
-                    throw CLIError("--activation-dtype must be f32, f16 or bf16 (got \(activationDtype))")
-                }
                 config.activationDType = dtype
                 let sched = SchedulerConfiguration(microBatches: m, maxBatchTokens: maxBatchTokens, kvCacheTokens: kvCacheTokens,
                                                    maxQueue: requests, maxRunning: requests, contextLength: h.contextLength,
                                                    prefillChunkTokens: chunk)
-                let last = ci == stageList.count - 1 && mi == mbList.count - 1
+                let last = ci == stageList.count - 1 && k == combinations.count - 1
                 let engine: PipelineEngine
                 do { engine = try PipelineEngine(ringConfiguration: config, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }
                 catch { throw CLIError("\(error)") }
@@ -110,7 +123,9 @@ struct Bench: ParsableCommand {
                 let r = BenchWorkload(requests: requests, promptTokens: promptTokens, outputTokens: outputTokens, rate: rate, seed: seed)
                     .run(engine: engine, vocabulary: h.vocabularySize, label: isatty(2) != 0 ? "stages \(s), M \(m)" : nil)
                 let snap = engine.snapshot
+                let memory = StageRing.memory(of: snap.stagePIDs)
                 engine.stop()
+                let pssShare = Double(memory.reduce(0) { $0 + $1.pss }) / fileBytes
                 if last, let trace { try engine.traceJSON().write(toFile: trace, atomically: true, encoding: .utf8) }
                 let busy = snap.stageComputeNanoseconds.map { Double($0) / max(1, r.wallNanoseconds) }
                 let bubble = 1 - busy.reduce(0, +) / Double(max(1, busy.count))
@@ -127,7 +142,8 @@ struct Bench: ParsableCommand {
                     "decode_seconds": Double(decode.nanoseconds) / 1e9, "prefill_iterations": Int(decode.prefillIterations),
                     "ttft_ms": BenchWorkload.percentiles(r.ttft), "tpot_ms": BenchWorkload.percentiles(r.tpot),
                     "stage_busy": busy, "bubble_ratio": bubble, "batches": Int(snap.batches),
-                    "link_overhead_us_per_hop": hopMicros, "activation_dtype": activationDtype,
+                    "link_overhead_us_per_hop": hopMicros, "activation_dtype": dtypeName,
+                    "stage_resident_bytes": memory.map(\.rss), "stage_proportional_bytes": memory.map(\.pss), "model_bytes": file.fileSize,
                 ]
                 results.append(row)
                 if !json {
@@ -135,7 +151,7 @@ struct Bench: ParsableCommand {
                     let layerText = plan.layerCounts.map(String.init).joined(separator: ",")
                     let busyText = busy.map { String(format: "%.0f%%", $0 * 100) }.joined(separator: " ")
                     let decodeText = decode.tokensPerSecond.map { String(format: "%.1f", $0) } ?? "–"
-                    print("| \(s) | \(m) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(decodeText) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) | \(String(format: "%.0f", hopMicros)) |")
+                    print("| \(s) | \(m) | \(s == 1 ? "–" : dtypeName) | \(layerText) | \(String(format: "%.1f", r.outputTokensPerSecond)) | \(decodeText) | \(p(r.ttft)) | \(p(r.tpot)) | \(busyText) | \(String(format: "%.0f%%", bubble * 100)) | \(String(format: "%.0f", hopMicros)) | \(String(format: "%.2f", pssShare)) |")
                     fflush(nil)
                 }
                 if r.failed > 0 { FileHandle.standardError.write(Data("bench: \(r.failed) requests failed: \(r.firstError ?? "")\n".utf8)) }

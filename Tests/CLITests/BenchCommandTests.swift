@@ -47,4 +47,20 @@ import Testing
         #expect(row["decode_tokens_per_s"] is NSNull, "\(row)")
         #expect(row["decode_iterations"] as? Int == 0)
     }
+
+    /// The pipeline-overhead sweep (scripts/bench-pipeline): one row per stage count and wire
+    /// dtype (one stage has no wire: one row), each with the stages' memory.
+    @Test func aWireDtypeListGivesARowPerDtypeWithStageMemory() throws {
+        let r = try CLI.run("bench", "--model", try CLI.syntheticModel(), "--stages", "1,2", "--micro-batches", "1", "--requests", "1",
+                            "--prompt-tokens", "1", "--output-tokens", "4", "--activation-dtype", "f32,bf16", "--json")
+        #expect(r.status == 0, "\(r.output)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]], "\(r.output)")
+        #expect(rows.map { "\($0["stages"]!)/\($0["activation_dtype"]!)" } == ["1/f32", "2/f32", "2/bf16"])
+        for row in rows {
+            let pss = try #require(row["stage_proportional_bytes"] as? [Int])
+            #expect(pss.count == row["stages"] as? Int && pss.allSatisfy { $0 > 0 }, "\(row)")
+        }
+        let bad = try CLI.run("bench", "--model", try CLI.syntheticModel(), "--activation-dtype", "f32,f8")
+        #expect(bad.status != 0 && bad.output.contains("--activation-dtype"), "\(bad.output)")
+    }
 }

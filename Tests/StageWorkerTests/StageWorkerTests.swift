@@ -45,9 +45,9 @@ import ServingTypes
         let a = dir.appendingPathComponent("a.gguf").path, b = dir.appendingPathComponent("b.gguf").path
         try SyntheticModel.writer(SyntheticModelSpec.preset("tiny-llama")!).write(to: a)
         try SyntheticModel.writer(SyntheticModelSpec.preset("tiny-qwen2")!).write(to: b)
-        let ia = Handshake.identity(of: try GGUFFile(path: a)), ib = Handshake.identity(of: try GGUFFile(path: b))
+        let ia = ModelIdentity(file: try GGUFFile(path: a)), ib = ModelIdentity(file: try GGUFFile(path: b))
         #expect(ia != ib)
-        #expect(ia == Handshake.identity(of: try GGUFFile(path: a)))
+        #expect(ia == ModelIdentity(file: try GGUFFile(path: a)))
     }
 }
 

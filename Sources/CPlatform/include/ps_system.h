@@ -17,6 +17,8 @@ int ps_sys_get_thread_affinity(int *cpus, int max);
 int ps_sys_trim_heap(void);
 // Number of CPUs configured on the machine.
 int ps_sys_cpu_count(void);
+// The calling thread's kernel id (what ps -L and /proc/PID/task show).
+int ps_sys_thread_id(void);
 
 // 1 when libnuma works on this machine, else 0.
 int ps_sys_numa_available(void);
