@@ -62,7 +62,7 @@ let package = Package(
         .target(name: "Planning", dependencies: ["GGUF", "ModelRuntime"]),
         .target(
             name: "StageWorker",
-            dependencies: ["ModelRuntime", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ModelRuntime", "Kernels", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Coordinator",

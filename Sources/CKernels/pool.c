@@ -2,7 +2,8 @@
 // chunks too, so when a worker is descheduled (a busy or oversubscribed machine) the caller simply
 // does more of the work instead of waiting a scheduler quantum for it. Which thread computes a
 // chunk never changes its result: each chunk writes its own outputs with a fixed reduction order.
-// Workers spin briefly on the generation counter, then sleep on a condition variable.
+// Workers spin briefly on the generation counter (ps_pool_set_idle_spin), then sleep on a
+// condition variable.
 #define _GNU_SOURCE
 #include "ps_ops.h"
 #include <pthread.h>
@@ -21,6 +22,7 @@ struct ps_pool {
     _Atomic int done;     // chunks finished
     _Atomic int active;   // workers inside a run
     _Atomic int stop;
+    _Atomic int idle_spin;  // pause iterations a worker spins before sleeping
     int n_chunks;
     ps_task_fn fn;
     void *ctx;
@@ -62,7 +64,7 @@ static void *worker_main(void *p) {
         uint64_t g;
         int spins = 0;
         while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
-            if (++spins < 20000) { cpu_relax(); continue; }
+            if (++spins < atomic_load_explicit(&pool->idle_spin, memory_order_relaxed)) { cpu_relax(); continue; }
             pthread_mutex_lock(&pool->mu);
             while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->cv, &pool->mu);
@@ -84,6 +86,7 @@ ps_pool *ps_pool_create(int n_threads, const int *cpus) {
     ps_pool *pool = calloc(1, sizeof(ps_pool));
     if (!pool) return NULL;
     pool->n = n_threads;
+    atomic_store(&pool->idle_spin, PS_POOL_DEFAULT_IDLE_SPIN);
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
     if (cpus) {
@@ -106,6 +109,10 @@ ps_pool *ps_pool_create(int n_threads, const int *cpus) {
 }
 
 int ps_pool_size(const ps_pool *pool) { return pool ? pool->n : 1; }
+
+void ps_pool_set_idle_spin(ps_pool *pool, int spins) {
+    if (pool) atomic_store(&pool->idle_spin, spins < 0 ? 0 : spins);
+}
 
 void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx, int n_chunks) {
     if (n_chunks <= 0) return;

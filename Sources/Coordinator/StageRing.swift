@@ -12,9 +12,13 @@ public struct StageSpec: Sendable, Equatable {
     public var cpus: [Int]
     /// NUMA node for the stage's memory (nil = no binding).
     public var numaNode: Int?
+    /// Whether other stages' threads share this stage's CPUs: its idle threads then sleep soon
+    /// instead of spinning on a core the next stage needs.
+    public var sharedCPUs: Bool
 
-    public init(index: Int, layers: Range<Int>, threads: Int = 1, cpus: [Int] = [], numaNode: Int? = nil) {
+    public init(index: Int, layers: Range<Int>, threads: Int = 1, cpus: [Int] = [], numaNode: Int? = nil, sharedCPUs: Bool = false) {
         self.index = index; self.layers = layers; self.threads = threads; self.cpus = cpus; self.numaNode = numaNode
+        self.sharedCPUs = sharedCPUs
     }
 }
 
@@ -104,6 +108,7 @@ public final class StageRing: RingExecutor, @unchecked Sendable {
                 }
                 if !s.cpus.isEmpty { args += ["--cpus", s.cpus.map(String.init).joined(separator: ",")] }
                 if let node = s.numaNode { args += ["--numa-node", "\(node)"] }
+                if s.sharedCPUs { args.append("--shared-cpus") }
                 spawned.append(try StageProcess(index: s.index, executable: c.executable, arguments: args, logger: logger))
             }
         } catch { throw fail(error) }

@@ -30,6 +30,17 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { ps_pool_destroy(pool) }
 
+    /// Pause iterations an idle worker spins before sleeping when its CPUs are its own (about a
+    /// millisecond: the next operation of a forward pass finds the workers awake).
+    public static let exclusiveIdleSpin = Int(PS_POOL_DEFAULT_IDLE_SPIN)
+    /// The same when other stages' threads share these CPUs: long enough to stay awake between
+    /// the operations of one forward pass (~0.1 ms), short enough not to take a core from the
+    /// stage that computes next.
+    public static let sharedIdleSpin = 2000
+
+    /// Sets how long idle workers spin before they sleep (`exclusiveIdleSpin` by default).
+    public func setIdleSpin(_ spins: Int) { ps_pool_set_idle_spin(pool, Int32(clamping: spins)) }
+
     /// Runs `task(context, i, chunks)` for every chunk i on whichever threads take it (the caller
     /// too) and returns when all are done. A chunk's result must not depend on the thread that runs it.
     @inlinable

@@ -19,10 +19,21 @@ public func placeStages(_ stages: Int, threads: Int, mode: PlacementPlanner.Mode
 
 /// The ring for a partition plan: one stage process per planned stage, with its placement.
 public func ringConfiguration(model: String, plan: PartitionPlan, threads: Int, placements: [PlacementPlanner.Placement]) -> RingConfiguration {
-    RingConfiguration(modelPath: model, executable: Machine.currentExecutable(), stages: plan.stages.map {
+    let shared = sharedCPUs(placements.map(\.cpus), threads: threads, usableCPUs: Machine.usableCPUCount())
+    return RingConfiguration(modelPath: model, executable: Machine.currentExecutable(), stages: plan.stages.map {
         StageSpec(index: $0.index, layers: $0.layers, threads: threads, cpus: placements[$0.index].cpus,
-                  numaNode: placements[$0.index].numaNode)
+                  numaNode: placements[$0.index].numaNode, sharedCPUs: shared[$0.index])
     })
+}
+
+/// Per stage, whether another stage's threads (or two of its own) share its CPUs: pinned
+/// stages whose CPU lists overlap or repeat; unpinned ones when all threads outnumber the CPUs.
+public func sharedCPUs(_ cpus: [[Int]], threads: Int, usableCPUs: Int) -> [Bool] {
+    guard cpus.allSatisfy({ !$0.isEmpty }) else { return cpus.map { _ in cpus.count * threads > usableCPUs } }
+    return cpus.indices.map { i in
+        Set(cpus[i]).count < cpus[i].count
+            || cpus.indices.contains { j in j != i && !Set(cpus[j]).isDisjoint(with: cpus[i]) }
+    }
 }
 
 /// The wire dtype named `f32`, `f16` or `bf16`.

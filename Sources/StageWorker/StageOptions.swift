@@ -18,13 +18,16 @@ public struct StageOptions: Sendable {
     public var activationDType: WireActivationDType
     /// How long to wait for the neighbours while linking up.
     public var linkTimeoutSeconds: Double
+    /// Other stages' threads share this stage's CPUs: idle compute threads sleep soon.
+    public var sharedCPUs: Bool
 
     public init(modelPath: String, index: Int, stageCount: Int, layers: Range<Int>, listenPath: String, nextPath: String,
                 nextLayers: Range<Int>? = nil, threads: Int = 1, placement: StagePlacement = StagePlacement(), activationDType: WireActivationDType = .f32,
-                linkTimeoutSeconds: Double = 60) {
+                linkTimeoutSeconds: Double = 60, sharedCPUs: Bool = false) {
         self.modelPath = modelPath; self.index = index; self.stageCount = stageCount; self.layers = layers
         self.listenPath = listenPath; self.nextPath = nextPath; self.nextLayers = nextLayers; self.threads = threads; self.placement = placement
         self.activationDType = activationDType; self.linkTimeoutSeconds = linkTimeoutSeconds
+        self.sharedCPUs = sharedCPUs
     }
 
     public var isLast: Bool { index == stageCount - 1 }

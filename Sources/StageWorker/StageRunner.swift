@@ -2,6 +2,7 @@ import ServingTypes
 import CPlatform
 import Foundation
 import GGUF
+import Kernels
 import Logging
 import ModelRuntime
 import WireProtocol
@@ -33,6 +34,7 @@ public final class StageRunner {
         let cpus = try o.placement.effectiveCPUs()
         let model = try LayerRangeModel(file: file, layers: o.layers, threads: o.threads,
                                         cpus: cpus.isEmpty ? nil : (0..<o.threads).map { cpus[$0 % cpus.count] }, logger: logger)
+        if o.sharedCPUs { model.pool.setIdleSpin(ThreadPool.sharedIdleSpin) }
         let engine = StageEngine(model: model)
         let timeout = Duration.milliseconds(Int64(o.linkTimeoutSeconds * 1000))
 

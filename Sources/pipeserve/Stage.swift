@@ -25,6 +25,7 @@ struct Stage: ParsableCommand {
     @Option(help: "Seconds to wait for neighbours while linking.") var linkTimeout: Double = 60
     @Option(help: "Exit at once if this is not our parent (the coordinator died before we started).") var parentPid: Int32?
     @Option(help: "Log level.") var logLevel: String = "warning"
+    @Flag(help: "Other stages share this stage's CPUs: idle compute threads sleep soon instead of spinning.") var sharedCpus = false
 
     func run() throws {
         // Die with the coordinator, even if it is SIGKILLed. The spawner's blocked-signal mask is
@@ -51,7 +52,7 @@ struct Stage: ParsableCommand {
         let options = StageOptions(modelPath: model, index: index, stageCount: stages, layers: range, listenPath: listen,
                                    nextPath: next, nextLayers: nextRange, threads: threads,
                                    placement: StagePlacement(cpus: cpuList, numaNode: numaNode), activationDType: dtype,
-                                   linkTimeoutSeconds: linkTimeout)
+                                   linkTimeoutSeconds: linkTimeout, sharedCPUs: sharedCpus)
         do {
             try StageRunner(options: options, logger: logger).run { observed in
                 print("READY stage=\(index) pid=\(getpid()) \(observed)")

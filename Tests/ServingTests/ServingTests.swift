@@ -56,3 +56,19 @@ import Tokenization
         #expect(choice.template == nil && choice.problem?.contains("not one pipeserve recognises") == true)
     }
 }
+
+/// Which stages share CPUs with another stage (their idle threads then sleep soon).
+@Suite struct SharedCPUTests {
+    @Test func pinnedStagesShareWhenTheirListsOverlapOrRepeat() {
+        #expect(sharedCPUs([[0], [1]], threads: 1, usableCPUs: 2) == [false, false])
+        #expect(sharedCPUs([[0, 1], [0, 1]], threads: 2, usableCPUs: 2) == [true, true])
+        #expect(sharedCPUs([[0, 1], [2, 3], [3, 4]], threads: 2, usableCPUs: 8) == [false, true, true])
+        #expect(sharedCPUs([[0, 0]], threads: 2, usableCPUs: 1) == [true])
+    }
+
+    @Test func unpinnedStagesShareWhenThreadsOutnumberTheCPUs() {
+        #expect(sharedCPUs([[], []], threads: 1, usableCPUs: 2) == [false, false])
+        #expect(sharedCPUs([[], []], threads: 2, usableCPUs: 2) == [true, true])
+        #expect(sharedCPUs([[]], threads: 2, usableCPUs: 2) == [false])
+    }
+}

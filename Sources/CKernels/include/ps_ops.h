@@ -55,6 +55,11 @@ typedef void (*ps_task_fn)(void *ctx, int index, int count);
 ps_pool *ps_pool_create(int n_threads, const int *cpus);
 void ps_pool_destroy(ps_pool *pool);
 int ps_pool_size(const ps_pool *pool);
+// Pause iterations an idle worker spins before it sleeps (default PS_POOL_DEFAULT_IDLE_SPIN, about
+// a millisecond: the next operation of a forward pass finds it awake). Lower it when the pool's
+// CPUs are shared with another stage, whose work an idle spin would slow.
+#define PS_POOL_DEFAULT_IDLE_SPIN 20000
+void ps_pool_set_idle_spin(ps_pool *pool, int spins);
 // Runs fn(ctx, i, n_chunks) for every i in 0..<n_chunks on whichever threads take them (the caller
 // takes chunks too); returns when all are done. Not reentrant.
 void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx, int n_chunks);
