@@ -55,14 +55,16 @@ public enum ConfigLoader {
     /// (they time-share; a stage's threads wait on each other at every matrix product); more
     /// than `oversubscriptionLimit` threads per CPU is refused, since it can only be a mistake.
     public static func cpuCheck(_ c: ServeConfiguration, usableCPUs: Int, file: String? = nil) throws -> [String] {
-        let threads = c.pipeline.stages * c.pipeline.threadsPerStage
+        // auto chooses the threads within the limit and time-shares on purpose: nothing to say.
+        guard let perStage = c.pipeline.threadsPerStage else { return [] }
+        let threads = c.pipeline.stages * perStage
         let cpus = max(1, usableCPUs)
         if threads > cpus * oversubscriptionLimit {
             throw ConfigError(file: file, key: "pipeline.threads_per_stage",
-                              message: "\(c.pipeline.stages) stages × \(c.pipeline.threadsPerStage) threads = \(threads) compute threads on \(cpus) usable CPUs (at most \(oversubscriptionLimit) per CPU); use at most \(max(1, cpus * oversubscriptionLimit / c.pipeline.stages))")
+                              message: "\(c.pipeline.stages) stages × \(perStage) threads = \(threads) compute threads on \(cpus) usable CPUs (at most \(oversubscriptionLimit) per CPU); use at most \(max(1, cpus * oversubscriptionLimit / c.pipeline.stages)), or auto")
         }
         if threads > cpus {
-            return ["pipeline: \(c.pipeline.stages) stages × \(c.pipeline.threadsPerStage) threads = \(threads) compute threads on \(cpus) usable CPUs: stages will time-share cores"]
+            return ["pipeline: \(c.pipeline.stages) stages × \(perStage) threads = \(threads) compute threads on \(cpus) usable CPUs: stages will time-share cores"]
         }
         return []
     }

@@ -104,7 +104,8 @@ struct NodeReader {
                         }
                     case "micro_batches":
                         c.pipeline.microBatches = (pv.string == "auto") ? nil : try int(pv, key, 1...256)
-                    case "threads_per_stage": c.pipeline.threadsPerStage = try int(pv, key, 1...1024)
+                    case "threads_per_stage":
+                        c.pipeline.threadsPerStage = (pv.string == "auto") ? nil : try int(pv, key, 1...1024)
                     case "cpus":
                         guard case let .sequence(seq) = pv else { throw error(pv, key, "expected a list of CPU lists, one per stage, like [[0], [1]]") }
                         c.pipeline.cpus = try seq.map { try intList($0, key, 0...65535) }

@@ -27,7 +27,7 @@ extension ServeConfiguration {
               stages: \(pipeline.stages)
               layers: \(layers)
               micro_batches: \(pipeline.effectiveMicroBatches)
-              threads_per_stage: \(pipeline.threadsPerStage)
+              threads_per_stage: \(pipeline.threadsPerStage.map(String.init) ?? "auto")
               cpus: \(cpus)
               numa: \(numa)
               socket_dir: \(q(pipeline.socketDir))

@@ -28,7 +28,8 @@ public struct ServeConfiguration: Sendable, Equatable {
         public var layers: Layers = .auto
         /// Micro-batches in flight; nil = 2 × stages.
         public var microBatches: Int?
-        public var threadsPerStage = 1
+        /// Compute threads per stage; nil = auto (`effectiveThreadsPerStage`).
+        public var threadsPerStage: Int?
         /// CPU lists per stage (e.g. [[0], [1]]); empty = chosen by `numa`.
         public var cpus: [[Int]] = []
         public var numa: NUMA = .auto
@@ -38,6 +39,15 @@ public struct ServeConfiguration: Sendable, Equatable {
         public var activationDType = "f32"
 
         public var effectiveMicroBatches: Int { microBatches ?? 2 * stages }
+
+        /// Threads per stage on a machine whose stages each have `nodeCPUs` CPUs (those of their
+        /// NUMA node the daemon may use; all usable CPUs on a one-node machine): the configured
+        /// number, or for auto every one of them — the stages time-share the cores, so one
+        /// user's token crosses each stage with all of them while the idle stages sleep — but
+        /// never more than `ConfigLoader.oversubscriptionLimit` threads per CPU in all.
+        public func effectiveThreadsPerStage(nodeCPUs: Int) -> Int {
+            threadsPerStage ?? max(1, min(nodeCPUs, nodeCPUs * ConfigLoader.oversubscriptionLimit / max(1, stages)))
+        }
     }
 
     /// Prompt tokens per micro-batch: the configured value, or max_batch_tokens / micro_batches (at

@@ -20,6 +20,18 @@ public enum Machine {
         return nodes
     }
 
+    /// CPUs a stage has on its NUMA node: the usable CPUs on a one-node machine, else the
+    /// smallest node's CPUs among those the daemon may use.
+    public static func nodeCPUCount() -> Int {
+        let usable = usableCPUCount()
+        let nodes = topology().filter { !$0.isEmpty }
+        guard nodes.count > 1 else { return usable }
+        var buffer = [Int32](repeating: 0, count: 4096)
+        let n = Int(ps_sys_get_thread_affinity(&buffer, Int32(buffer.count)))
+        let allowed = n > 0 ? Set(buffer[0..<n].map(Int.init)) : Set(nodes.joined())
+        return max(1, nodes.map { Set($0).intersection(allowed).count }.filter { $0 > 0 }.min() ?? usable)
+    }
+
     /// Absolute path of the running executable (stages are spawned from it).
     public static func currentExecutable() -> String {
         var buf = [CChar](repeating: 0, count: 4096)

@@ -66,10 +66,11 @@ public struct PipelineSettings: Sendable {
             case let .nodes(n): return .nodes(n)
             }
         }()
-        var placements = try placeStages(c.pipeline.stages, threads: c.pipeline.threadsPerStage, mode: mode, logger: logger,
+        let threads = c.pipeline.effectiveThreadsPerStage(nodeCPUs: Machine.nodeCPUCount())
+        var placements = try placeStages(c.pipeline.stages, threads: threads, mode: mode, logger: logger,
                                          errorPrefix: "pipeline.numa: ")
         if !c.pipeline.cpus.isEmpty { for i in placements.indices { placements[i].cpus = c.pipeline.cpus[i] } }
-        ring = ringConfiguration(model: c.modelPath, plan: plan, threads: c.pipeline.threadsPerStage, placements: placements)
+        ring = ringConfiguration(model: c.modelPath, plan: plan, threads: threads, placements: placements)
         ring.activationDType = activationDType(named: c.pipeline.activationDType) ?? .f32
         if let dir = c.pipeline.socketDir { ring.runtimeBase = dir }
         ring.stageLogLevel = c.logging.level == "trace" || c.logging.level == "debug" ? c.logging.level : "warning"

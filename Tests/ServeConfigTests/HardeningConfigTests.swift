@@ -75,3 +75,30 @@ import Testing
         }
     }
 }
+
+/// `pipeline.threads_per_stage: auto` (the default): every CPU of the node, within the
+/// oversubscription limit, and no time-sharing warning since that is its intent.
+@Suite struct AutoThreadsTests {
+    @Test func autoIsTheDefaultAndReadsBack() throws {
+        #expect(ServeConfiguration().pipeline.threadsPerStage == nil)
+        let c = try ConfigLoader.parse("pipeline: {threads_per_stage: auto}\n")
+        #expect(c.pipeline.threadsPerStage == nil)
+        #expect(c.renderedYAML().contains("threads_per_stage: auto"))
+        #expect(try ConfigLoader.parse("pipeline: {threads_per_stage: 3}\n").pipeline.threadsPerStage == 3)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("pipeline: {threads_per_stage: many}\n") }
+    }
+
+    @Test func autoUsesEveryCPUOfTheNodeWithinTheLimit() throws {
+        var c = ServeConfiguration()
+        c.pipeline.stages = 2
+        #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 2) == 2)
+        #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 16) == 16)
+        c.pipeline.stages = 16
+        #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 2) == 1)  // 16 × 1 on 2 CPUs: 8 per CPU is the floor of 1
+        c.pipeline.stages = 4
+        #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 2) == 2)  // 8 threads on 2 CPUs: the limit
+        #expect(try ConfigLoader.cpuCheck(c, usableCPUs: 2).isEmpty)
+        c.pipeline.threadsPerStage = 1
+        #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 64) == 1)
+    }
+}
