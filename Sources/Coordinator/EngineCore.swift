@@ -110,6 +110,7 @@ struct EngineCore {
             sequences[entry.sequence] = live
             samples.append(SampledToken(sequence: s.sequence, token: s.token))
         }
+        scheduler.recordCompute(of: planned, computeNanoseconds: t.timings.reduce(0) { $0 + $1.computeNanoseconds })
         actions += apply(scheduler.complete(batch: planned.id, samples: samples))
         // A stop string in the text ends the sequence (if max_tokens did not already).
         for id in stoppedByString where sequences[id] != nil { actions += apply(scheduler.stop(id)) }

@@ -87,6 +87,8 @@ extension Scheduler {
         // micro-batches even (chunked pipeline prefill, as in SGLang), instead of making its
         // home slot's batch the one everybody waits for.
         var chunkRoom = configuration.effectivePrefillChunkTokens
+        // Stall-free mixing: while any sequence decodes, a chunk no longer than fits beside it.
+        if let limit = decodingChunkTokens, hasDecodingSequences { chunkRoom = min(chunkRoom, limit) }
         for id in prefillCandidates(for: slot) {
             guard budget > 0 else { break }
             guard var s = sequences[id], s.prefillRemaining > 0 else { continue }
@@ -121,6 +123,11 @@ extension Scheduler {
         counters.batchesPlanned += 1
         counters.tokensPlanned += batch.tokenCount
         return batch
+    }
+
+    /// Whether any running sequence has finished its prefill (its stream is waiting for tokens).
+    var hasDecodingSequences: Bool {
+        slotMembers.contains { members in members.contains { sequences[$0].map { $0.prefillRemaining == 0 } ?? false } }
     }
 
     /// Sequences with prefill left that `slot` may carry: its own, then those of busy slots.

@@ -62,6 +62,12 @@ public struct Scheduler: Sendable {
     /// Lifetime counters, for metrics.
     public internal(set) var counters = Counters()
 
+    /// The costs behind stall-free mixing (nil when `decodeStallLimit` is nil).
+    public internal(set) var stallGuard: StallGuard?
+
+    /// Prompt tokens a micro-batch may carry while sequences decode (nil = only the configured chunk).
+    public var decodingChunkTokens: Int? { stallGuard?.chunkTokens }
+
     /// Monotonic counts since the scheduler was made.
     public struct Counters: Sendable, Equatable {
         public var submitted = 0
@@ -79,7 +85,17 @@ public struct Scheduler: Sendable {
     public init(configuration: SchedulerConfiguration) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.stallGuard = configuration.decodeStallLimit.map { StallGuard(limit: $0) }
         emptySlots(configuration.microBatches)
+    }
+
+    /// Teaches the stall guard what a returned batch cost: `computeNanoseconds` summed over the
+    /// stages it crossed.
+    public mutating func recordCompute(of batch: PlannedBatch, computeNanoseconds: UInt64) {
+        guard stallGuard != nil else { return }
+        let prompt = batch.entries.reduce(0) { $0 + ($1.isPrefill ? $1.tokens.count : 0) }
+        let decodes = batch.entries.reduce(0) { $0 + ($1.isPrefill ? 0 : 1) }
+        stallGuard?.record(promptTokens: prompt, decodeTokens: decodes, computeNanoseconds: computeNanoseconds)
     }
 
     /// Queues a sequence, or says why not.

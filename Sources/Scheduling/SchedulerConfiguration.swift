@@ -31,12 +31,17 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// drain cost (stages − 1) × one chunk's stage time: smaller chunks shrink that bubble, at
     /// the price of reading the weights once per smaller chunk.
     public var prefillChunkTokens: Int?
+    /// While any sequence decodes, an iteration with a prompt chunk may take at most this many
+    /// decode-only iterations' time (`StallGuard`, learned from returned batches); nil = no such
+    /// limit (chunks as large as `prefillChunkTokens` whatever decodes).
+    public var decodeStallLimit: Double?
 
     /// Prompt tokens one micro-batch may carry.
     public var effectivePrefillChunkTokens: Int { min(maxBatchTokens, prefillChunkTokens ?? maxBatchTokens) }
 
     public init(microBatches: Int, maxBatchTokens: Int, kvCacheTokens: Int, maxQueue: Int,
-                maxRunning: Int, contextLength: Int, chunkedPrefill: Bool = true, prefillChunkTokens: Int? = nil) {
+                maxRunning: Int, contextLength: Int, chunkedPrefill: Bool = true, prefillChunkTokens: Int? = nil,
+                decodeStallLimit: Double? = nil) {
         self.microBatches = microBatches
         self.maxBatchTokens = maxBatchTokens
         self.kvCacheTokens = kvCacheTokens
@@ -45,6 +50,7 @@ public struct SchedulerConfiguration: Sendable, Equatable {
         self.contextLength = contextLength
         self.chunkedPrefill = chunkedPrefill
         self.prefillChunkTokens = prefillChunkTokens
+        self.decodeStallLimit = decodeStallLimit
     }
 
     /// Throws ``SchedulingError/invalidConfiguration(field:value:requirement:)`` naming the
@@ -61,6 +67,10 @@ public struct SchedulerConfiguration: Sendable, Equatable {
         try require(maxQueue >= 0, "maxQueue", maxQueue, "must be >= 0")
         try require(maxRunning >= 1, "maxRunning", maxRunning, "must be >= 1")
         if let c = prefillChunkTokens { try require(c >= 1, "prefillChunkTokens", c, "must be >= 1") }
+        if let l = decodeStallLimit, !(l > 1) {
+            throw SchedulingError.invalidConfiguration(field: "decodeStallLimit", value: Int(l.isFinite ? l : 0),
+                                                       requirement: "must be > 1 (a multiple of a decode-only iteration's time)")
+        }
         if !chunkedPrefill {
             try require(maxBatchTokens >= contextLength, "maxBatchTokens", maxBatchTokens,
                         "must be >= contextLength (\(contextLength)) when chunkedPrefill is false")

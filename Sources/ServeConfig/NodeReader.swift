@@ -118,7 +118,8 @@ struct NodeReader {
                     }
                 }
             case "scheduler":
-                for (sk, sv) in try entries(v, "scheduler", known: ["max_running", "max_batch_tokens", "prefill_chunk_tokens", "kv_cache_tokens", "max_queue"]) {
+                for (sk, sv) in try entries(v, "scheduler", known: ["max_running", "max_batch_tokens", "prefill_chunk_tokens", "kv_cache_tokens", "max_queue",
+                                                                          "decode_stall_limit"]) {
                     let key = "scheduler.\(sk)"
                     switch sk {
                     case "max_running": c.scheduler.maxRunning = try int(sv, key, 1...65536)
@@ -126,6 +127,8 @@ struct NodeReader {
                     case "prefill_chunk_tokens":
                         c.scheduler.prefillChunkTokens = (sv.string == "auto") ? nil : try int(sv, key, 1...65536)
                     case "kv_cache_tokens": c.scheduler.kvCacheTokens = try int(sv, key, 16...(1 << 26))
+                    case "decode_stall_limit":
+                        c.scheduler.decodeStallLimit = (sv.string == "off") ? nil : try double(sv, key, 1.05...1000)
                     default: c.scheduler.maxQueue = try int(sv, key, 1...1_000_000)
                     }
                 }

@@ -38,6 +38,7 @@ extension ServeConfiguration {
               prefill_chunk_tokens: \(effectivePrefillChunkTokens)
               kv_cache_tokens: \(scheduler.kvCacheTokens)
               max_queue: \(scheduler.maxQueue)
+              decode_stall_limit: \(scheduler.decodeStallLimit.map { "\($0)" } ?? "off")
             limits:
               context_length: \(limits.contextLength.map(String.init) ?? "null")
               max_tokens: \(limits.maxTokens)

@@ -72,6 +72,9 @@ public struct ServeConfiguration: Sendable, Equatable {
         /// KV cache budget per stage, in tokens.
         public var kvCacheTokens = 32768
         public var maxQueue = 256
+        /// While sequences decode, an iteration carrying a prompt chunk may take at most this many
+        /// decode-only iterations' time (stall-free mixing); nil = off.
+        public var decodeStallLimit: Double? = 2.0
     }
 
     public struct Limits: Sendable, Equatable {

@@ -48,7 +48,8 @@ public struct ServingApp {
         let schedulerConfig = SchedulerConfiguration(
             microBatches: settings.microBatches, maxBatchTokens: c.scheduler.maxBatchTokens,
             kvCacheTokens: max(c.scheduler.kvCacheTokens, context), maxQueue: c.scheduler.maxQueue,
-            maxRunning: c.scheduler.maxRunning, contextLength: context, prefillChunkTokens: settings.prefillChunkTokens)
+            maxRunning: c.scheduler.maxRunning, contextLength: context, prefillChunkTokens: settings.prefillChunkTokens,
+            decodeStallLimit: c.scheduler.decodeStallLimit)
 
         let chat = ChatTemplateChoice(configured: c.chatTemplate, metadata: file.metadata, tokenizer: tokenizer)
         if let note = chat.note { logger.info("\(note)") }

@@ -50,6 +50,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Prompt tokens per micro-batch: a number, or auto = --max-batch-tokens / micro-batches (as serve).")
     var prefillChunkTokens: String = "auto"
     @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
+    @Option(help: "While sequences decode, a prompt chunk's iteration may take at most this many decode-only iterations' time, or off (as scheduler.decode_stall_limit).")
+    var decodeStallLimit: String = "2.0"
+
     @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"
     @Option(help: "Hidden states on the wire: f32, f16 or bf16, or a list of them to compare (multi-stage runs only).")
     var activationDtype: String = "f32"
@@ -65,6 +68,11 @@ struct Bench: ParsableCommand {
         if let rate, !(rate > 0) { throw ValidationError("--rate must be > 0") }
         guard threadsPerStage >= 1 else { throw ValidationError("--threads-per-stage must be ≥ 1") }
         guard maxBatchTokens >= 1, kvCacheTokens >= 1 else { throw ValidationError("--max-batch-tokens and --kv-cache-tokens must be ≥ 1") }
+        if decodeStallLimit != "off" {
+            guard let l = Double(decodeStallLimit), l > 1 else {
+                throw ValidationError("--decode-stall-limit must be off or a number > 1 (got '\(decodeStallLimit)')")
+            }
+        }
         if prefillChunkTokens != "auto" {
             guard let n = Int(prefillChunkTokens), n >= 1 else {
                 throw ValidationError("--prefill-chunk-tokens must be auto or a number ≥ 1 (got '\(prefillChunkTokens)')")
@@ -114,7 +122,7 @@ struct Bench: ParsableCommand {
                 config.activationDType = dtype
                 let sched = SchedulerConfiguration(microBatches: m, maxBatchTokens: maxBatchTokens, kvCacheTokens: kvCacheTokens,
                                                    maxQueue: requests, maxRunning: requests, contextLength: h.contextLength,
-                                                   prefillChunkTokens: chunk)
+                                                   prefillChunkTokens: chunk, decodeStallLimit: Double(decodeStallLimit))
                 let last = ci == stageList.count - 1 && k == combinations.count - 1
                 let engine: PipelineEngine
                 do { engine = try PipelineEngine(ringConfiguration: config, scheduler: sched, tokenizer: tokenizer, trace: last && trace != nil, logger: logger) }

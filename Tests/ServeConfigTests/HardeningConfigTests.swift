@@ -102,3 +102,16 @@ import Testing
         #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 64) == 1)
     }
 }
+
+/// `scheduler.decode_stall_limit`: 2 by default, a number above 1, or off.
+@Suite struct DecodeStallLimitTests {
+    @Test func itReadsBackAndRefusesWhatCannotWork() throws {
+        #expect(ServeConfiguration().scheduler.decodeStallLimit == 2)
+        #expect(try ConfigLoader.parse("scheduler: {decode_stall_limit: off}\n").scheduler.decodeStallLimit == nil)
+        let c = try ConfigLoader.parse("scheduler: {decode_stall_limit: 1.5}\n")
+        #expect(c.scheduler.decodeStallLimit == 1.5 && c.renderedYAML().contains("decode_stall_limit: 1.5"))
+        for bad in ["1", "0.5", "soon"] {
+            #expect(throws: ConfigError.self) { try ConfigLoader.parse("scheduler: {decode_stall_limit: \(bad)}\n") }
+        }
+    }
+}
