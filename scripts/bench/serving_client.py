@@ -201,8 +201,8 @@ async def sse_data(reader, headers):
 
 
 class Result:
-    __slots__ = ("kind", "start", "first", "end", "times", "tokens", "chunks", "prompt_tokens", "error",
-                 "cancelled")
+    __slots__ = ("kind", "start", "first", "end", "times", "tokens", "chunks", "prompt_tokens", "cached_tokens",
+                 "error", "cancelled")
 
     def __init__(self, kind):
         self.kind = kind
@@ -211,6 +211,7 @@ class Result:
         self.tokens = 0
         self.chunks = 0
         self.prompt_tokens = None
+        self.cached_tokens = None  # usage.prompt_tokens_details.cached_tokens, when the server reports it
         self.error = None
         self.cancelled = False
 
@@ -260,6 +261,7 @@ async def stream_request(target, body, chat, result, stop_event=None):
                 if usage and usage.get("completion_tokens") is not None:
                     usage_tokens = usage["completion_tokens"]
                     result.prompt_tokens = usage.get("prompt_tokens")
+                    result.cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
                 for choice in j.get("choices") or ():
                     text = choice.get("delta", {}).get("content") if chat else choice.get("text")
                     if text:
@@ -466,6 +468,7 @@ async def run(args):
     tpot = [(r.end - r.first) / (r.tokens - 1) for r in main if r.kind == "main" and r.first and r.tokens > 1]
     gaps = [g for r in ok for (_, g) in r.gaps()]
     prompt_counts = [r.prompt_tokens for r in main if r.prompt_tokens]
+    cached = [r.cached_tokens for r in main if r.cached_tokens is not None]
     rec = {
         "workload": args.workload, "label": args.label, "url": args.url, "seed": args.seed,
         "requests": len([r for r in results if r.kind in ("main", "long")]), "users": users,
@@ -473,6 +476,8 @@ async def run(args):
         "error_count": len([r for r in results if r.error]),
         "max_tokens": max_tokens, "prompt_tokens_mean": round(sum(prompt_counts) / len(prompt_counts), 1)
         if prompt_counts else None,
+        # Prompt tokens the server took from its prefix cache, as it reports them (llama-server does).
+        "cached_tokens_mean": round(sum(cached) / len(cached), 1) if cached else None,
         "output_tokens": out_tokens, "tokens_per_chunk": round(out_tokens / chunks, 3) if chunks else None,
         "wall_s": round(wall, 3), "output_tok_s": round(out_tokens / (t_last - t_first), 2),
         "ttft_ms": summary_ms(ttft), "itl_ms": summary_ms(gaps), "tpot_ms": summary_ms(tpot),
