@@ -130,8 +130,17 @@ void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx, int n_chunks) {
     pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     take_chunks(pool);
-    while (atomic_load_explicit(&pool->done, memory_order_acquire) < n_chunks) cpu_relax();
-    while (atomic_load_explicit(&pool->active, memory_order_acquire) > 0) cpu_relax();
+    // Wait for the chunks other threads took. Spin as long as an idle worker would; then yield,
+    // so that on shared CPUs a worker that was descheduled (or another stage's thread pinned to
+    // this CPU) gets the core instead of waiting for this thread's time slice to end.
+    const int patience = atomic_load_explicit(&pool->idle_spin, memory_order_relaxed);
+    int spins = 0;
+    while (atomic_load_explicit(&pool->done, memory_order_acquire) < n_chunks) {
+        if (++spins < patience) cpu_relax(); else sched_yield();
+    }
+    while (atomic_load_explicit(&pool->active, memory_order_acquire) > 0) {
+        if (++spins < patience) cpu_relax(); else sched_yield();
+    }
 }
 
 void ps_pool_destroy(ps_pool *pool) {

@@ -58,8 +58,11 @@ public struct PlacementPlanner: Sendable {
             let sharing = assignment.enumerated().filter { $0.element == node }.map(\.offset)
             let rank = sharing.firstIndex(of: i) ?? 0
             var mine: [Int] = []
-            if !cpus.isEmpty {
-                for t in 0..<threads { mine.append(cpus[(rank * threads + t) % cpus.count]) }
+            // Pinned only when the node has a CPU for every thread of its stages: threads that
+            // must time-share are left to the kernel, which moves a waiting thread to whichever
+            // CPU frees up first (pinned, two stages' threads queued behind each other).
+            if !cpus.isEmpty, sharing.count * threads <= cpus.count {
+                for t in 0..<threads { mine.append(cpus[rank * threads + t]) }
             }
             placements.append(Placement(cpus: mine, numaNode: bindMemory ? node : nil))
         }
@@ -67,7 +70,7 @@ public struct PlacementPlanner: Sendable {
         for (node, members) in perNode.sorted(by: { $0.key < $1.key }) {
             let cpuCount = nodes.indices.contains(node) ? nodes[node].count : 0
             if members.count * threads > cpuCount {
-                notes.append("numa: node \(node) has \(cpuCount) CPUs for \(members.count * threads) stage threads (oversubscribed)")
+                notes.append("numa: node \(node) has \(cpuCount) CPUs for \(members.count * threads) stage threads (oversubscribed: its stages time-share them, unpinned)")
             }
         }
         return (placements, notes)

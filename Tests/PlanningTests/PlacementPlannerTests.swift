@@ -20,10 +20,19 @@ import Testing
         let p = PlacementPlanner(nodes: [[0, 1], [2, 3]])
         let (placements, notes) = try p.place(stages: 3, threads: 1, mode: .nodes([1]))
         #expect(placements.map(\.numaNode) == [1, 1, 1])
-        #expect(placements.map(\.cpus) == [[2], [3], [2]])
+        // Three stages on two CPUs time-share them: unpinned (pinned, they would queue behind each
+        // other on one CPU while the other idles), memory still on the node.
+        #expect(placements.map(\.cpus) == [[], [], []])
         #expect(notes.contains { $0.contains("oversubscribed") })
         #expect(throws: PlacementPlanner.PlacementError.noSuchNode(5, available: 2)) { try p.place(stages: 2, threads: 1, mode: .nodes([0, 5])) }
         #expect(throws: PlacementPlanner.PlacementError.emptyNodeList) { try p.place(stages: 2, threads: 1, mode: .nodes([])) }
+    }
+
+    @Test func stagesThatTimeShareTheOnlyNodeAreNotPinned() throws {
+        let (shared, _) = try PlacementPlanner(nodes: [[0, 1]]).place(stages: 2, threads: 2, mode: .auto)
+        #expect(shared.map(\.cpus) == [[], []])
+        let (single, _) = try PlacementPlanner(nodes: [[0, 1]]).place(stages: 1, threads: 2, mode: .auto)
+        #expect(single.map(\.cpus) == [[0, 1]])
     }
 
     @Test func offLeavesEverythingAlone() throws {
