@@ -166,7 +166,11 @@ import Testing
         #expect(!server.log.contains("scheduler changed"), "\(server.log)")
         // The same requests give the same text on the new partition.
         let again = runAll(server)
-        for i in 0..<32 { #expect(Self.text(again[i]?.1 ?? "") == Self.text(results[i]?.1 ?? "-"), "request \(i)") }
+        for i in 0..<32 {
+            #expect(Self.text(again[i]?.1 ?? "") == Self.text(results[i]?.1 ?? "-"),
+                    "request \(i): status \(again[i]?.0 ?? -1), body ends \((again[i]?.1 ?? "").suffix(300))")
+        }
+        if (0..<32).contains(where: { Self.text(again[$0]?.1 ?? "") == nil }) { Issue.record("daemon log:\n\(server.log.suffix(4000))") }
 
         // An invalid file keeps the running configuration.
         try "pipeline: {stages: many}\n".write(toFile: path, atomically: true, encoding: .utf8)
