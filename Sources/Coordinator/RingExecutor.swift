@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import WireProtocol
 
@@ -31,4 +32,37 @@ public struct RingLauncher: Sendable {
 
     /// A process per stage (`pipeserve stage …` of `RingConfiguration.executable`).
     public static let processes = RingLauncher { try StageRing(configuration: $0, logger: $1) }
+}
+
+/// How one stage of a ring ended, for naming the stage whose end broke the ring.
+public struct StageExit: Sendable, Equatable {
+    public var index: Int
+    public var status: Int32
+    /// Killed (a signal, or crashed on purpose in process): the cause rather than a consequence.
+    public var killed: Bool
+    /// When it was seen to end (monotonic ns).
+    public var time: UInt64
+
+    public init(index: Int, status: Int32, killed: Bool, time: UInt64) {
+        self.index = index; self.status = status; self.killed = killed; self.time = time
+    }
+
+    /// The stage that broke the ring among those that ended: a killed one if any, else the
+    /// earliest (its neighbours end after it when their links close).
+    public static func cause(_ exits: [StageExit]) -> StageExit? {
+        exits.min { a, b in a.killed != b.killed ? a.killed : a.time < b.time }
+    }
+
+    /// Waits up to `seconds` for the cause: a stage ending cleanly (status 0) is usually the
+    /// consequence — it saw its upstream link close — so it is returned only if no stage ended
+    /// otherwise within the wait.
+    public static func waitForCause(seconds: Double, _ exits: () -> [StageExit]) -> (index: Int, status: Int32)? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let c = cause(exits())
+            if let c, c.status != 0 || Date() >= deadline { return (c.index, c.status) }
+            if Date() >= deadline { return nil }
+            usleep(5_000)
+        }
+    }
 }

@@ -146,25 +146,18 @@ public final class StageRing: RingExecutor, @unchecked Sendable {
         }
     }
 
-    /// The stage whose exit broke the ring, with its status: one killed by a signal if any,
-    /// else the earliest to exit (its neighbours exit after it when their links close).
+    /// The stage whose exit broke the ring, with its status (`StageExit.cause`).
     public var exitedStage: (index: Int, status: Int32)? {
-        let gone = processes.compactMap { p in p.exitOrder.map { (p, $0) } }
-        guard let first = gone.min(by: { a, b in
-            a.1.signalled != b.1.signalled ? a.1.signalled : a.1.time < b.1.time
-        }) else { return nil }
-        return (first.0.index, first.0.exited ?? -1)
+        StageExit.cause(exits).map { ($0.index, $0.status) }
     }
 
-    /// The stage whose exit broke the ring, waiting up to `seconds` for it to be reaped. A stage
-    /// that exits cleanly (status 0) is usually the consequence — it saw its upstream link close —
-    /// so a clean exit is returned only if no stage died abnormally within the wait.
     public func waitForExitCause(seconds: Double) -> (index: Int, status: Int32)? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            if let e = exitedStage, e.status != 0 { return e }
-            if Date() >= deadline { return exitedStage }
-            usleep(10_000)
+        StageExit.waitForCause(seconds: seconds) { exits }
+    }
+
+    private var exits: [StageExit] {
+        processes.compactMap { p in
+            p.exitOrder.map { StageExit(index: p.index, status: p.exited ?? -1, killed: $0.signalled, time: $0.time) }
         }
     }
 

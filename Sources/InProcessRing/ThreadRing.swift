@@ -70,13 +70,10 @@ public final class ThreadRing: RingExecutor, @unchecked Sendable {
     public func receive(timeout: Duration? = nil) throws -> WireMessage { try fromLast.receive(timeout: timeout) }
 
     public func waitForExitCause(seconds: Double) -> (index: Int, status: Int32)? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            let gone = stages.compactMap { s in s.exitOrder.map { (s, $0) } }
-            let first = gone.min { a, b in a.1.crashed != b.1.crashed ? a.1.crashed : a.1.time < b.1.time }
-            if let first, first.1.crashed || Date() >= deadline { return (first.0.index, first.0.exited ?? -1) }
-            if first == nil, Date() >= deadline { return nil }
-            usleep(5_000)
+        StageExit.waitForCause(seconds: seconds) {
+            stages.compactMap { s in
+                s.exitOrder.map { StageExit(index: s.index, status: s.exited ?? -1, killed: $0.crashed, time: $0.time) }
+            }
         }
     }
 

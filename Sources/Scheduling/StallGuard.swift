@@ -42,7 +42,6 @@ public struct StallGuard: Sendable, Equatable {
     public var chunkTokens: Int? {
         guard let step = decodeStepNanoseconds, let perToken = promptTokenNanoseconds else { return nil }
         guard perToken > 0 else { return nil }
-        let fits = (limit - 1) * step / perToken
-        return max(floor, fits >= Double(Int.max / 2) ? Int.max / 2 : Int(fits))
+        return max(floor, Int(min((limit - 1) * step / perToken, 1e9)))
     }
 }

@@ -7,9 +7,14 @@ public enum Machine {
     /// CPUs this process may run on (its affinity mask: taskset, systemd's CPUAffinity=, a
     /// cgroup's cpuset), or every configured CPU when the mask cannot be read.
     public static func usableCPUCount() -> Int {
+        affinity()?.count ?? max(1, Int(ps_sys_cpu_count()))
+    }
+
+    /// The CPUs of this thread's affinity mask, nil when it cannot be read.
+    private static func affinity() -> [Int]? {
         var buffer = [Int32](repeating: 0, count: 4096)
         let n = Int(ps_sys_get_thread_affinity(&buffer, Int32(buffer.count)))
-        return n > 0 ? n : max(1, Int(ps_sys_cpu_count()))
+        return n > 0 ? buffer[0..<n].map(Int.init) : nil
     }
 
     /// CPUs per NUMA node of this machine (one node with every CPU when NUMA is unavailable).
@@ -26,9 +31,7 @@ public enum Machine {
         let usable = usableCPUCount()
         let nodes = topology().filter { !$0.isEmpty }
         guard nodes.count > 1 else { return usable }
-        var buffer = [Int32](repeating: 0, count: 4096)
-        let n = Int(ps_sys_get_thread_affinity(&buffer, Int32(buffer.count)))
-        let allowed = n > 0 ? Set(buffer[0..<n].map(Int.init)) : Set(nodes.joined())
+        let allowed = Set(affinity() ?? Array(nodes.joined()))
         return max(1, nodes.map { Set($0).intersection(allowed).count }.filter { $0 > 0 }.min() ?? usable)
     }
 

@@ -140,15 +140,7 @@ import WireProtocol
         // Layers past the model's end: the stage refuses to load them.
         var bad = Ring.configuration(model: model, counts: [2, 2])
         bad.stages[1].layers = 2..<9
-        let result = ResultBox()
-        engine.reconfigure(bad, microBatches: 2) { result.set($0) }
-        #expect(!result.wait())
-        for _ in 0..<500 where engine.status != .ready { usleep(10_000) }
-        #expect(engine.status == .ready && engine.snapshot.stageLayers == [0..<2, 2..<4])
-        let out = Outcome()
-        engine.submit(.init(id: SequenceID(1), prompt: R.prompt(1), maxTokens: 5), handler: out.handler(SequenceID(1)))
-        #expect(out.wait(for: 1, seconds: 10))
-        #expect(out.tokens[SequenceID(1)]?.count == 5)
+        R.expectTheOldPartitionServesAfter(engine, failsToApply: bad)
     }
 
     @Test func cancellingMidStreamFreesEveryStagesKV() throws {

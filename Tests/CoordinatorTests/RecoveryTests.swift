@@ -145,13 +145,19 @@ import WireProtocol
         defer { engine.stop() }
         var bad = Ring.configuration(model: model, counts: [2, 2])
         bad.executable = "/nonexistent/pipeserve"
+        Self.expectTheOldPartitionServesAfter(engine, failsToApply: bad)
+    }
+
+    /// `bad` (a partition that cannot start, on an engine running [2, 2]) is refused, and the
+    /// engine is ready again on [2, 2] and serves a request.
+    static func expectTheOldPartitionServesAfter(_ engine: PipelineEngine, failsToApply bad: RingConfiguration) {
         let result = ResultBox()
         engine.reconfigure(bad, microBatches: 2) { result.set($0) }
         #expect(!result.wait())
         for _ in 0..<500 where engine.status != .ready { usleep(10_000) }
         #expect(engine.status == .ready && engine.snapshot.stageLayers == [0..<2, 2..<4])
         let out = Outcome()
-        engine.submit(.init(id: SequenceID(1), prompt: Self.prompt(1), maxTokens: 5), handler: out.handler(SequenceID(1)))
+        engine.submit(.init(id: SequenceID(1), prompt: prompt(1), maxTokens: 5), handler: out.handler(SequenceID(1)))
         #expect(out.wait(for: 1, seconds: 10))
         #expect(out.tokens[SequenceID(1)]?.count == 5)
     }

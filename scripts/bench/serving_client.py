@@ -48,6 +48,9 @@ import sys
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import pipeserve_live as live  # noqa: E402  (raw HTTP/1.1 shared with the other live-daemon scripts)
+
 # ---------------------------------------------------------------------------------------------
 # Deterministic prompts
 
@@ -135,54 +138,16 @@ class HTTPError(Exception):
 
 
 async def open_stream(host, port, path, body):
-    reader, writer = await asyncio.open_connection(host, port, limit=1 << 22)
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Accept: text/event-stream\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n")
-    writer.write(head.encode() + body)
-    await writer.drain()
-    status_line = await reader.readline()
-    if not status_line:
-        raise HTTPError("connection closed before a status line")
-    status = int(status_line.split(b" ", 2)[1])
-    headers = {}
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            break
-        k, _, v = line.decode("latin-1").partition(":")
-        headers[k.strip().lower()] = v.strip()
+    reader, writer = await live.open_request(f"http://{host}:{port}", "POST", path, body,
+                                             {"Accept": "text/event-stream"})
+    status, headers = await live.read_head(reader)
     return reader, writer, status, headers
-
-
-async def body_pieces(reader, headers):
-    """The body as it arrives, de-chunked."""
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        while True:
-            size_line = await reader.readline()
-            if not size_line:
-                raise HTTPError("connection closed inside a chunked body")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                await reader.readline()
-                return
-            data = await reader.readexactly(size + 2)
-            yield data[:-2]
-    elif "content-length" in headers:
-        n = int(headers["content-length"])
-        if n:
-            yield await reader.readexactly(n)
-    else:
-        while True:
-            data = await reader.read(1 << 16)
-            if not data:
-                return
-            yield data
 
 
 async def sse_data(reader, headers):
     """Yields (arrival time, payload of one `data:` line)."""
     buf = b""
-    async for piece in body_pieces(reader, headers):
+    async for piece in live.body_chunks(reader, headers):
         now = time.perf_counter()
         buf += piece
         if b"\r\n" in buf:
@@ -230,7 +195,7 @@ async def stream_request(target, body, chat, result, stop_event=None):
     try:
         reader, writer, status, headers = await open_stream(target.host, target.port, path, payload)
         if status != 200:
-            data = b"".join([p async for p in body_pieces(reader, headers)])
+            data = b"".join([p async for p in live.body_chunks(reader, headers)])
             raise HTTPError(f"HTTP {status}: {data[:300]!r}")
         usage_tokens = None
         events = sse_data(reader, headers)
