@@ -54,5 +54,7 @@ struct SequenceState: Sendable {
     /// Work this sequence adds to its slot's next iteration (for lightest-slot placement).
     var load: Int { prefillRemaining > 0 ? prefillRemaining : 1 }
 
-    var usage: Usage { Usage(promptTokens: request.prompt.count, completionTokens: generatedCount) }
+    var usage: Usage {
+        Usage(promptTokens: request.prompt.count, completionTokens: generatedCount, cachedTokens: min(cachedTokens, request.prompt.count))
+    }
 }

@@ -121,7 +121,8 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
             case let .finished(reason, usage):
                 finished.set()
                 if reason == .cancelled { continuation.finish(); return }
-                continuation.yield(.finished(reason: reason, usage: Usage(promptTokens: promptCount, completionTokens: usage.completionTokens)))
+                continuation.yield(.finished(reason: reason, usage: Usage(promptTokens: promptCount, completionTokens: usage.completionTokens,
+                                                                           cachedTokens: min(promptCount, usage.cachedTokens))))
                 continuation.finish()
             case let .failed(why):
                 finished.set()

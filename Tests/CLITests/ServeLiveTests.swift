@@ -152,11 +152,14 @@ struct ServeGemmaTests {
         func body(_ question: String, n: Int = 1) -> String {
             #"{"messages":[{"role":"system","content":"\#(system)"},{"role":"user","content":"\#(question)"}],"max_tokens":10,"temperature":0,"n":\#(n)}"#
         }
+        var cachedReported: [Int] = []
         func texts(_ server: LiveServer) throws -> [String] {
             var out: [String] = []
+            cachedReported = []
             for b in [body("My chain skips."), body("My chain skips.", n: 2), body("Which tire fits a gravel bike?")] {
                 let (st, reply) = try server.post("/v1/chat/completions", b)
                 #expect(st == 200, "\(reply)")
+                cachedReported.append((((json(reply)?["usage"] as? [String: Any])?["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int) ?? -1)
                 for c in (json(reply)?["choices"] as? [[String: Any]]) ?? [] {
                     out.append(((c["message"] as? [String: Any])?["content"] as? String) ?? "<none>")
                 }
@@ -172,6 +175,8 @@ struct ServeGemmaTests {
         #expect(hits >= 2 * 32 && hits < queries, "hits \(hits) of \(queries)")
         #expect(metricValue(metrics, "pipeserve:prefix_cache_blocks") > 0)
         #expect(withCache.count == 4 && withCache[0] == withCache[1] && withCache[1] == withCache[2], "\(withCache)")
+        // usage.prompt_tokens_details.cached_tokens: none the first time, the system prompt's blocks after.
+        #expect(cachedReported[0] == 0 && cachedReported[1] >= 32 && cachedReported[2] >= 32, "\(cachedReported)")
 
         let path = CLI.scratch("nocache-\(UUID().uuidString).yaml")
         try "model: \(model)\npipeline: {stages: 2, numa: off}\nscheduler: {prefix_cache: false}\nlogging: {level: warning}\n"
