@@ -26,6 +26,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "ServingTypes"),
+        // Structured output: JSON Schema, JSON object and GBNF grammars compiled to a byte-level
+        // pushdown automaton, and token masks over a vocabulary. Pure: no I/O, no logging.
+        .target(name: "Constraints", dependencies: ["ServingTypes"]),
         .target(name: "GGUF"),
         .target(
             name: "CKernels",
@@ -43,6 +46,7 @@ let package = Package(
             name: "OpenAIServer",
             dependencies: [
                 "ServingTypes",
+                "Constraints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -97,6 +101,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ServingTypesTests", dependencies: ["ServingTypes"]),
+        .testTarget(name: "ConstraintsTests", dependencies: ["Constraints", "ServingTypes", "Tokenization", "GGUF"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "ServeConfig", "Coordinator", "OpenAIServer", "ServingTypes", "GGUF", "Tokenization"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
