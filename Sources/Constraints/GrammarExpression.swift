@@ -12,6 +12,11 @@ indirect enum GrammarExpression: Sendable {
     case repetition(GrammarExpression, min: Int, max: Int?)
     /// The rule with this index in the grammar's rule list.
     case rule(Int)
+    /// Some of `items`, in order, with `separator` between them: required items must appear,
+    /// repeatable ones may appear several times. Object members with optional properties; as
+    /// a plain regular expression it would grow quadratically with the number of optional
+    /// items (which one comes first decides where commas go), as an automaton it is linear.
+    case list([ListItem], separator: GrammarExpression)
 
     /// Matches the empty string.
     static let empty = GrammarExpression.sequence([])
@@ -41,6 +46,13 @@ indirect enum GrammarExpression: Sendable {
         if case .choice(let items) = self { return items.isEmpty }
         return false
     }
+}
+
+/// One element of `GrammarExpression.list`.
+struct ListItem: Sendable {
+    var body: GrammarExpression
+    var required: Bool
+    var repeatable = false
 }
 
 /// Named rules and the one the output must match: the input of `GrammarCompiler`.

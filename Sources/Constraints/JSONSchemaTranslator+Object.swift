@@ -53,28 +53,12 @@ extension JSONSchemaTranslator {
         func member(_ key: GrammarExpression, _ value: GrammarExpression) -> GrammarExpression {
             .sequence([key, ws, .byte(0x3A), ws, value, ws])
         }
-        let comma = GrammarExpression.sequence([.byte(0x2C), ws])
-        var extras: (first: GrammarExpression, later: GrammarExpression) = (.empty, .empty)
+        var items = declared.map { ListItem(body: member(.literal(JSONNode.quoted($0.name)), $0.value), required: $0.required) }
         if let extraValue {
-            let extra = member(JSONGrammar.string(excluding: declared.map(\.name)), extraValue)
-            let more = GrammarExpression.sequence([comma, extra]).zeroOrMore
-            extras = (GrammarExpression.sequence([extra, more]).optional, more)
+            items.append(ListItem(
+                body: member(JSONGrammar.string(excluding: declared.map(\.name)), extraValue), required: false, repeatable: true))
         }
-        // members(i, first): properties i... where `first` means none has been written yet (no
-        // comma before the next one). Built from the end.
-        var later = extras.later  // members(i, false)
-        var first = extras.first  // members(i, true)
-        for property in declared.reversed() {
-            let kv = member(.literal(JSONNode.quoted(property.name)), property.value)
-            let asFirst = GrammarExpression.sequence([kv, later])
-            if property.required {
-                later = .sequence([comma, kv, later])
-                first = asFirst
-            } else {
-                later = .sequence([GrammarExpression.sequence([comma, kv]).optional, later])
-                first = .choice([asFirst, first])
-            }
-        }
-        return .sequence([.byte(0x7B), ws, first, .byte(0x7D)])
+        let members = GrammarExpression.list(items, separator: .sequence([.byte(0x2C), ws]))
+        return .sequence([.byte(0x7B), ws, members, .byte(0x7D)])
     }
 }

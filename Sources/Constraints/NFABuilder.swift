@@ -81,6 +81,39 @@ struct NFABuilder {
                 nfa.states[Int(current)].epsilon.append(end)
             }
             return end
+        case .list(let items, let separator):
+            // Two states per position: nothing written yet (no separator before the next
+            // item), or something written (a separator first).
+            var none: Int32? = from
+            var some: Int32?
+            for item in items {
+                let nextNone = item.required ? nil : none
+                var nextSome = try newState(&nfa, ruleName)
+                if let none {
+                    let end = try emit(item.body, from: none, into: &nfa, ruleName)
+                    nfa.states[Int(end)].epsilon.append(nextSome)
+                }
+                if let some {
+                    let afterSeparator = try emit(separator, from: some, into: &nfa, ruleName)
+                    let end = try emit(item.body, from: afterSeparator, into: &nfa, ruleName)
+                    nfa.states[Int(end)].epsilon.append(nextSome)
+                    if !item.required { nfa.states[Int(some)].epsilon.append(nextSome) }
+                }
+                if item.repeatable {
+                    let afterSeparator = try emit(separator, from: nextSome, into: &nfa, ruleName)
+                    let end = try emit(item.body, from: afterSeparator, into: &nfa, ruleName)
+                    let loop = nextSome
+                    nextSome = try newState(&nfa, ruleName)
+                    nfa.states[Int(loop)].epsilon.append(nextSome)
+                    nfa.states[Int(end)].epsilon.append(loop)
+                }
+                none = nextNone
+                some = nextSome
+            }
+            let end = try newState(&nfa, ruleName)
+            if let none { nfa.states[Int(none)].epsilon.append(end) }
+            if let some { nfa.states[Int(some)].epsilon.append(end) }
+            return end
         case .rule(let rule):
             let target = try newState(&nfa, ruleName)
             nfa.states[Int(from)].calls.append((Int32(rule), target))
