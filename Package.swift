@@ -100,6 +100,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Mask timings on a real vocabulary: `swift run -c release constraints-bench MODEL.gguf`.
+        .executableTarget(name: "constraints-bench", dependencies: ["Constraints", "Tokenization", "GGUF"]),
         .testTarget(name: "ServingTypesTests", dependencies: ["ServingTypes"]),
         .testTarget(name: "ConstraintsTests", dependencies: ["Constraints", "ServingTypes", "Tokenization", "GGUF"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "ServeConfig", "Coordinator", "OpenAIServer", "ServingTypes", "GGUF", "Tokenization"]),

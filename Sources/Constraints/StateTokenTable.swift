@@ -45,6 +45,12 @@ struct StateTokenTable: Sendable {
 struct StateTokenTableBuilder {
     let grammar: CompiledGrammar
     let vocabulary: TokenVocabulary
+    // Copied out of the classes once: the walk touches them per trie node.
+    private let trie: TokenTrie
+    private let next: [Int32]
+    private let classOf: [UInt8]
+    private let classCount: Int
+    private let isPlain: [Bool]
     private var bits: [UInt64]
     private var dependent: [StateTokenTable.Dependent] = []
     /// Byte offsets along the current trie path after which the start state's rule may end.
@@ -54,12 +60,17 @@ struct StateTokenTableBuilder {
     init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) {
         self.grammar = grammar
         self.vocabulary = vocabulary
+        trie = vocabulary.trie
+        next = grammar.next
+        classOf = grammar.classOf
+        classCount = grammar.classCount
+        isPlain = grammar.isPlain
         bits = [UInt64](repeating: 0, count: (vocabulary.count + 63) / 64)
     }
 
     static func build(state: Int32, grammar: CompiledGrammar, vocabulary: TokenVocabulary) -> StateTokenTable {
         var builder = StateTokenTableBuilder(grammar: grammar, vocabulary: vocabulary)
-        let trie = vocabulary.trie
+        let trie = builder.trie
         let start = ParseStack(top: state, below: nil, depth: 0)
         var child = trie.firstChild(0)
         while child >= 0 {
@@ -92,7 +103,6 @@ struct StateTokenTableBuilder {
 
     @inline(__always)
     private mutating func acceptOwnTokens(_ node: Int32) {
-        let trie = vocabulary.trie
         for index in Int(trie.tokenStart[Int(node)])..<Int(trie.ownEnd[Int(node)]) {
             let id = Int(trie.tokens[index])
             bits[id >> 6] |= 1 << UInt64(id & 63)
@@ -102,7 +112,6 @@ struct StateTokenTableBuilder {
     /// Every token below `node` (inclusive) needs the caller after each recorded exit.
     private mutating func markDependent(_ node: Int32) {
         guard !exits.isEmpty else { return }
-        let trie = vocabulary.trie
         for index in Int(trie.tokenStart[Int(node)])..<Int(trie.subtreeEnd[Int(node)]) {
             for offset in exits { dependent.append(.init(token: trie.tokens[index], offset: offset)) }
         }
@@ -110,8 +119,7 @@ struct StateTokenTableBuilder {
 
     /// One parse: the fast path while states need no stack work.
     private mutating func walk(_ node: Int32, from stack: ParseStack, consumed: Int32) {
-        let trie = vocabulary.trie
-        let target = grammar.step(stack.top, trie.byte[Int(node)])
+        let target = next[Int(stack.top) &* classCount &+ Int(classOf[Int(trie.byte[Int(node)])])]
         guard target >= 0 else {
             markDependent(node)
             return
@@ -119,7 +127,7 @@ struct StateTokenTableBuilder {
         if stack.depth > maxLocalDepth { maxLocalDepth = stack.depth }
         acceptOwnTokens(node)
         let next = ParseStack(top: target, below: stack.below, depth: stack.depth)
-        if grammar.isPlain[Int(target)] {
+        if isPlain[Int(target)] {
             var child = trie.firstChild(node)
             while child >= 0 {
                 walk(child, from: next, consumed: consumed + 1)
@@ -135,7 +143,6 @@ struct StateTokenTableBuilder {
 
     /// Several parses, or one that has just been through calls and returns.
     private mutating func walk(_ node: Int32, from stacks: [ParseStack], consumed: Int32) {
-        let trie = vocabulary.trie
         let byte = trie.byte[Int(node)]
         var set = ParseSet()
         var stepped = false
@@ -162,7 +169,6 @@ struct StateTokenTableBuilder {
     }
 
     private mutating func descend(_ node: Int32, into set: ParseSet, consumed: Int32) {
-        let trie = vocabulary.trie
         if set.poppedBottom { exits.append(consumed) }
         defer { if set.poppedBottom { exits.removeLast() } }
         var child = trie.firstChild(node)
