@@ -116,8 +116,9 @@ let package = Package(
         .testTarget(name: "ServeConfigTests", dependencies: ["ServeConfig"]),
         .testTarget(
             name: "OpenAIServerTests",
-            dependencies: ["ServingTypes", 
+            dependencies: ["ServingTypes",
                 "OpenAIServer",
+                "Constraints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]

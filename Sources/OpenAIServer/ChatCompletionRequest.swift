@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// A validated POST /v1/chat/completions body.
 struct ChatCompletionRequest: Sendable {
     var messages: [ChatMessage]
@@ -6,11 +8,17 @@ struct ChatCompletionRequest: Sendable {
     var sampling: SamplingOptions
     var logprobs = false
     var topLogprobs = 0
+    /// `tools`, `tool_choice`, `parallel_tool_calls`.
+    var tools: ToolRequest
+    /// `response_format` as a constraint (nil: text).
+    var responseFormat: OutputConstraint?
+
+    /// What the output must look like: a forced tool call's arguments, else the response format.
+    var constraint: OutputConstraint? { tools.constraint ?? responseFormat }
 
     /// Fields OpenAI defines that this server does not implement (rejected unless null).
     static let unsupported: Set<String> = [
-        "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls", "logit_bias",
-        "response_format", "audio", "modalities", "prediction", "reasoning_effort", "web_search_options",
+        "functions", "function_call", "logit_bias", "audio", "modalities", "prediction", "reasoning_effort", "web_search_options",
         "store", "metadata", "service_tier",
     ]
 
@@ -39,13 +47,8 @@ struct ChatCompletionRequest: Sendable {
             }
             topLogprobs = top
         }
-        if let format = fields.value("response_format") {
-            guard case .string("text") = format["type"] ?? .null else { throw APIError.unsupported("response_format") }
-        }
-        if let tools = fields.value("tools") {
-            guard case .array(let list) = tools, list.isEmpty else { throw APIError.unsupported("tools") }
-        }
-        _ = fields.value("parallel_tool_calls")  // meaningless without tools
+        responseFormat = try fields.value("response_format").flatMap { value throws(APIError) in try ResponseFormat.parse(value) }
+        tools = try ToolRequest(reading: &fields)
         _ = fields.value("store")  // nothing is stored either way
         try fields.rejectUnread(unsupported: Self.unsupported)
     }

@@ -35,7 +35,7 @@ extension Handlers {
         let requests = (0..<n).map { index in
             body.sampling.generationRequest(
                 prompt: prompt, maxTokens: maxTokens, baseSeed: baseSeed, choiceIndex: index, logprobs: logprobs,
-                echoPromptLogprobs: false, requestID: requestID)
+                echoPromptLogprobs: false, requestID: requestID, constraint: body.constraint)
         }
         let runner = runner(startedAt: startedAt)
         let streams = try runner.start(requests)

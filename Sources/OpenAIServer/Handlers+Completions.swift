@@ -48,7 +48,7 @@ extension Handlers {
                     body.sampling.generationRequest(
                         prompt: prompt.tokens, maxTokens: body.maxTokens, baseSeed: baseSeed, choiceIndex: index,
                         logprobs: body.logprobs, echoPromptLogprobs: body.echo && body.logprobs != nil,
-                        requestID: requestID))
+                        requestID: requestID, constraint: body.constraint))
                 choices.append(CompletionChoice(index: index, echoText: body.echo ? prompt.text : nil, logprobs: body.logprobs != nil))
             }
         }

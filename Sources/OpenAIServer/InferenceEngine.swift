@@ -89,15 +89,20 @@ public struct GenerationRequest: Sendable {
     /// Also report the logprobs of the prompt tokens (one `.promptLogprobs` event before the
     /// first generated token); used by `echo` with `logprobs` on /v1/completions.
     public var echoPromptLogprobs: Bool
+    /// The shape the output must have (structured output), already validated; nil: free text.
+    /// Carried for the engine: not yet applied by the sampler.
+    public var constraint: OutputConstraint?
 
     public init(requestID: RequestID = "", prompt: [Int32], sampling: SamplingParameters = SamplingParameters(),
-                stop: StopConditions, logprobs: Int? = nil, echoPromptLogprobs: Bool = false) {
+                stop: StopConditions, logprobs: Int? = nil, echoPromptLogprobs: Bool = false,
+                constraint: OutputConstraint? = nil) {
         self.requestID = requestID
         self.prompt = prompt
         self.sampling = sampling
         self.stop = stop
         self.logprobs = logprobs
         self.echoPromptLogprobs = echoPromptLogprobs
+        self.constraint = constraint
     }
 }
 
