@@ -10,10 +10,10 @@ public struct ConstraintLimits: Sendable, Equatable {
     /// Expanded bounded repetitions (`minItems`/`maxItems`, `{m,n}`) beyond this are refused.
     public var maxRepetition = 1_000
     /// Nondeterministic automaton states, before determinisation.
-    public var maxNFAStates = 200_000
+    public var maxNFAStates = 150_000
     /// Deterministic states over all rules: bounds the automaton's memory (a few hundred bytes
     /// each) and so the per-state token tables.
-    public var maxDFAStates = 30_000
+    public var maxDFAStates = 20_000
     /// Work units (subset-construction steps) of the whole compile: bounds its time to tens of
     /// milliseconds.
     public var maxCompileWork = 30_000_000

@@ -41,32 +41,60 @@ struct GrammarCompiler {
             limits: limits)
     }
 
-    /// Subset construction of one rule; returns the global id of its start state.
+    /// Subset construction of one rule; returns the global id of its start state. A
+    /// deterministic state is named by its "important" NFA states only (those with a byte or
+    /// call edge, or the accepting one): states that only lead on by ε do not tell two subsets
+    /// apart, and leaving them out keeps the subsets small.
     private func determinise(
         _ nfa: NFA, classes: ByteClasses, into tables: inout DFATables, work: inout Int, ruleName: String
     ) throws(ConstraintError) -> Int32 {
+        let count = nfa.states.count
+        let important = (0..<count).map { index in
+            let state = nfa.states[index]
+            return !state.bytes.isEmpty || !state.calls.isEmpty || Int32(index) == nfa.accept
+        }
         // Classes each byte edge covers, computed once per edge.
-        var edgeClasses: [[[Int]]] = nfa.states.map { state in state.bytes.map { classes.classes(in: $0.set) } }
-        defer { edgeClasses.removeAll() }
+        let edgeClasses: [[[Int]]] = nfa.states.map { state in state.bytes.map { classes.classes(in: $0.set) } }
+        var closures = [[Int32]?](repeating: nil, count: count)
+        var marks = [UInt32](repeating: 0, count: count)
+        var generation: UInt32 = 0
+
+        /// The important states reachable from `state` by ε-edges, sorted (memoised).
+        func closure(of state: Int32) -> [Int32] {
+            if let known = closures[Int(state)] { return known }
+            generation &+= 1
+            var stack = [state]
+            var result: [Int32] = []
+            while let current = stack.popLast() {
+                if marks[Int(current)] == generation { continue }
+                marks[Int(current)] = generation
+                if important[Int(current)] { result.append(current) }
+                stack.append(contentsOf: nfa.states[Int(current)].epsilon)
+            }
+            result.sort()
+            work += result.count + 1
+            closures[Int(state)] = result
+            return result
+        }
+
+        func union(_ targets: [Int32]) -> [Int32] {
+            if targets.count == 1 { return closure(of: targets[0]) }
+            let parts = targets.map { closure(of: $0) }
+            generation &+= 1
+            var result: [Int32] = []
+            for part in parts {
+                for state in part where marks[Int(state)] != generation {
+                    marks[Int(state)] = generation
+                    result.append(state)
+                }
+            }
+            result.sort()
+            work += result.count
+            return result
+        }
 
         var ids: [[Int32]: Int32] = [:]
         var pending: [[Int32]] = []
-        var marks = [UInt32](repeating: 0, count: nfa.states.count)
-        var generation: UInt32 = 0
-
-        func closure(_ seeds: [Int32]) -> [Int32] {
-            generation &+= 1
-            var stack = seeds
-            var result: [Int32] = []
-            while let state = stack.popLast() {
-                if marks[Int(state)] == generation { continue }
-                marks[Int(state)] = generation
-                result.append(state)
-                stack.append(contentsOf: nfa.states[Int(state)].epsilon)
-            }
-            return result.sorted()
-        }
-
         func id(of set: [Int32]) throws(ConstraintError) -> Int32 {
             if let existing = ids[set] { return existing }
             let id = tables.addState(final: set.contains(nfa.accept))
@@ -75,34 +103,58 @@ struct GrammarCompiler {
             }
             ids[set] = id
             pending.append(set)
+            work += set.count
             return id
         }
 
-        let start = try id(of: closure([nfa.start]))
+        let start = try id(of: closure(of: nfa.start))
         var buckets = [[Int32]](repeating: [], count: classes.count)
+        var used: [Int] = []
         while let set = pending.popLast() {
             guard let source = ids[set] else { continue }
-            for index in buckets.indices { buckets[index].removeAll(keepingCapacity: true) }
-            var calls: [Int32: [Int32]] = [:]
+            for cls in used { buckets[cls].removeAll(keepingCapacity: true) }
+            used.removeAll(keepingCapacity: true)
+            var calls: [(rule: Int32, target: Int32)] = []
             for state in set {
                 let nfaState = nfa.states[Int(state)]
                 for (edge, byteEdge) in nfaState.bytes.enumerated() {
-                    for cls in edgeClasses[Int(state)][edge] { buckets[cls].append(byteEdge.target) }
+                    for cls in edgeClasses[Int(state)][edge] {
+                        if buckets[cls].isEmpty { used.append(cls) }
+                        buckets[cls].append(byteEdge.target)
+                    }
                     work += edgeClasses[Int(state)][edge].count
                 }
-                for call in nfaState.calls { calls[call.rule, default: []].append(call.target) }
+                calls.append(contentsOf: nfaState.calls)
             }
             work += set.count
             guard work <= limits.maxCompileWork else {
                 throw .tooLarge(message: "compiling would take more than \(limits.maxCompileWork) steps (in '\(ruleName)')", path: "")
             }
-            for cls in 0..<classes.count where !buckets[cls].isEmpty {
-                let target = try id(of: closure(buckets[cls]))
+            // Classes with the same targets lead to the same state: compute each once.
+            var done: [(classIndex: Int, target: Int32)] = []
+            for cls in used {
+                let targets = buckets[cls]
+                let target: Int32
+                if let known = done.first(where: { buckets[$0.classIndex] == targets }) {
+                    target = known.target
+                } else {
+                    target = try id(of: union(targets))
+                    done.append((cls, target))
+                }
                 tables.next[Int(source) * classes.count + cls] = target
             }
-            for rule in calls.keys.sorted() {
-                let target = try id(of: closure(calls[rule] ?? []))
-                tables.calls[Int(source)].append((rule, target))
+            if !calls.isEmpty {
+                calls.sort { $0.rule < $1.rule || ($0.rule == $1.rule && $0.target < $1.target) }
+                var index = 0
+                while index < calls.count {
+                    let rule = calls[index].rule
+                    var targets: [Int32] = []
+                    while index < calls.count, calls[index].rule == rule {
+                        targets.append(calls[index].target)
+                        index += 1
+                    }
+                    tables.calls[Int(source)].append((rule, try id(of: union(targets))))
+                }
             }
         }
         return start

@@ -2,6 +2,7 @@
 /// `minItems`...`maxItems`.
 extension JSONSchemaTranslator {
     mutating func array(_ schema: JSONNode, path: String) throws(ConstraintError) -> GrammarExpression {
+        let ws = self.ws
         var prefix: [GrammarExpression] = []
         var prefixSchemas: [JSONNode] = []
         var prefixPath = Self.join(path, "prefixItems")
@@ -41,7 +42,6 @@ extension JSONSchemaTranslator {
                 path: Self.join(path, maxItems.map { $0 > limits.maxRepetition } == true ? "maxItems" : "minItems"))
         }
 
-        let ws = JSONGrammar.whitespace
         func element(_ index: Int) -> GrammarExpression {
             .sequence([index < prefix.count ? prefix[index] : (rest ?? .nothing), ws])
         }

@@ -1,6 +1,7 @@
 /// `type: object`: declared properties in order, then extra properties when allowed.
 extension JSONSchemaTranslator {
     mutating func object(_ schema: JSONNode, path: String) throws(ConstraintError) -> GrammarExpression {
+        let ws = self.ws
         var declared: [(name: String, value: GrammarExpression, required: Bool)] = []
         var required = Set<String>()
         if let list = schema["required"] {
@@ -49,7 +50,6 @@ extension JSONSchemaTranslator {
             extraValue = value.isNothing ? nil : value
         }
 
-        let ws = JSONGrammar.whitespace
         func member(_ key: GrammarExpression, _ value: GrammarExpression) -> GrammarExpression {
             .sequence([key, ws, .byte(0x3A), ws, value, ws])
         }

@@ -19,6 +19,8 @@ struct JSONSchemaTranslator {
     var definition = GrammarDefinition()
     private var nodes = 0
     private var generic: (value: GrammarExpression, object: Int, array: Int)?
+    /// A call of the shared `ws` rule.
+    var ws = GrammarExpression.empty
     private var referenceRules: [String: Int] = [:]
     private var pending: [(pointer: String, rule: Int, path: String)] = []
 
@@ -31,8 +33,9 @@ struct JSONSchemaTranslator {
     mutating func translate() throws(ConstraintError) -> GrammarDefinition {
         let top = definition.addRule("root")
         definition.root = top
+        ws = JSONGrammar.addWhitespaceRule(to: &definition)
         let body = try expression(root, path: "")
-        definition.rules[top].body = .sequence([JSONGrammar.whitespace, body, JSONGrammar.whitespace])
+        definition.rules[top].body = .sequence([ws, body, ws])
         while let next = pending.popLast() {
             let (node, path) = try resolve(next.pointer, at: next.path)
             definition.rules[next.rule].body = try expression(node, path: path)
@@ -47,7 +50,7 @@ struct JSONSchemaTranslator {
     /// Any JSON value (the `true` schema, `{}`).
     mutating func anyValue() -> GrammarExpression {
         if let generic { return generic.value }
-        let added = JSONGrammar.addGenericRules(to: &definition)
+        let added = JSONGrammar.addGenericRules(to: &definition, ws: ws)
         generic = added
         return added.value
     }

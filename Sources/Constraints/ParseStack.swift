@@ -67,11 +67,20 @@ extension CompiledGrammar {
                 if let caller = current.popped { work.append(caller) } else { set.poppedBottom = true }
             }
             let calls = Int(callStart[state])..<Int(callStart[state + 1])
-            guard !calls.isEmpty, current.depth < Int32(limits.maxStackDepth) else { continue }
+            guard !calls.isEmpty else { continue }
+            let canPush = current.depth < Int32(limits.maxStackDepth)
             let depth = current.depth + 1
             for call in calls.reversed() {
-                let frame = StackFrame(state: callReturn[call], below: current.below)
-                work.append(ParseStack(top: ruleStart[Int(callRule[call])], below: frame, depth: depth))
+                let callee = ruleStart[Int(callRule[call])]
+                // A rule that may match nothing right away is skipped without a frame (so the
+                // skip stays possible at the depth bound).
+                if isFinal[Int(callee)] {
+                    work.append(ParseStack(top: callReturn[call], below: current.below, depth: current.depth))
+                }
+                if canPush {
+                    let frame = StackFrame(state: callReturn[call], below: current.below)
+                    work.append(ParseStack(top: callee, below: frame, depth: depth))
+                }
             }
         }
     }
@@ -106,11 +115,15 @@ extension CompiledGrammar {
             let target = step(stack.top, bytes[offset])
             guard target >= 0 else { return false }
             offset += 1
-            if offset == bytes.count { return true }
             stack.top = target
-            if !isPlain[Int(target)] {
+            if isPlain[Int(target)] {
+                if offset == bytes.count { return true }
+            } else {
                 var expanded = ParseSet()
                 addClosure(of: stack, to: &expanded)
+                // At the end, the state must lead somewhere (a push cut by the depth bound may
+                // leave nothing), exactly as `advance` requires.
+                if offset == bytes.count { return !expanded.isEmpty }
                 return accepts(bytes, from: offset, in: ParseSet(stacks: expanded.stacks))
             }
         }

@@ -4,8 +4,9 @@
 /// - `accepted`: tokens whose bytes all fit inside the rules pushed from here — allowed
 ///   whatever the stack below holds (as long as the pushes fit under the depth bound: see
 ///   `maxLocalDepth`);
-/// - `dependent`: tokens that finish the state's rule part-way (after `offset` bytes) — the rest
-///   of their bytes must be checked against the real caller at mask time;
+/// - `exits`: trie nodes (prefixes) after which the state's rule may end: the tokens below
+///   such a node continue in the caller, so at mask time the node's subtree is walked with the
+///   real caller's parses — a walk the caller prunes after a byte or two;
 /// - all others are rejected whatever the stack.
 struct StateTokenTable: Sendable {
     enum Accepted: Sendable {
@@ -13,14 +14,14 @@ struct StateTokenTable: Sendable {
         case sparse([Int32])
     }
 
-    struct Dependent: Sendable {
-        var token: Int32
-        var offset: Int32
+    /// A prefix after which the rule may end: its trie node.
+    struct Exit: Sendable {
+        var node: Int32
     }
 
     var accepted: Accepted
-    var dependent: [Dependent]
-    /// Frames pushed above the state by the deepest accepted or dependent prefix.
+    var exits: [Exit]
+    /// Frames pushed above the state by the deepest prefix walked.
     var maxLocalDepth: Int32
 
     /// Bytes of memory held (for the cache bound).
@@ -30,7 +31,7 @@ struct StateTokenTable: Sendable {
         case .dense(let words): acceptedBytes = words.count * 8
         case .sparse(let ids): acceptedBytes = ids.count * 4
         }
-        return acceptedBytes + dependent.count * 8 + 64
+        return acceptedBytes + exits.count * 4 + 64
     }
 
     var acceptedCount: Int {
@@ -52,9 +53,7 @@ struct StateTokenTableBuilder {
     private let classCount: Int
     private let isPlain: [Bool]
     private var bits: [UInt64]
-    private var dependent: [StateTokenTable.Dependent] = []
-    /// Byte offsets along the current trie path after which the start state's rule may end.
-    private var exits: [Int32] = []
+    private var exits: [StateTokenTable.Exit] = []
     private var maxLocalDepth: Int32 = 0
 
     init(grammar: CompiledGrammar, vocabulary: TokenVocabulary) {
@@ -74,7 +73,7 @@ struct StateTokenTableBuilder {
         let start = ParseStack(top: state, below: nil, depth: 0)
         var child = trie.firstChild(0)
         while child >= 0 {
-            builder.walk(child, from: start, consumed: 0)
+            builder.walk(child, from: start)
             child = trie.nextSibling[Int(child)]
         }
         return builder.finish()
@@ -98,7 +97,7 @@ struct StateTokenTableBuilder {
         } else {
             accepted = .dense(bits)
         }
-        return StateTokenTable(accepted: accepted, dependent: dependent, maxLocalDepth: maxLocalDepth)
+        return StateTokenTable(accepted: accepted, exits: exits, maxLocalDepth: maxLocalDepth)
     }
 
     @inline(__always)
@@ -109,40 +108,31 @@ struct StateTokenTableBuilder {
         }
     }
 
-    /// Every token below `node` (inclusive) needs the caller after each recorded exit.
-    private mutating func markDependent(_ node: Int32) {
-        guard !exits.isEmpty else { return }
-        for index in Int(trie.tokenStart[Int(node)])..<Int(trie.subtreeEnd[Int(node)]) {
-            for offset in exits { dependent.append(.init(token: trie.tokens[index], offset: offset)) }
-        }
-    }
-
     /// One parse: the fast path while states need no stack work.
-    private mutating func walk(_ node: Int32, from stack: ParseStack, consumed: Int32) {
+    private mutating func walk(_ node: Int32, from stack: ParseStack) {
         let target = next[Int(stack.top) &* classCount &+ Int(classOf[Int(trie.byte[Int(node)])])]
-        guard target >= 0 else {
-            markDependent(node)
-            return
-        }
+        guard target >= 0 else { return }
         if stack.depth > maxLocalDepth { maxLocalDepth = stack.depth }
-        acceptOwnTokens(node)
         let next = ParseStack(top: target, below: stack.below, depth: stack.depth)
         if isPlain[Int(target)] {
+            acceptOwnTokens(node)
             var child = trie.firstChild(node)
             while child >= 0 {
-                walk(child, from: next, consumed: consumed + 1)
+                walk(child, from: next)
                 child = trie.nextSibling[Int(child)]
             }
         } else {
             var set = ParseSet()
             grammar.addClosure(of: next, to: &set)
+            guard !set.isEmpty else { return }  // as `advance`: the byte must lead somewhere
+            acceptOwnTokens(node)
             noteDepth(set)
-            descend(node, into: set, consumed: consumed + 1)
+            descend(node, into: set)
         }
     }
 
     /// Several parses, or one that has just been through calls and returns.
-    private mutating func walk(_ node: Int32, from stacks: [ParseStack], consumed: Int32) {
+    private mutating func walk(_ node: Int32, from stacks: [ParseStack]) {
         let byte = trie.byte[Int(node)]
         var set = ParseSet()
         var stepped = false
@@ -153,13 +143,10 @@ struct StateTokenTableBuilder {
             if stack.depth > maxLocalDepth { maxLocalDepth = stack.depth }
             grammar.addClosure(of: ParseStack(top: target, below: stack.below, depth: stack.depth), to: &set)
         }
-        guard stepped else {
-            markDependent(node)
-            return
-        }
+        guard stepped, !set.isEmpty else { return }
         acceptOwnTokens(node)
         noteDepth(set)
-        descend(node, into: set, consumed: consumed + 1)
+        descend(node, into: set)
     }
 
     /// Frames pushed by a closure count even if no byte follows: at run time the same pushes
@@ -168,17 +155,14 @@ struct StateTokenTableBuilder {
         for stack in set.stacks where stack.depth > maxLocalDepth { maxLocalDepth = stack.depth }
     }
 
-    private mutating func descend(_ node: Int32, into set: ParseSet, consumed: Int32) {
-        if set.poppedBottom { exits.append(consumed) }
-        defer { if set.poppedBottom { exits.removeLast() } }
+    private mutating func descend(_ node: Int32, into set: ParseSet) {
+        if set.poppedBottom, trie.hasChildren[Int(node)] { exits.append(.init(node: node)) }
         var child = trie.firstChild(node)
         while child >= 0 {
-            if set.stacks.isEmpty {
-                markDependent(child)
-            } else if set.stacks.count == 1 {
-                walk(child, from: set.stacks[0], consumed: consumed)
-            } else {
-                walk(child, from: set.stacks, consumed: consumed)
+            if set.stacks.count == 1 {
+                walk(child, from: set.stacks[0])
+            } else if !set.stacks.isEmpty {
+                walk(child, from: set.stacks)
             }
             child = trie.nextSibling[Int(child)]
         }

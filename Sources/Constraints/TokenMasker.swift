@@ -55,15 +55,17 @@ public final class TokenMasker: @unchecked Sendable {
             case .dense(let words): mask.formUnion(words: words)
             case .sparse(let ids): for id in ids { mask.insert(id) }
             }
-            guard !table.dependent.isEmpty, let caller = stack.popped else { continue }
+            guard !table.exits.isEmpty, let caller = stack.popped else { continue }
             var continuation = ParseSet()
             grammar.addClosure(of: caller, to: &continuation)
             guard !continuation.stacks.isEmpty else { continue }
-            let storage = vocabulary.storage
-            for entry in table.dependent where !mask.contains(entry.token) {
-                let start = Int(vocabulary.offsets[Int(entry.token)]) + Int(entry.offset)
-                let end = Int(vocabulary.offsets[Int(entry.token) + 1])
-                if grammar.accepts(Array(storage[start..<end]), from: 0, in: continuation) { mask.insert(entry.token) }
+            let trie = vocabulary.trie
+            for exit in table.exits {
+                var child = trie.firstChild(exit.node)
+                while child >= 0 {
+                    exactWalk(child, continuation, &mask)
+                    child = trie.nextSibling[Int(child)]
+                }
             }
         }
         if state.isAccepting {

@@ -55,6 +55,36 @@ do {
         print("compile \(name): \(ms(time)), \(grammar?.stateCount ?? 0) states")
     }
 
+    // Adversarial schemas: each must end quickly, compiled or refused as too large.
+    let wideAnyOf = "{\"anyOf\":[" + (0..<60).map {
+        "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":\(300 + $0)},\"maxItems\":\(60 + $0)}"
+    }.joined(separator: ",") + "]}"
+    let manyOptional = "{\"type\":\"object\",\"properties\":{" + (0..<200).map { "\"p\($0)\":{\"type\":\"string\"}" }
+        .joined(separator: ",") + "}}"
+    let longStrings = "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":900,\"maxLength\":1000},\"maxItems\":1000}"
+    let bigEnum = "{\"enum\":[" + (0..<5000).map { "\"value-\($0)-\(String(repeating: "x", count: $0 % 40))\"" }.joined(separator: ",") + "]}"
+    let fiftyOptional = "{\"type\":\"object\",\"properties\":{" + (0..<50).map { "\"field_\($0)\":{\"type\":\"string\"}" }
+        .joined(separator: ",") + "},\"additionalProperties\":false}"
+    let hundredRequired = "{\"type\":\"object\",\"properties\":{" + (0..<100).map {
+        "\"field_\($0)\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"b\":{\"type\":\"number\"}},\"required\":[\"a\",\"b\"],\"additionalProperties\":false}"
+    }.joined(separator: ",") + "},\"required\":[" + (0..<100).map { "\"field_\($0)\"" }.joined(separator: ",") + "],\"additionalProperties\":false}"
+    for (name, text) in [("50 optional properties", fiftyOptional), ("100 required object properties", hundredRequired),
+                         ("anyOf of 60 bounded arrays", wideAnyOf), ("200 optional properties", manyOptional),
+                         ("strings of 900-1000 chars", longStrings), ("enum of 5000 strings", bigEnum)] {
+        var outcome = ""
+        let time = clock.measure {
+            do {
+                var limits = ConstraintLimits()
+                if let work = ProcessInfo.processInfo.environment["WORK"].flatMap(Int.init) { limits.maxCompileWork = work }
+                outcome = "compiled, \(try ConstraintCompiler.jsonSchema(text, strict: false, limits: limits).stateCount) states"
+            } catch {
+                outcome = "refused: \(error)"
+            }
+        }
+        print("adversarial \(name): \(ms(time)) — \(outcome)")
+    }
+
+    if ProcessInfo.processInfo.environment["ONLY_COMPILE"] != nil { exit(0) }
     let states: [(String, String, String)] = [
         ("schema", "start", ""),
         ("schema", "after a key", #"{"name":"#),
