@@ -111,3 +111,34 @@ extension String {
         replacingOccurrences(target, with: replacement)
     }
 }
+
+/// One masker shared by concurrent sequences gives each the mask it would get alone.
+@Suite struct TokenMaskerConcurrencyTests {
+    @Test func concurrentMasksMatchSequentialOnes() async throws {
+        let grammar = try ConstraintCompiler.jsonObject()
+        let vocabulary = TokenMaskTests.vocabulary
+        let text = Array(#"{"a": [1, "x\n", {"b": null}], "ab": true}"#.utf8)
+        var states: [ConstraintState] = []
+        var state = grammar.start()
+        for byte in text {
+            states.append(state)
+            _ = state.advance(byte)
+        }
+        let sequential = TokenMasker(grammar: grammar, vocabulary: vocabulary)
+        let expected = states.map { sequential.mask(for: $0) }
+        let shared = TokenMasker(grammar: grammar, vocabulary: vocabulary)
+        let snapshot = states
+        let results = await withTaskGroup(of: (Int, TokenMask).self) { group in
+            for _ in 0..<4 {
+                for (index, state) in snapshot.enumerated() {
+                    group.addTask { (index, shared.mask(for: state)) }
+                }
+            }
+            var collected: [(Int, TokenMask)] = []
+            for await result in group { collected.append(result) }
+            return collected
+        }
+        #expect(results.count == 4 * states.count)
+        for (index, mask) in results { #expect(mask == expected[index], "state \(index)") }
+    }
+}
