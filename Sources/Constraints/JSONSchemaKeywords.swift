@@ -11,14 +11,14 @@ enum JSONSchemaKeywords {
         "type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref",
         "properties", "required", "additionalProperties",
         "items", "prefixItems", "additionalItems", "minItems", "maxItems",
-        "minLength", "maxLength", "format",
+        "minLength", "maxLength", "format", "pattern",
     ]
 
     /// Refinements of a value the automaton does not enforce: refused when strict, ignored
     /// otherwise (the output then has the schema's structure but may miss the refinement).
     static let refinements: Set<String> = [
         "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-        "pattern", "minProperties", "maxProperties", "uniqueItems", "minContains", "maxContains",
+        "minProperties", "maxProperties", "uniqueItems", "minContains", "maxContains",
         "contentEncoding", "contentMediaType", "contentSchema",
     ]
 
@@ -33,7 +33,7 @@ enum JSONSchemaKeywords {
     /// Keywords that imply the instance type when `type` is absent.
     static let objectKeywords: Set<String> = ["properties", "required", "additionalProperties"]
     static let arrayKeywords: Set<String> = ["items", "prefixItems", "additionalItems", "minItems", "maxItems"]
-    static let stringKeywords: Set<String> = ["minLength", "maxLength", "format"]
+    static let stringKeywords: Set<String> = ["minLength", "maxLength", "format", "pattern"]
 
     static let typeNames: [String] = ["object", "array", "string", "number", "integer", "boolean", "null"]
 

@@ -1,6 +1,7 @@
 /// `type: string`: lengths and the formats the automaton can enforce.
 extension JSONSchemaTranslator {
     mutating func string(_ schema: JSONNode, path: String) throws(ConstraintError) -> GrammarExpression {
+        if let pattern = try self.pattern(schema, path: path) { return pattern }
         if case .string(let format)? = schema["format"] {
             if let expression = JSONFormats.expression(format) {
                 if strict, schema["minLength"] != nil || schema["maxLength"] != nil {
@@ -27,6 +28,37 @@ extension JSONSchemaTranslator {
             throw .tooLarge(message: "string lengths above \(limits.maxRepetition) cannot be enforced", path: Self.join(path, keyword))
         }
         return JSONGrammar.string(minLength: minLength, maxLength: maxLength)
+    }
+}
+
+extension JSONSchemaTranslator {
+    /// The grammar of `pattern` when it is given and supported. An unsupported pattern, or one
+    /// combined with other string keywords, is refused when strict and ignored otherwise.
+    mutating func pattern(_ schema: JSONNode, path: String) throws(ConstraintError) -> GrammarExpression? {
+        guard let value = schema["pattern"] else { return nil }
+        let patternPath = Self.join(path, "pattern")
+        guard case .string(let pattern) = value else {
+            throw .invalidSchema(message: "'pattern' must be a string, got \(value.typeName)", path: patternPath)
+        }
+        for other in ["format", "minLength", "maxLength"] where schema[other] != nil {
+            guard strict else { return nil }
+            throw .unsupportedKeyword(keyword: other, path: Self.join(path, other), reason: "it cannot be combined with 'pattern'")
+        }
+        let result: Result<GrammarExpression, JSONPattern.Failure>
+        do {
+            result = .success(try JSONPattern.expression(pattern, maxRepetition: limits.maxRepetition))
+        } catch {
+            result = .failure(error)
+        }
+        switch result {
+        case .success(let expression):
+            return expression
+        case .failure(.invalid(let message)):
+            throw .invalidSchema(message: "'pattern' is not a valid regular expression: \(message)", path: patternPath)
+        case .failure(.unsupported(let feature)):
+            guard strict else { return nil }
+            throw .unsupportedKeyword(keyword: "pattern", path: patternPath, reason: "\(feature) cannot be enforced")
+        }
     }
 }
 
