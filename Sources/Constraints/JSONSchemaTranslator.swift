@@ -77,7 +77,7 @@ struct JSONSchemaTranslator {
     private mutating func objectSchema(
         _ members: [(String, JSONNode)], schema: JSONNode, path: String
     ) throws(ConstraintError) -> GrammarExpression {
-        try checkKeywords(members, path: path)
+        try checkKeywords(members, schema: schema, path: path)
         let assertions = members.map(\.0).filter { !JSONSchemaKeywords.annotations.contains($0) }
 
         if let reference = schema["$ref"] {
@@ -104,7 +104,7 @@ struct JSONSchemaTranslator {
             case "array": alternatives.append(try array(schema, path: path))
             case "string": alternatives.append(try string(schema, path: path))
             case "number": alternatives.append(JSONGrammar.number)
-            case "integer": if !types.contains("number") { alternatives.append(JSONGrammar.integer) }
+            case "integer": if !types.contains("number") { alternatives.append(try integer(schema, path: path)) }
             case "boolean": alternatives.append(JSONGrammar.boolean)
             default: alternatives.append(JSONGrammar.null)
             }
@@ -114,7 +114,7 @@ struct JSONSchemaTranslator {
     }
 
     /// Refuses keywords the automaton cannot enforce (see `JSONSchemaKeywords`).
-    private func checkKeywords(_ members: [(String, JSONNode)], path: String) throws(ConstraintError) {
+    private func checkKeywords(_ members: [(String, JSONNode)], schema: JSONNode, path: String) throws(ConstraintError) {
         for (key, value) in members {
             if JSONSchemaKeywords.annotations.contains(key) || JSONSchemaKeywords.supported.contains(key) { continue }
             if JSONSchemaKeywords.structural.contains(key) {
@@ -122,6 +122,7 @@ struct JSONSchemaTranslator {
             }
             if JSONSchemaKeywords.refinements.contains(key) {
                 if key == "uniqueItems", value == .bool(false) { continue }
+                if Self.numericBounds.contains(key), Self.boundsAreIntegral(schema) { continue }
                 if strict {
                     throw .unsupportedKeyword(
                         keyword: key, path: Self.join(path, key),

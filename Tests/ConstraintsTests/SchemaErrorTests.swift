@@ -5,7 +5,7 @@ import Testing
 /// Every class of bad schema is a typed error naming the keyword's path.
 @Suite struct SchemaErrorTests {
     @Test func unsupportedKeywordsNameTheirPath() {
-        let schema = #"{"type":"object","properties":{"age":{"type":"integer","minimum":0}},"required":["age"],"additionalProperties":false}"#
+        let schema = #"{"type":"object","properties":{"age":{"type":"number","minimum":0}},"required":["age"],"additionalProperties":false}"#
         #expect(schemaError(schema) == .unsupportedKeyword(
             keyword: "minimum", path: "properties.age.minimum",
             reason: "structured output cannot enforce it (without \"strict\": true it is ignored)"))

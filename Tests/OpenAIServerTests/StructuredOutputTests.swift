@@ -69,7 +69,7 @@ import Testing
         }
         let base = "response_format.json_schema.schema"
         try await chatError(
-            schema(#"{"type":"object","properties":{"age":{"type":"integer","minimum":0}},"required":["age"],"additionalProperties":false}"#),
+            schema(#"{"type":"object","properties":{"age":{"type":"number","minimum":0}},"required":["age"],"additionalProperties":false}"#),
             param: base + ".properties.age.minimum", code: "unsupported_schema_keyword")
         try await chatError(schema(#"{"type":"object","properties":{"a":{"not":{}}}}"#, strict: false), param: base + ".properties.a.not", code: "unsupported_schema_keyword")
         try await chatError(schema(#"{"type":"strng"}"#), param: base + ".type", code: "invalid_schema")
@@ -138,7 +138,7 @@ import Testing
         try await chatError(#""tools":[{"type":"function","function":{"name":"f","parameters":"{}"}}]"#, param: "tools[0].function.parameters")
         try await chatError(#""tools":[{"type":"function","function":{"name":"f","bogus":1}}]"#, param: "tools[0].function.bogus", code: "unrecognized_argument")
         try await chatError(
-            #""tools":[{"type":"function","function":{"name":"f","strict":true,"parameters":{"type":"object","properties":{"n":{"type":"integer","maximum":3}}}}}]"#,
+            #""tools":[{"type":"function","function":{"name":"f","strict":true,"parameters":{"type":"object","properties":{"n":{"type":"number","maximum":3}}}}}]"#,
             param: "tools[0].function.parameters.properties.n.maximum", code: "unsupported_schema_keyword")
     }
 
