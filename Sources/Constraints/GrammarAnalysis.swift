@@ -20,12 +20,17 @@ struct GrammarAnalysis {
     /// Finds productive rules, then cuts every edge into a state that cannot reach the end of
     /// its rule and every call of a rule that matches nothing.
     mutating func prune() {
-        var changed = true
-        while changed {
-            changed = false
-            for rule in ruleStart.indices where !productive[rule] && reachesFinal(rule) {
-                productive[rule] = true
-                changed = true
+        // A worklist: when a rule turns productive, only its callers need another look.
+        let callers = self.callers()
+        var pending = Array(ruleStart.indices.reversed())
+        var queued = [Bool](repeating: true, count: ruleStart.count)
+        while let rule = pending.popLast() {
+            queued[rule] = false
+            guard !productive[rule], reachesFinal(rule) else { continue }
+            productive[rule] = true
+            for caller in callers[rule] where !productive[caller] && !queued[caller] {
+                queued[caller] = true
+                pending.append(caller)
             }
         }
         // States that can still reach their rule's end, by a reverse search from the finals.
@@ -56,6 +61,22 @@ struct GrammarAnalysis {
         }
     }
 
+    /// For each rule, the rules that call it.
+    private func callers() -> [[Int]] {
+        var result = [[Int]](repeating: [], count: ruleStart.count)
+        for rule in ruleStart.indices {
+            var callees = Set<Int32>()
+            for state in states(of: rule) { for call in tables.calls[state] { callees.insert(call.rule) } }
+            for callee in callees { result[Int(callee)].append(rule) }
+        }
+        return result
+    }
+
+    /// The states of `rule` (rules own consecutive ranges, in rule order).
+    private func states(of rule: Int) -> Range<Int> {
+        Int(ruleStart[rule])..<(rule + 1 < ruleStart.count ? Int(ruleStart[rule + 1]) : tables.stateCount)
+    }
+
     /// Whether `rule` can reach one of its final states using byte edges and calls of rules
     /// already known to be productive.
     private func reachesFinal(_ rule: Int) -> Bool {
@@ -75,14 +96,16 @@ struct GrammarAnalysis {
         let rules = ruleStart.count
         // Nullable rules: reach a final state through calls of nullable rules only.
         var nullable = [Bool](repeating: false, count: rules)
-        var changed = true
-        while changed {
-            changed = false
-            for rule in 0..<rules where !nullable[rule] {
-                if epsilonReach(rule, nullable: nullable).contains(where: { tables.isFinal[Int($0)] }) {
-                    nullable[rule] = true
-                    changed = true
-                }
+        let callers = self.callers()
+        var pending = Array((0..<rules).reversed())
+        var queued = [Bool](repeating: true, count: rules)
+        while let rule = pending.popLast() {
+            queued[rule] = false
+            guard !nullable[rule], epsilonReach(rule, nullable: nullable).contains(where: { tables.isFinal[Int($0)] }) else { continue }
+            nullable[rule] = true
+            for caller in callers[rule] where !nullable[caller] && !queued[caller] {
+                queued[caller] = true
+                pending.append(caller)
             }
         }
         // Left-call graph: rule → rules it may call before consuming a byte.

@@ -91,6 +91,20 @@ import Testing
         #expect(grammarError("root ::= [^\\x00-\\U0010FFFF]") == .acceptsNothing(path: ""))
     }
 
+    @Test func longRuleChainsCompile() throws {
+        // Each rule needs the next to be known productive: analysed with a worklist, not by
+        // rescanning every rule until nothing changes.
+        let count = 3000
+        var text = "root ::= r0\n"
+        for index in 0..<(count - 1) { text += "r\(index) ::= \"a\" r\(index + 1)?\n" }
+        text += "r\(count - 1) ::= \"z\"\n"
+        let grammar = try ConstraintCompiler.grammar(text)
+        // Every rule call nests a frame: the run-time depth bound cuts the chain off at 256.
+        expectTable(
+            grammar, accept: ["a", "aaa", String(repeating: "a", count: 200)],
+            reject: ["", "zz", "aaz", String(repeating: "a", count: count - 1) + "z"])
+    }
+
     @Test func bounds() {
         var limits = ConstraintLimits()
         limits.maxSourceBytes = 8
