@@ -77,7 +77,12 @@ extension CompiledGrammar {
                 if isFinal[Int(callee)] {
                     work.append(ParseStack(top: callReturn[call], below: current.below, depth: current.depth))
                 }
-                if canPush {
+                let returnState = Int(callReturn[call])
+                if isFinal[returnState], !hasBytes[returnState], callStart[returnState] == callStart[returnState + 1] {
+                    // A tail call: the caller would only return after it, so the callee returns
+                    // in its place (right recursion does not grow the stack).
+                    work.append(ParseStack(top: callee, below: current.below, depth: current.depth))
+                } else if canPush {
                     let frame = StackFrame(state: callReturn[call], below: current.below)
                     work.append(ParseStack(top: callee, below: frame, depth: depth))
                 }

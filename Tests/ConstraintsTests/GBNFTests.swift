@@ -99,10 +99,23 @@ import Testing
         for index in 0..<(count - 1) { text += "r\(index) ::= \"a\" r\(index + 1)?\n" }
         text += "r\(count - 1) ::= \"z\"\n"
         let grammar = try ConstraintCompiler.grammar(text)
-        // Every rule call nests a frame: the run-time depth bound cuts the chain off at 256.
+        // The calls are tail calls: no frame each, so the depth bound does not cut the chain.
         expectTable(
-            grammar, accept: ["a", "aaa", String(repeating: "a", count: 200)],
-            reject: ["", "zz", "aaz", String(repeating: "a", count: count - 1) + "z"])
+            grammar, accept: ["a", "aaa", String(repeating: "a", count: 200), String(repeating: "a", count: count - 1) + "z"],
+            reject: ["", "zz", "aaz", String(repeating: "a", count: count) + "z"])
+    }
+
+    @Test func rightRecursiveListsAreNotBoundedByDepth() throws {
+        let grammar = try ConstraintCompiler.grammar("root ::= item (\",\" root)?\nitem ::= [0-9]+")
+        let long = (0..<2000).map(String.init).joined(separator: ",")
+        #expect(accepts(grammar, long))
+        var state = grammar.start()
+        _ = state.advance(Array(long.utf8))
+        #expect(state.depth <= 2, "right recursion stays flat, depth \(state.depth)")
+        // Nesting that must come back out still counts against the bound.
+        let nested = try ConstraintCompiler.grammar("root ::= \"(\" root? \")\"")
+        #expect(accepts(nested, String(repeating: "(", count: 200) + String(repeating: ")", count: 200)))
+        #expect(!accepts(nested, String(repeating: "(", count: 300) + String(repeating: ")", count: 300)))
     }
 
     @Test func bounds() {
