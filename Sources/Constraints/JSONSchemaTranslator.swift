@@ -9,6 +9,8 @@
 // - `$ref` to "#" or a JSON pointer into the document ("#/$defs/node"): each target is one rule,
 //   so references may recurse (trees, linked lists).
 // - `anyOf` (and `oneOf` when not strict, as anyOf), `allOf` with one member.
+// - Strings: lengths, `pattern` (`JSONPattern`), `format` date/time/date-time/uuid; integers:
+//   `minimum`/`maximum` and exclusive forms (`IntegerRange`).
 // - Keywords: see `JSONSchemaKeywords`.
 
 /// Translates one schema document.
