@@ -73,13 +73,16 @@ struct EngineCore {
         var actions: [Action] = []
         for planned in scheduler.nextBatches() {
             if !planned.freeBefore.isEmpty { actions.append(.send(.freeSequences(planned.freeBefore))) }
+            if !planned.dropBefore.isEmpty { actions.append(.send(.dropBlocks(planned.dropBefore.map(\.rawValue)))) }
             let entries = planned.entries.map { e -> WireBatchEntry in
                 let r = sequences[e.sequence]?.request
+                let first = e.startPosition == 0 || !e.restoreBlocks.isEmpty
                 return WireBatchEntry(sequence: e.sequence, startPosition: UInt32(e.startPosition),
                                       count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens,
                                       sampling: r?.sampling ?? SamplingParameters(), tokenIndex: UInt32(e.tokenIndex),
                                       topLogprobs: UInt8(clamping: r?.topLogprobs ?? 0),
-                                      requestLabel: e.startPosition == 0 ? (r?.requestID.rawValue ?? "") : "")
+                                      requestLabel: first ? (r?.requestID.rawValue ?? "") : "",
+                                      restoreBlocks: e.restoreBlocks.map(\.wire), storeBlocks: e.storeBlocks.map(\.wire))
             }
             inFlight[planned.id.rawValue] = (planned, now)
             actions.append(.send(.forwardBatch(WireForwardBatch(batch: WireProtocol.BatchID(planned.id.rawValue),
@@ -118,10 +121,19 @@ struct EngineCore {
     }
 
     /// A stage could not run the batch it names: that batch's sequences fail, their KV is freed,
-    /// the slot schedules again; the ring and every other sequence go on. Returns nil when the
-    /// report names no batch in flight: then the ring itself cannot be trusted.
+    /// the slot schedules again; the ring and every other sequence go on. The blocks the batch
+    /// stored are forgotten (the stages after the failing one never stored them). When the stage
+    /// lacked a prefix-cache block it was to restore, nothing of the batch ran and its sequences
+    /// are innocent: they go back to the queue to be recomputed (the block is forgotten), as
+    /// after a lost batch. Returns nil when the report names no batch in flight: then the ring
+    /// itself cannot be trusted.
     mutating func batchFailed(_ report: WireErrorReport) -> (actions: [Action], batch: PlannedBatch, sentAt: UInt64)? {
         guard let id = report.batch?.rawValue, let (planned, sentAt) = inFlight.removeValue(forKey: id) else { return nil }
+        if report.code == .blockMissing {
+            scheduler.forgetBlocks(of: planned, restored: true)
+            return (apply(scheduler.failSlot(planned.slot)), planned, sentAt)
+        }
+        scheduler.forgetBlocks(of: planned)
         let reason = "\(report.origin): \(report.message)"
         var actions: [Action] = []
         for sequence in Set(planned.entries.map(\.sequence)) {
@@ -183,5 +195,11 @@ struct EngineCore {
             }
         }
         return actions
+    }
+}
+
+extension BlockRef {
+    var wire: WireBlockRef {
+        WireBlockRef(name: name.rawValue, startPosition: UInt32(startPosition), count: UInt32(count))
     }
 }

@@ -109,8 +109,19 @@ extension PipelineEngine {
                 trace?.batchSpan(track: .stage(Int(t.stage.rawValue)), batch: planned.id, slot: planned.slot, tokens: planned.tokenCount,
                                  startNanoseconds: t.finishedAtNanoseconds - t.computeNanoseconds, durationNanoseconds: t.computeNanoseconds)
             }
+            // Prefix cache: positions this batch's sequences took from cached blocks, per request.
+            let restored = planned.entries.filter { !$0.restoreBlocks.isEmpty }
+            var extra: [(String, TraceRecorder.Argument)] = []
+            if !restored.isEmpty {
+                extra.append(("cached_tokens", .int(Int64(restored.reduce(0) { $0 + $1.startPosition }))))
+                extra.append(("cached_by_request", .string(restored.map {
+                    "\(core.sequences[$0.sequence]?.request.requestID.rawValue ?? "\($0.sequence)")=\($0.startPosition)"
+                }.joined(separator: " "))))
+            }
+            let stored = planned.entries.reduce(0) { $0 + $1.storeBlocks.count }
+            if stored > 0 { extra.append(("stored_blocks", .int(Int64(stored)))) }
             trace?.batchSpan(name: "in flight", category: "coordinator", track: .coordinator, batch: planned.id, slot: planned.slot,
-                             tokens: planned.tokenCount, startNanoseconds: sentAt, durationNanoseconds: receivedAt - sentAt)
+                             tokens: planned.tokenCount, startNanoseconds: sentAt, durationNanoseconds: receivedAt - sentAt, extra: extra)
         }
         lock.unlock()
     }

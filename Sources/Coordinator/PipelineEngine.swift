@@ -81,6 +81,12 @@ public final class PipelineEngine: @unchecked Sendable {
         public var running = 0
         public var tokensInFlight = 0
         public var kvTokensUsed = 0
+        /// KV positions the stages keep for the prefix cache, and the blocks that hold them.
+        public var kvTokensCached = 0
+        public var prefixCacheBlocks = 0
+        /// Prompt positions looked up in the prefix cache, and those found there (not computed).
+        public var prefixQueryTokens = 0
+        public var prefixHitTokens = 0
         public var stageBusy: [Double?] = []
         public var bubbleRatio: Double?
         public var stageComputeNanoseconds: [UInt64] = []
@@ -407,6 +413,10 @@ public final class PipelineEngine: @unchecked Sendable {
         snapshotValue.running = s.runningCount
         snapshotValue.tokensInFlight = s.tokensInFlight
         snapshotValue.kvTokensUsed = s.kvTokensUsed
+        snapshotValue.kvTokensCached = s.kvTokensCached
+        snapshotValue.prefixCacheBlocks = s.prefixCache?.count ?? 0
+        snapshotValue.prefixQueryTokens = s.counters.prefixQueryTokens
+        snapshotValue.prefixHitTokens = s.counters.prefixHitTokens
         snapshotValue.stageBusy = busy
         snapshotValue.bubbleRatio = bubble
         snapshotValue.microBatches = s.configuration.microBatches

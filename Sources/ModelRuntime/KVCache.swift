@@ -73,6 +73,37 @@ final class KVCache {
         length = end
     }
 
+    /// Fills an empty cache with positions [0, length) from `source(layer, position)` (K and V
+    /// rows of `kvDim` floats): every position for a global layer, the last min(length, window)
+    /// for a sliding one — all that a chunk starting at `length` reads.
+    func restore(length n: Int, from source: (Int, Int) -> (key: UnsafePointer<Float>, value: UnsafePointer<Float>)) {
+        precondition(length == 0 && n >= 0, "restore needs an empty cache")
+        for l in 0..<layerCount {
+            let cap: Int
+            if let w = windows[l] {
+                cap = max(1, min(n, w))
+            } else {
+                var c = capacities[l]
+                while c < n { c *= 2 }
+                cap = c
+            }
+            if cap != capacities[l] { relayout(l, keep: 0..<0, to: cap) }
+            for p in max(0, n - cap)..<n {
+                let (k, v) = source(l, p)
+                let r = (p % cap) * kvDim
+                (keys[l] + r).update(from: k, count: kvDim)
+                (values[l] + r).update(from: v, count: kvDim)
+            }
+        }
+        length = n
+    }
+
+    /// Whether every layer still holds `position` (< length).
+    func holds(position p: Int) -> Bool {
+        guard p >= 0, p < length else { return false }
+        return (0..<layerCount).allSatisfy { p >= oldestHeld(layer: $0) }
+    }
+
     /// K and V rows of `position` in layer `l`.
     func rows(layer l: Int, position p: Int) -> (key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>) {
         let r = (p % capacities[l]) * kvDim

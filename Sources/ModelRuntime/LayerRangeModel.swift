@@ -13,13 +13,15 @@ public final class LayerRangeModel: @unchecked Sendable {
     public let hyperparameters: Hyperparameters
     public let layerRange: Range<Int>
     public let pool: ThreadPool
-    let logger: Logger
+    public let logger: Logger
 
     let layers: [LayerWeights]
     let embedding: WeightMatrix?
     let outputNorm: [Float]?
     let head: WeightMatrix?
     private var caches: [SequenceID: KVCache] = [:]
+    /// Prefix-cache blocks of this range's layers.
+    private lazy var blocks = KVBlockStore(kvDim: hyperparameters.kvDim, layerCount: layerRange.count)
     let scratch = Scratch()
     let rotary = RotaryTables()
 
@@ -77,8 +79,69 @@ public final class LayerRangeModel: @unchecked Sendable {
     public var kvCacheBytes: Int { caches.values.reduce(0) { $0 + $1.bytes } }
     /// Frees a sequence's KV cache; unknown ids are ignored.
     public func free(_ s: SequenceID) { caches[s] = nil }
-    /// Frees every sequence.
-    public func reset() { caches.removeAll() }
+    /// Frees every sequence and every prefix-cache block.
+    public func reset() {
+        caches.removeAll()
+        blocks.removeAll()
+    }
+
+    // MARK: - Prefix-cache blocks
+
+    /// Prefix-cache blocks held, and their bytes (KV of every layer of the range, f32).
+    public var blockCount: Int { blocks.count }
+    public var blockBytes: Int { blocks.bytes }
+
+    /// The names of `refs` this stage does not hold.
+    public func missingBlocks(_ refs: [KVBlockRef]) -> [UInt64] {
+        refs.filter { !blocks.contains($0.name) }.map(\.name)
+    }
+
+    /// Starts sequence `s` from copies of `refs`, which must be held and cover positions
+    /// 0 ..< n in order, of a sequence that holds nothing yet. Throws without changing anything.
+    public func restore(_ s: SequenceID, from refs: [KVBlockRef]) throws {
+        guard !refs.isEmpty else { return }
+        guard cachedLength(s) == 0 else {
+            throw ModelRuntimeError.invalidBlock(sequence: s.rawValue, reason: "restoring blocks into a sequence that already holds \(cachedLength(s)) positions")
+        }
+        var held: [KVBlockStore.Block] = []
+        var next = 0
+        for r in refs {
+            guard let b = blocks.block(r.name) else { throw ModelRuntimeError.blockMissing(name: r.name) }
+            guard b.startPosition == next, b.startPosition == r.startPosition, b.count == r.count else {
+                throw ModelRuntimeError.invalidBlock(sequence: s.rawValue, reason: "block \(String(r.name, radix: 16)) holds positions "
+                    + "\(b.startPosition)..<\(b.startPosition + b.count), the batch expects \(r.startPosition)..<\(r.startPosition + r.count) after \(next)")
+            }
+            held.append(b)
+            next += b.count
+        }
+        guard next <= hyperparameters.contextLength else {
+            throw ModelRuntimeError.contextOverflow(sequence: s.rawValue, position: next - 1, contextLength: hyperparameters.contextLength)
+        }
+        let h = hyperparameters
+        let cache = KVCache(kvDim: h.kvDim, windows: layerRange.map { h.layers[$0].slidingWindow })
+        let size = held[0].count
+        let store = blocks
+        cache.restore(length: next) { l, p in
+            // Blocks are contiguous and (all but perhaps none) of one size; find by arithmetic, then check.
+            var i = min(p / max(1, size), held.count - 1)
+            while held[i].startPosition > p { i -= 1 }
+            while held[i].startPosition + held[i].count <= p { i += 1 }
+            return store.rows(held[i], layer: l, position: p)
+        }
+        caches[s] = cache
+    }
+
+    /// Keeps a copy of sequence `s`'s KV at `ref`'s positions under its name (again: nothing).
+    /// Throws when the sequence does not hold them all (a sliding-window layer dropped some).
+    public func store(_ s: SequenceID, block ref: KVBlockRef) throws {
+        guard let cache = caches[s], blocks.store(ref.name, from: cache, start: ref.startPosition, count: ref.count) else {
+            throw ModelRuntimeError.invalidBlock(sequence: s.rawValue, reason: "cannot store block \(String(ref.name, radix: 16)): "
+                + "positions \(ref.startPosition)..<\(ref.startPosition + ref.count) are not all held")
+        }
+    }
+
+    /// Drops these blocks; names not held are ignored.
+    public func dropBlocks(_ names: [UInt64]) { blocks.drop(names) }
 
     // MARK: - Forward
 

@@ -15,6 +15,10 @@ public enum ModelRuntimeError: Error, CustomStringConvertible, Sendable {
     case contextOverflow(sequence: UInt64, position: Int, contextLength: Int)
     case tokenOutOfRange(token: Int32, vocabularySize: Int)
     case unsupportedRopeScaling(String)
+    /// A prefix-cache block a batch restores is not held (evicted, or never stored here).
+    case blockMissing(name: UInt64)
+    /// A prefix-cache block cannot be restored or stored as asked.
+    case invalidBlock(sequence: UInt64, reason: String)
     case gguf(GGUFError)
 
     public var description: String {
@@ -34,6 +38,8 @@ public enum ModelRuntimeError: Error, CustomStringConvertible, Sendable {
         case let .contextOverflow(s, p, c): return "sequence \(s): position \(p) exceeds the context length \(c)"
         case let .tokenOutOfRange(t, v): return "token id \(t) is outside the vocabulary (size \(v))"
         case let .unsupportedRopeScaling(t): return "unsupported rope scaling type '\(t)' (supported: none, linear, llama3)"
+        case let .blockMissing(n): return "prefix-cache block \(String(n, radix: 16)) is not held by this stage"
+        case let .invalidBlock(s, r): return "sequence \(s): \(r)"
         case let .gguf(e): return e.description
         }
     }

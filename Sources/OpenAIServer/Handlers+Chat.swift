@@ -64,6 +64,7 @@ struct ChatChoice: ResponseChoice {
     var pending: [LogprobEntry] = []
     var finishReason: FinishReason?
     var completionTokens = 0
+    var cachedTokens = 0
 
     /// Non-streaming: accumulate.
     mutating func apply(_ event: GenerationEvent, engine: any InferenceEngine) {
@@ -76,6 +77,7 @@ struct ChatChoice: ResponseChoice {
             let completion = usage.completionTokens
             finishReason = reason
             completionTokens = completion
+            cachedTokens = usage.cachedTokens
         case .promptLogprobs:
             break
         }
@@ -110,6 +112,7 @@ struct ChatChoice: ResponseChoice {
         case .finished(let reason, let usage):
             let completion = usage.completionTokens
             completionTokens = completion
+            cachedTokens = usage.cachedTokens
             finishReason = reason
             return chunk(delta: .object([]), finishReason: reason)
         case .promptLogprobs:

@@ -93,6 +93,7 @@ struct CompletionChoice: ResponseChoice {
     var entries: [LogprobEntry] = []
     var finishReason: FinishReason?
     var completionTokens = 0
+    var cachedTokens = 0
     // Streaming state: whether the echo chunk went out, tokens not yet sent, text_offset so far.
     var echoed = false
     var pending: [LogprobEntry] = []
@@ -111,6 +112,7 @@ struct CompletionChoice: ResponseChoice {
             let completion = usage.completionTokens
             finishReason = reason
             completionTokens = completion
+            cachedTokens = usage.cachedTokens
         }
     }
 
@@ -141,6 +143,7 @@ struct CompletionChoice: ResponseChoice {
         case .finished(let reason, let usage):
             let completion = usage.completionTokens
             completionTokens = completion
+            cachedTokens = usage.cachedTokens
             finishReason = reason
             return chunk(text: echoChunkText(), finishReason: reason)
         }

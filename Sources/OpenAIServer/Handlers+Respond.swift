@@ -4,6 +4,8 @@ import ServingTypes
 /// One choice of a completion or chat completion, built from its sequence's events.
 protocol ResponseChoice: Sendable {
     var completionTokens: Int { get }
+    /// Prompt tokens its sequence took from the prefix cache.
+    var cachedTokens: Int { get }
     /// Folds an event into the whole (non-streaming) answer.
     mutating func apply(_ event: GenerationEvent, engine: any InferenceEngine)
     /// The choice's part of the non-streaming answer.
@@ -31,7 +33,7 @@ extension Handlers {
             return jsonResponse(
                 header.object(
                     choices: choices.map { $0.json() },
-                    extra: [("usage", .usage(prompt: promptTokens, completion: completion))]),
+                    extra: [("usage", .usage(prompt: promptTokens, completion: completion, cached: Self.cached(choices, promptTokens)))]),
                 requestID: requestID)
         }
         return sseResponse(requestID: requestID) { [choices] writer in
@@ -64,10 +66,17 @@ extension Handlers {
             if includeUsage {
                 let completion = choices.reduce(0) { $0 + $1.completionTokens }
                 try await send(&writer, header.object(
-                    choices: [], extra: [("usage", .usage(prompt: promptTokens, completion: completion))]))
+                    choices: [], extra: [("usage", .usage(prompt: promptTokens, completion: completion,
+                                                          cached: Self.cached(choices, promptTokens)))]))
             }
             try await writer.write(SSE.done)
             try await writer.finish(nil)
         }
+    }
+
+    /// `usage.prompt_tokens_details.cached_tokens`: the prompt tokens not computed for this request
+    /// (the most any of its choices took from the prefix cache; never above the prompt tokens).
+    static func cached<Choice: ResponseChoice>(_ choices: [Choice], _ promptTokens: Int) -> Int {
+        min(promptTokens, choices.map(\.cachedTokens).max() ?? 0)
     }
 }

@@ -80,10 +80,11 @@ extension JSONValue {
         ])
     }
 
-    static func usage(prompt: Int, completion: Int) -> JSONValue {
+    static func usage(prompt: Int, completion: Int, cached: Int = 0) -> JSONValue {
         .object([
             ("prompt_tokens", .number(prompt)), ("completion_tokens", .number(completion)),
             ("total_tokens", .number(prompt + completion)),
+            ("prompt_tokens_details", .object([("cached_tokens", .number(cached))])),
         ])
     }
 }

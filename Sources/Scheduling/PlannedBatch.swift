@@ -14,12 +14,17 @@ public struct PlannedBatch: Sendable, Equatable {
     /// Sequences preempted while planning (or earlier, with no batch since) whose KV every stage
     /// must drop *before* this batch, because this batch may use the room they leave.
     public var freeBefore: [SequenceID]
+    /// Prefix-cache blocks every stage must drop before this batch (evicted from the index, or
+    /// lost by a failed batch); stages ignore names they do not hold.
+    public var dropBefore: [PrefixCache.BlockName]
 
-    public init(id: BatchID, slot: SlotIndex, entries: [BatchEntry], freeBefore: [SequenceID] = []) {
+    public init(id: BatchID, slot: SlotIndex, entries: [BatchEntry], freeBefore: [SequenceID] = [],
+                dropBefore: [PrefixCache.BlockName] = []) {
         self.id = id
         self.slot = slot
         self.entries = entries
         self.freeBefore = freeBefore
+        self.dropBefore = dropBefore
     }
 
     /// Positions computed by this batch (decodes count one each).
@@ -44,17 +49,39 @@ public struct BatchEntry: Sendable, Equatable {
     /// True for a prefill chunk (prompt, or prompt + generated tokens after a preemption),
     /// false for a decode.
     public var isPrefill: Bool
+    /// Cached blocks the stages copy into the sequence's (empty) KV before computing this entry,
+    /// which then starts right after them. Only on the first entry of an admission.
+    public var restoreBlocks: [BlockRef]
+    /// Blocks whose last position this entry computes: after computing it, the stages keep a
+    /// copy of their KV under these names.
+    public var storeBlocks: [BlockRef]
 
     public init(sequence: SequenceID, startPosition: Int, tokens: [Int32],
-                wantsSample: Bool, tokenIndex: Int, isPrefill: Bool) {
+                wantsSample: Bool, tokenIndex: Int, isPrefill: Bool,
+                restoreBlocks: [BlockRef] = [], storeBlocks: [BlockRef] = []) {
         self.sequence = sequence
         self.startPosition = startPosition
         self.tokens = tokens
         self.wantsSample = wantsSample
         self.tokenIndex = tokenIndex
         self.isPrefill = isPrefill
+        self.restoreBlocks = restoreBlocks
+        self.storeBlocks = storeBlocks
     }
 
+}
+
+/// A prefix-cache block as the stages see it: a name and the positions it covers.
+public struct BlockRef: Sendable, Equatable {
+    public var name: PrefixCache.BlockName
+    public var startPosition: Int
+    public var count: Int
+
+    public init(name: PrefixCache.BlockName, startPosition: Int, count: Int) {
+        self.name = name
+        self.startPosition = startPosition
+        self.count = count
+    }
 }
 
 /// A token sampled by the last stage for a sequence.

@@ -1,16 +1,18 @@
-/// The coordinator's index of prompt KV that the stages keep in fixed-size blocks, so that a
-/// shared prompt prefix is computed once (issue: prefix caching across stages). Pure: no I/O;
-/// the engine tells the stages what it decides.
+/// The coordinator's index of computed KV that the stages keep in fixed-size blocks, so that a
+/// shared prompt prefix is computed once. Pure: no I/O; the scheduler tells the stages what it
+/// decides (store a block after computing it, start a sequence from blocks, drop blocks).
 ///
-/// A block holds the KV of `blockSize` consecutive prompt positions, from a multiple of
-/// `blockSize`. It is named by a hash chain — hash(parent block's name, its tokens) — so equal
-/// prefixes name equal blocks on every stage, and a name says the whole prefix up to it. Each
-/// block also keeps its tokens, and a lookup compares them, so a hash collision can only miss,
-/// never serve another prompt's KV.
+/// A block holds the KV of `blockSize` consecutive positions from a multiple of `blockSize`, for
+/// every layer. It is named by a hash chain — hash(parent block's name, its tokens) — so equal
+/// prefixes name equal blocks on every stage, and a name says the whole prefix up to it (the KV
+/// of a position is a function of the tokens up to it and nothing else). Each block also keeps
+/// its tokens and a lookup compares them, so a hash collision can only miss, never serve another
+/// prompt's KV.
 ///
-/// Blocks are referenced by the running sequences that started from them (or stored them) and
-/// evicted least recently used once unreferenced and the cache is over `capacityBlocks`; evicting
-/// a block evicts the blocks that extend it (they could never be reached again).
+/// A sequence that starts from cached blocks gets a copy of their KV in its own cache, so the
+/// index's references only guard blocks between a lookup and the batch that copies them (see
+/// ``Scheduler``); unreferenced blocks are evicted least recently used first, a leaf before its
+/// parent, so no cached block is ever left without its prefix.
 public struct PrefixCache: Sendable {
     public struct BlockName: Hashable, Sendable, Comparable, CustomStringConvertible {
         public let rawValue: UInt64
@@ -28,49 +30,53 @@ public struct PrefixCache: Sendable {
     }
 
     public let blockSize: Int
-    public let capacityBlocks: Int
     private var blocks: [BlockName: Block] = [:]
     private var clock: UInt64 = 0
 
-    public init(blockSize: Int, capacityBlocks: Int) {
+    public init(blockSize: Int) {
         self.blockSize = max(1, blockSize)
-        self.capacityBlocks = max(0, capacityBlocks)
     }
 
     /// Blocks held now.
     public var count: Int { blocks.count }
+    /// Positions of KV the stages hold for the index (each stage holds its layers' share).
+    public var tokenCount: Int { blocks.count * blockSize }
+    /// Whether the index holds this block.
+    public func contains(_ name: BlockName) -> Bool { blocks[name] != nil }
 
     /// The names of the full blocks of `tokens`, in order (a partial last block has none).
-    public func chain(of tokens: [Int32]) -> [BlockName] {
+    public func chain(of tokens: some Collection<Int32>) -> [BlockName] {
         var names: [BlockName] = []
-        var parent: UInt64 = 0x5053_4252_4C4F_434B  // "PSBRLOCK": the root
-        var start = 0
-        while start + blockSize <= tokens.count {
-            var h = parent
-            for t in tokens[start ..< start + blockSize] {
-                h = SplitMix64.hash(seed: h, key: UInt64(UInt32(bitPattern: t)))
-            }
-            names.append(BlockName(h))
-            parent = h
-            start += blockSize
+        var parent = Self.root
+        var block = tokens.startIndex
+        while tokens.distance(from: block, to: tokens.endIndex) >= blockSize {
+            let end = tokens.index(block, offsetBy: blockSize)
+            let name = Self.name(parent: parent, tokens: tokens[block ..< end])
+            names.append(name)
+            parent = name.rawValue
+            block = end
         }
         return names
     }
 
-    /// How many leading blocks of `tokens` are cached (their tokens compared, not only names).
-    /// A prompt's last position is always computed (it gives the logits), so callers pass the
-    /// prompt without its last token.
-    public func cachedBlocks(of tokens: [Int32]) -> Int {
-        let names = chain(of: tokens)
-        var n = 0
-        for (i, name) in names.enumerated() {
-            guard let b = blocks[name], b.tokens.elementsEqual(tokens[i * blockSize ..< (i + 1) * blockSize]) else { break }
-            n += 1
+    /// The leading cached blocks of `tokens` (their tokens compared, not only names). A prompt's
+    /// last position is always computed (it gives the logits), so callers pass the tokens before it.
+    public func cachedPrefix(of tokens: [Int32]) -> [BlockName] {
+        var out: [BlockName] = []
+        var parent = Self.root
+        var start = 0
+        while start + blockSize <= tokens.count {
+            let slice = tokens[start ..< start + blockSize]
+            let name = Self.name(parent: parent, tokens: slice)
+            guard let b = blocks[name], b.tokens.elementsEqual(slice) else { break }
+            out.append(name)
+            parent = name.rawValue
+            start += blockSize
         }
-        return n
+        return out
     }
 
-    /// A sequence starts from (or has stored) these blocks: they stay until `release`.
+    /// These blocks must stay until ``release(_:)`` (a sequence will start from them).
     public mutating func retain(_ names: some Sequence<BlockName>) {
         clock += 1
         for n in names where blocks[n] != nil {
@@ -79,41 +85,84 @@ public struct PrefixCache: Sendable {
         }
     }
 
-    /// The sequence that retained these blocks is gone.
     public mutating func release(_ names: some Sequence<BlockName>) {
         for n in names where blocks[n] != nil { blocks[n]!.references = max(0, blocks[n]!.references - 1) }
     }
 
-    /// Records the first `count` full blocks of `tokens` as stored by the stages (the ones not
-    /// cached yet are new), retained by the sequence that computed them. Returns the blocks to
-    /// evict to stay within the capacity; the stages must drop those.
-    public mutating func insert(_ tokens: [Int32], count: Int) -> (stored: [BlockName], evicted: [BlockName]) {
-        let names = Array(chain(of: tokens).prefix(count))
-        var stored: [BlockName] = []
-        for (i, name) in names.enumerated() where blocks[name] == nil {
-            let parent = i == 0 ? nil : names[i - 1]
-            blocks[name] = Block(parent: parent, tokens: Array(tokens[i * blockSize ..< (i + 1) * blockSize]))
-            if let parent { blocks[parent]?.children += 1 }
-            stored.append(name)
+    /// Records block `index` of `tokens` (positions index·B ..< (index+1)·B) as stored by the
+    /// stages. Returns its name, or nil when it is cached already or its parent is not (a block
+    /// without its prefix could never be found).
+    public mutating func insert(block index: Int, of tokens: [Int32]) -> BlockName? {
+        let start = index * blockSize
+        guard index >= 0, start + blockSize <= tokens.count else { return nil }
+        let parent: BlockName?
+        if index == 0 {
+            parent = nil
+        } else {
+            let p = Self.name(chainOf: tokens, upTo: index - 1, blockSize: blockSize)
+            guard let pb = blocks[p], pb.tokens.elementsEqual(tokens[start - blockSize ..< start]) else { return nil }
+            parent = p
         }
-        retain(stored)
-        return (stored, evictOverCapacity())
+        let name = Self.name(parent: parent?.rawValue ?? Self.root, tokens: tokens[start ..< start + blockSize])
+        guard blocks[name] == nil else { return nil }
+        clock += 1
+        blocks[name] = Block(parent: parent, tokens: Array(tokens[start ..< start + blockSize]), lastUse: clock)
+        if let parent { blocks[parent]?.children += 1 }
+        return name
     }
 
-    /// Forgets everything (the stages restarted with empty caches).
+    /// Evicts the least recently used unreferenced leaf; nil when every block is in use.
+    public mutating func evictOne() -> BlockName? {
+        var victim: (BlockName, UInt64)?
+        for (name, b) in blocks where b.references == 0 && b.children == 0 {
+            if victim == nil || (b.lastUse, name) < (victim!.1, victim!.0) { victim = (name, b.lastUse) }
+        }
+        guard let name = victim?.0 else { return nil }
+        unlink(name)
+        return name
+    }
+
+    /// Removes these blocks and every block that extends them (a stage may have lost them);
+    /// returns all names removed.
+    public mutating func remove(_ names: some Sequence<BlockName>) -> [BlockName] {
+        var doomed = Set(names.filter { blocks[$0] != nil })
+        guard !doomed.isEmpty else { return [] }
+        // Descendants: any block whose ancestor chain meets a doomed block.
+        var changed = true
+        while changed {
+            changed = false
+            for (name, b) in blocks where !doomed.contains(name) {
+                if let p = b.parent, doomed.contains(p) { doomed.insert(name); changed = true }
+            }
+        }
+        for name in doomed {
+            if let p = blocks[name]?.parent, !doomed.contains(p) { blocks[p]?.children -= 1 }
+        }
+        for name in doomed { blocks[name] = nil }
+        return doomed.sorted()
+    }
+
+    /// Forgets everything (the stages restarted with empty stores).
     public mutating func removeAll() { blocks.removeAll() }
 
-    /// Least recently used unreferenced leaves first, until within capacity (or nothing is
-    /// evictable). A leaf goes first so no cached block is left without its parent.
-    private mutating func evictOverCapacity() -> [BlockName] {
-        var evicted: [BlockName] = []
-        while blocks.count > capacityBlocks {
-            guard let victim = blocks.filter({ $0.value.references == 0 && $0.value.children == 0 })
-                .min(by: { ($0.value.lastUse, $0.key) < ($1.value.lastUse, $1.key) })?.key else { break }
-            if let parent = blocks[victim]?.parent { blocks[parent]?.children -= 1 }
-            blocks[victim] = nil
-            evicted.append(victim)
-        }
-        return evicted
+    private mutating func unlink(_ name: BlockName) {
+        if let parent = blocks[name]?.parent { blocks[parent]?.children -= 1 }
+        blocks[name] = nil
+    }
+
+    // MARK: Names
+
+    static let root: UInt64 = 0x5053_4252_4C4F_434B  // "PSBRLOCK"
+
+    static func name(parent: UInt64, tokens: some Sequence<Int32>) -> BlockName {
+        var h = parent
+        for t in tokens { h = SplitMix64.hash(seed: h, key: UInt64(UInt32(bitPattern: t))) }
+        return BlockName(h)
+    }
+
+    static func name(chainOf tokens: [Int32], upTo index: Int, blockSize: Int) -> BlockName {
+        var h = root
+        for i in 0 ... index { h = name(parent: h, tokens: tokens[i * blockSize ..< (i + 1) * blockSize]).rawValue }
+        return BlockName(h)
     }
 }

@@ -40,6 +40,7 @@ extension Scheduler {
         inFlightAdmissions[slot.rawValue] = [:]
         var frees = pendingFrees
         pendingFrees.removeAll()
+        forgetBlocks(of: lost)
         let affected = lost.entries.map(\.sequence).filter {
             guard let s = sequences[$0], s.slot != nil else { return false }
             return s.admissionOrder == admissions[$0]
@@ -60,6 +61,9 @@ extension Scheduler {
         var frees = pendingFrees
         pendingFrees.removeAll()
         requeue(sortedByAdmission(slotMembers.flatMap { $0 }), frees: &frees)
+        // New stages start with empty block stores.
+        prefixCache?.removeAll()
+        pendingDrops.removeAll()
         return frees.isEmpty ? [] : [.free(frees)]
     }
 

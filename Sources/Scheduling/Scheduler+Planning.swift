@@ -27,10 +27,14 @@ extension Scheduler {
     /// Moves queued sequences into slots while their prefill fits the KV budget and some slot
     /// has fewer than `maxBatchTokens` sequences (so no decode is ever crowded out of its slot's
     /// iteration). Stops at the first that does not fit (no overtaking: a long prompt is not
-    /// starved by short ones).
+    /// starved by short ones). With a prefix cache, a sequence whose next uncached block a running
+    /// sequence is computing right now (the same prompt prefix: `n > 1`, chats arriving together)
+    /// waits in its place, overtaken, until that block is stored, and then starts from it.
     mutating func admitWaiting() {
-        while let id = waiting.first, runningCount < configuration.maxRunning,
-              var s = sequences[id], kvUsed + s.tokens.count <= configuration.kvCacheTokens {
+        var i = 0
+        while i < waiting.count, runningCount < configuration.maxRunning {
+            let id = waiting[i]
+            guard var s = sequences[id] else { waiting.remove(at: i); continue }
             // A slot takes at most maxBatchTokens sequences, so each can decode every iteration.
             let loads = slotLoads
             var best = -1
@@ -38,10 +42,29 @@ extension Scheduler {
                 if best < 0 || loads[k] < loads[best] { best = k }
             }
             guard best >= 0 else { return }
-            waiting.removeFirst()
+            // Cached blocks it starts from are held while room is made (evicting others).
+            let chain = prefixCache?.chain(of: s.tokens.dropLast()) ?? []
+            let hit = lookUpPrefix(s.tokens)
+            if hit.count < chain.count, isBeingComputed(chain[hit.count], index: hit.count) {
+                prefixCache?.release(hit)
+                i += 1
+                continue
+            }
+            guard makeRoom(s.tokens.count) else {
+                prefixCache?.release(hit)
+                return
+            }
+            waiting.remove(at: i)
+            s.prefixChain = chain
             s.slot = SlotIndex(best)
             s.prefillLength = s.tokens.count
-            s.computed = 0
+            s.restoreBlocks = hit
+            s.computed = hit.count * (prefixCache?.blockSize ?? 0)
+            s.cachedTokens = s.computed
+            if prefixCache != nil {
+                counters.prefixQueryTokens += s.tokens.count - 1
+                counters.prefixHitTokens += s.computed
+            }
             s.inFlightBatches = 0
             s.admissionOrder = nextAdmission
             nextAdmission += 1
@@ -56,21 +79,27 @@ extension Scheduler {
         let k = slot.rawValue
         var budget = configuration.maxBatchTokens
         var entries: [BatchEntry] = []
+        // Blocks evicted while this batch is composed may be ones it stores or restores: their
+        // drops go with the next batch, after this one.
+        let dropsBefore = pendingDrops
+        pendingDrops.removeAll()
+        defer { if entries.isEmpty { pendingDrops = dropsBefore + pendingDrops } }
 
         // Decodes, oldest admission first; the newest are the preemption victims.
         for id in slotMembers[k] {
             guard budget > 0 else { break }
             guard let s = sequences[id], s.slot == slot, s.readyToDecode else { continue }
             var preemptedSelf = false
-            while kvUsed + 1 > configuration.kvCacheTokens {
+            while !makeRoom(1) {  // cached blocks go first, then the newest sequences
                 guard let victim = preemptionVictim() else { break }
                 preempt(victim)
                 if victim == id { preemptedSelf = true; break }
             }
-            guard !preemptedSelf, kvUsed + 1 <= configuration.kvCacheTokens, var d = sequences[id] else { continue }
+            guard !preemptedSelf, fits(1), var d = sequences[id] else { continue }
+            let stores = storeBlocks(of: d.tokens, from: d.computed, to: d.computed + 1)
             entries.append(BatchEntry(sequence: id, startPosition: d.computed,
                                       tokens: [d.tokens[d.tokens.count - 1]], wantsSample: true,
-                                      tokenIndex: d.generatedCount, isPrefill: false))
+                                      tokenIndex: d.generatedCount, isPrefill: false, storeBlocks: stores))
             kvUsed -= d.kvHeld
             d.computed += 1
             d.inFlightBatches += 1
@@ -103,9 +132,12 @@ extension Scheduler {
             }
             let start = s.computed
             let last = start + n == s.prefillLength
+            let restores = takeRestore(&s)
+            let stores = storeBlocks(of: s.tokens, from: start, to: start + n)
             entries.append(BatchEntry(sequence: id, startPosition: start,
                                       tokens: Array(s.tokens[start ..< start + n]), wantsSample: last,
-                                      tokenIndex: s.generatedCount, isPrefill: true))
+                                      tokenIndex: s.generatedCount, isPrefill: true,
+                                      restoreBlocks: restores, storeBlocks: stores))
             s.computed += n  // KV already reserved at admission
             s.inFlightBatches += 1
             sequences[id] = s
@@ -113,7 +145,8 @@ extension Scheduler {
         }
 
         guard !entries.isEmpty else { return nil }
-        let batch = PlannedBatch(id: BatchID(nextBatchNumber), slot: slot, entries: entries, freeBefore: pendingFrees)
+        let batch = PlannedBatch(id: BatchID(nextBatchNumber), slot: slot, entries: entries, freeBefore: pendingFrees,
+                                 dropBefore: dropsBefore)
         nextBatchNumber += 1
         pendingFrees.removeAll()
         inFlight[k] = batch
@@ -123,6 +156,19 @@ extension Scheduler {
         counters.batchesPlanned += 1
         counters.tokensPlanned += batch.tokenCount
         return batch
+    }
+
+    /// Whether a running sequence will compute block `index` named `name` in a chunk not yet planned.
+    private func isBeingComputed(_ name: PrefixCache.BlockName, index: Int) -> Bool {
+        guard let b = prefixCache?.blockSize else { return false }
+        for members in slotMembers {
+            for id in members {
+                guard let r = sequences[id], r.prefixChain.count > index, r.prefixChain[index] == name,
+                      r.computed < (index + 1) * b else { continue }
+                return true
+            }
+        }
+        return false
     }
 
     /// Whether any running sequence has finished its prefill (its stream is waiting for tokens).
@@ -168,6 +214,8 @@ extension Scheduler {
     /// Takes a running sequence out of its slot and releases its KV reservation.
     mutating func detach(_ s: inout SequenceState, from slot: SlotIndex) {
         kvUsed -= s.kvHeld
+        prefixCache?.release(s.restoreBlocks)
+        s.restoreBlocks = []
         slotMembers[slot.rawValue].removeAll { $0 == s.id }
         s.slot = nil
         s.computed = 0

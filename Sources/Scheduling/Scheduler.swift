@@ -34,6 +34,19 @@ import ServingTypes
 /// itself the newest, it is the one preempted. Because a single full-context sequence always
 /// fits (see ``SchedulerConfiguration/validate()``), the oldest sequence always progresses.
 ///
+/// Prefix cache (with `prefixCacheBlockTokens`): admission looks up the longest cached block
+/// prefix of the sequence's tokens before its last one and starts its prefill after it; the
+/// first chunk tells the stages to copy those blocks into the sequence's KV (`restoreBlocks`).
+/// Every entry that computes a block's last position — prompt chunks and decodes alike — tells
+/// the stages to keep a copy (`storeBlocks`), so a conversation's next turn, a preempted
+/// sequence's recompute and `n > 1` choices hit. Cached blocks count against `kvCacheTokens`
+/// beside the running sequences; admission and decodes evict unreferenced blocks (least recently
+/// used leaf first) before they wait or preempt, and a block is stored only when room is left.
+/// A block is referenced only from lookup until its copy is planned: after that the stages
+/// (FIFO) copy it before any later drop arrives. Evicted names reach the stages in
+/// ``PlannedBatch/dropBefore``. A failed batch's stored blocks are forgotten (some stages may
+/// lack them); ``failAll()`` forgets the whole index (new stages start empty).
+///
 /// Ordering argument for frees: the ring is FIFO (coordinator → stage 0 → … → last stage) and
 /// control messages travel in-band. A free sent now reaches every stage after every batch sent
 /// before it and before every batch sent after it. So KV released by a free may be reused at
@@ -55,6 +68,11 @@ public struct Scheduler: Sendable {
     var inFlightAdmissions: [[SequenceID: UInt64]] = []
     /// Frees produced while planning that have not yet been handed out.
     var pendingFrees: [SequenceID] = []
+    /// Prefix-cache blocks evicted or forgotten that no batch has told the stages about yet.
+    var pendingDrops: [PrefixCache.BlockName] = []
+    /// The prefix index (nil when the configuration has no prefix cache).
+    public internal(set) var prefixCache: PrefixCache?
+    /// KV positions reserved by running sequences (cached blocks come on top: ``kvTokensCached``).
     var kvUsed = 0
     var nextBatchNumber: UInt64 = 1
     var nextAdmission: UInt64 = 1
@@ -79,6 +97,10 @@ public struct Scheduler: Sendable {
         public var batchesPlanned = 0
         public var tokensPlanned = 0
         public var requeuedByFailure = 0
+        /// Prompt positions looked up in the prefix cache at admission (all but each prompt's last).
+        public var prefixQueryTokens = 0
+        /// Of those, positions found cached (not computed).
+        public var prefixHitTokens = 0
     }
 
     /// Makes an empty scheduler; throws if the configuration is invalid.
@@ -86,6 +108,7 @@ public struct Scheduler: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.stallGuard = configuration.decodeStallLimit.map { StallGuard(limit: $0) }
+        self.prefixCache = configuration.prefixCacheBlockTokens.map { PrefixCache(blockSize: $0) }
         emptySlots(configuration.microBatches)
     }
 
@@ -135,6 +158,10 @@ public struct Scheduler: Sendable {
     public var runningCount: Int { slotMembers.reduce(0) { $0 + $1.count } }
     /// KV tokens reserved by running sequences (equal on every stage).
     public var kvTokensUsed: Int { kvUsed }
+    /// KV positions the stages keep for the prefix cache (within `kvCacheTokens` with the above).
+    public var kvTokensCached: Int { prefixCache?.tokenCount ?? 0 }
+    /// Positions the latest admission of a running sequence took from the prefix cache.
+    public func cachedTokens(of id: SequenceID) -> Int? { sequences[id]?.cachedTokens }
     /// Batches currently in the ring.
     public var batchesInFlight: Int { inFlight.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
     /// Tokens (positions) in the batches currently in the ring.

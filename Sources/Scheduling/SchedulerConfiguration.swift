@@ -35,13 +35,18 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// decode-only iterations' time (`StallGuard`, learned from returned batches); nil = no such
     /// limit (chunks as large as `prefillChunkTokens` whatever decodes).
     public var decodeStallLimit: Double?
+    /// Positions per prefix-cache block (nil: no prefix cache). Computed KV is kept in blocks of
+    /// this many positions, named by their prefix, so a later sequence with the same prefix
+    /// starts from a copy instead of computing it (``PrefixCache``). Cached blocks share
+    /// `kvCacheTokens` with the running sequences and are evicted first when those need room.
+    public var prefixCacheBlockTokens: Int?
 
     /// Prompt tokens one micro-batch may carry.
     public var effectivePrefillChunkTokens: Int { min(maxBatchTokens, prefillChunkTokens ?? maxBatchTokens) }
 
     public init(microBatches: Int, maxBatchTokens: Int, kvCacheTokens: Int, maxQueue: Int,
                 maxRunning: Int, contextLength: Int, chunkedPrefill: Bool = true, prefillChunkTokens: Int? = nil,
-                decodeStallLimit: Double? = nil) {
+                decodeStallLimit: Double? = nil, prefixCacheBlockTokens: Int? = nil) {
         self.microBatches = microBatches
         self.maxBatchTokens = maxBatchTokens
         self.kvCacheTokens = kvCacheTokens
@@ -51,6 +56,7 @@ public struct SchedulerConfiguration: Sendable, Equatable {
         self.chunkedPrefill = chunkedPrefill
         self.prefillChunkTokens = prefillChunkTokens
         self.decodeStallLimit = decodeStallLimit
+        self.prefixCacheBlockTokens = prefixCacheBlockTokens
     }
 
     /// Throws ``SchedulingError/invalidConfiguration(field:value:requirement:)`` naming the
@@ -67,6 +73,9 @@ public struct SchedulerConfiguration: Sendable, Equatable {
         try require(maxQueue >= 0, "maxQueue", maxQueue, "must be >= 0")
         try require(maxRunning >= 1, "maxRunning", maxRunning, "must be >= 1")
         if let c = prefillChunkTokens { try require(c >= 1, "prefillChunkTokens", c, "must be >= 1") }
+        if let b = prefixCacheBlockTokens {
+            try require(b >= 1 && b <= contextLength, "prefixCacheBlockTokens", b, "must be between 1 and contextLength (\(contextLength))")
+        }
         if let l = decodeStallLimit, !(l > 1) {
             throw SchedulingError.invalidConfiguration(field: "decodeStallLimit", value: Int(l.isFinite ? l : 0),
                                                        requirement: "must be > 1 (a multiple of a decode-only iteration's time)")

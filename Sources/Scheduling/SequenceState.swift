@@ -25,6 +25,13 @@ struct SequenceState: Sendable {
     /// Batches in the ring that carry this sequence (several while prefill chunks are pipelined).
     var inFlightBatches = 0
     var inFlight: Bool { inFlightBatches > 0 }
+    /// Cached blocks this admission starts from (positions 0 ..< count · block size), retained in
+    /// the prefix index until the first chunk that copies them is planned; then empty.
+    var restoreBlocks: [PrefixCache.BlockName] = []
+    /// Positions the latest admission took from the prefix cache instead of computing.
+    var cachedTokens = 0
+    /// Prefix-cache names of the full blocks of its tokens but the last, as of its admission.
+    var prefixChain: [PrefixCache.BlockName] = []
 
     init(id: SequenceID, request: SequenceRequest) {
         self.id = id
@@ -47,5 +54,7 @@ struct SequenceState: Sendable {
     /// Work this sequence adds to its slot's next iteration (for lightest-slot placement).
     var load: Int { prefillRemaining > 0 ? prefillRemaining : 1 }
 
-    var usage: Usage { Usage(promptTokens: request.prompt.count, completionTokens: generatedCount) }
+    var usage: Usage {
+        Usage(promptTokens: request.prompt.count, completionTokens: generatedCount, cachedTokens: min(cachedTokens, request.prompt.count))
+    }
 }

@@ -49,14 +49,14 @@ public struct TraceRecorder: Sendable {
                           duration: durationNanoseconds, args: args))
     }
 
-    /// Adds a span for a batch, with args `batch`, `slot` and `tokens`.
+    /// Adds a span for a batch, with args `batch`, `slot` and `tokens` (and any `extra`).
     public mutating func batchSpan(name: String = "forward", category: String = "batch", track: Track,
                                    batch: BatchID, slot: SlotIndex, tokens: Int,
-                                   startNanoseconds: UInt64, durationNanoseconds: UInt64) {
+                                   startNanoseconds: UInt64, durationNanoseconds: UInt64, extra: [(String, Argument)] = []) {
         span(name: name, category: category, track: track, startNanoseconds: startNanoseconds,
              durationNanoseconds: durationNanoseconds,
              args: [("batch", .int(Int64(truncatingIfNeeded: batch.rawValue))), ("slot", .int(Int64(slot.rawValue))),
-                    ("tokens", .int(Int64(tokens)))])
+                    ("tokens", .int(Int64(tokens)))] + extra)
     }
 
     /// Forgets all spans (e.g. after writing a file).

@@ -43,6 +43,11 @@ struct NodeReader {
         return v
     }
 
+    func bool(_ n: Node, _ key: String) throws -> Bool {
+        guard case .scalar = n, let v = n.bool else { throw error(n, key, "expected true or false, got '\(n.string ?? "a \(kind(n))")'") }
+        return v
+    }
+
     func double(_ n: Node, _ key: String, _ range: ClosedRange<Double>) throws -> Double {
         guard case .scalar = n, let v = n.float ?? n.int.map(Double.init) else {
             throw error(n, key, "expected a number, got '\(n.string ?? "a \(kind(n))")'")
@@ -119,7 +124,7 @@ struct NodeReader {
                 }
             case "scheduler":
                 for (sk, sv) in try entries(v, "scheduler", known: ["max_running", "max_batch_tokens", "prefill_chunk_tokens", "kv_cache_tokens", "max_queue",
-                                                                          "decode_stall_limit"]) {
+                                                                          "decode_stall_limit", "prefix_cache", "kv_block_tokens"]) {
                     let key = "scheduler.\(sk)"
                     switch sk {
                     case "max_running": c.scheduler.maxRunning = try int(sv, key, 1...65536)
@@ -129,6 +134,8 @@ struct NodeReader {
                     case "kv_cache_tokens": c.scheduler.kvCacheTokens = try int(sv, key, 16...(1 << 26))
                     case "decode_stall_limit":
                         c.scheduler.decodeStallLimit = (sv.string == "off") ? nil : try double(sv, key, 1.05...1000)
+                    case "prefix_cache": c.scheduler.prefixCache = try bool(sv, key)
+                    case "kv_block_tokens": c.scheduler.kvBlockTokens = try int(sv, key, 1...4096)
                     default: c.scheduler.maxQueue = try int(sv, key, 1...1_000_000)
                     }
                 }

@@ -39,6 +39,8 @@ extension ServeConfiguration {
               kv_cache_tokens: \(scheduler.kvCacheTokens)
               max_queue: \(scheduler.maxQueue)
               decode_stall_limit: \(scheduler.decodeStallLimit.map { "\($0)" } ?? "off")
+              prefix_cache: \(scheduler.prefixCache)
+              kv_block_tokens: \(scheduler.kvBlockTokens)
             limits:
               context_length: \(limits.contextLength.map(String.init) ?? "null")
               max_tokens: \(limits.maxTokens)

@@ -77,6 +77,12 @@ public struct ServeConfiguration: Sendable, Equatable {
         /// While sequences decode, an iteration carrying a prompt chunk may take at most this many
         /// decode-only iterations' time (stall-free mixing); nil = off.
         public var decodeStallLimit: Double? = 2.0
+        /// Keep computed KV in blocks named by their prefix and start later sequences with the
+        /// same prefix from copies (shared system prompts, chat turns, n > 1, recompute).
+        public var prefixCache = true
+        /// Positions per prefix-cache block (hits come in whole blocks; at most the model's
+        /// smallest sliding window, which `serve` applies).
+        public var kvBlockTokens = 32
     }
 
     public struct Limits: Sendable, Equatable {

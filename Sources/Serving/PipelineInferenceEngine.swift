@@ -121,7 +121,8 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
             case let .finished(reason, usage):
                 finished.set()
                 if reason == .cancelled { continuation.finish(); return }
-                continuation.yield(.finished(reason: reason, usage: Usage(promptTokens: promptCount, completionTokens: usage.completionTokens)))
+                continuation.yield(.finished(reason: reason, usage: Usage(promptTokens: promptCount, completionTokens: usage.completionTokens,
+                                                                           cachedTokens: min(promptCount, usage.cachedTokens))))
                 continuation.finish()
             case let .failed(why):
                 finished.set()
@@ -147,6 +148,8 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
         Gauge(label: "pipeserve:num_requests_running").record(s.running)
         Gauge(label: "pipeserve:num_requests_waiting").record(s.waiting)
         Gauge(label: "pipeserve:kv_cache_usage_tokens").record(s.kvTokensUsed)
+        Gauge(label: "pipeserve:prefix_cache_tokens").record(s.kvTokensCached)
+        Gauge(label: "pipeserve:prefix_cache_blocks").record(s.prefixCacheBlocks)
         Gauge(label: "pipeserve:tokens_in_flight").record(s.tokensInFlight)
         for (i, busy) in s.stageBusy.enumerated() {
             Gauge(label: "pipeserve:stage_busy_ratio", dimensions: [("stage", "\(i)")]).record(busy ?? 0)
@@ -154,11 +157,13 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
         Gauge(label: "pipeserve:pipeline_bubble_ratio").record(s.bubbleRatio ?? 0)
         // Totals that only grow are counters (Prometheus: rate() and increase() work on them).
         lock.lock()
-        let deltas = exported.advance(to: [s.restarts, s.reconfigurations, s.recomputedSequences])
+        let deltas = exported.advance(to: [s.restarts, s.reconfigurations, s.recomputedSequences, s.prefixQueryTokens, s.prefixHitTokens])
         lock.unlock()
         Counter(label: "pipeserve:stage_restarts_total").increment(by: deltas[0])
         Counter(label: "pipeserve:pipeline_reconfigurations_total").increment(by: deltas[1])
         Counter(label: "pipeserve:recomputed_sequences_total").increment(by: deltas[2])
+        Counter(label: "pipeserve:prefix_cache_queries_total").increment(by: deltas[3])
+        Counter(label: "pipeserve:prefix_cache_hits_total").increment(by: deltas[4])
         Gauge(label: "pipeserve:pipeline_stages").record(s.stageLayers.count)
         Gauge(label: "pipeserve:micro_batches").record(s.microBatches)
         let healthy: Int = { if case .ready = engine.status { return 1 } else { return 0 } }()

@@ -49,7 +49,8 @@ public struct ServingApp {
             microBatches: settings.microBatches, maxBatchTokens: c.scheduler.maxBatchTokens,
             kvCacheTokens: max(c.scheduler.kvCacheTokens, context), maxQueue: c.scheduler.maxQueue,
             maxRunning: c.scheduler.maxRunning, contextLength: context, prefillChunkTokens: settings.prefillChunkTokens,
-            decodeStallLimit: c.scheduler.decodeStallLimit)
+            decodeStallLimit: c.scheduler.decodeStallLimit,
+            prefixCacheBlockTokens: c.scheduler.prefixCache ? Self.prefixBlockTokens(c.scheduler.kvBlockTokens, hyperparameters: h, logger: logger) : nil)
 
         let chat = ChatTemplateChoice(configured: c.chatTemplate, metadata: file.metadata, tokenizer: tokenizer)
         if let note = chat.note { logger.info("\(note)") }
@@ -95,5 +96,15 @@ public struct ServingApp {
         hup.resume()
         defer { hup.cancel() }
         try await group.run()
+    }
+
+    /// The prefix-cache block size: the configured one, capped at the model's smallest sliding
+    /// window (a stage copies a block right after computing its last position, when every
+    /// sliding-window layer still holds the block only if it fits the window).
+    static func prefixBlockTokens(_ configured: Int, hyperparameters h: Hyperparameters, logger: Logger) -> Int {
+        guard let window = h.layers.compactMap(\.slidingWindow).min(), configured > window else { return configured }
+        logger.warning("scheduler.kv_block_tokens capped at the model's sliding window",
+                       metadata: ["configured": "\(configured)", "window": "\(window)"])
+        return window
     }
 }

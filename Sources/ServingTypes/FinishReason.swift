@@ -14,10 +14,13 @@ public struct Usage: Sendable, Equatable, Hashable {
     public var promptTokens: Int
     /// Tokens generated, including a stop token.
     public var completionTokens: Int
+    /// Prompt tokens taken from the prefix cache instead of computed (≤ promptTokens).
+    public var cachedTokens: Int
 
-    public init(promptTokens: Int, completionTokens: Int) {
+    public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int = 0) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.cachedTokens = cachedTokens
     }
 
     public var totalTokens: Int { promptTokens + completionTokens }

@@ -20,12 +20,19 @@ public final class StageEngine {
         /// Top logprobs to return with the sample (0 = none; the chosen token's logprob comes with any > 0 or when `wantLogprob`).
         public var topLogprobs: Int
         public var wantLogprob: Bool
+        /// Prefix-cache blocks to start the sequence from (its KV must be empty); the entry
+        /// starts right after them.
+        public var restoreBlocks: [KVBlockRef]
+        /// Blocks to keep a copy of once the entry is computed.
+        public var storeBlocks: [KVBlockRef]
 
         public init(sequence: SequenceID, startPosition: Int, count: Int, logits: LogitsRequest, tokens: [Int32],
-                    sampling: SamplingParameters, tokenIndex: Int, topLogprobs: Int = 0, wantLogprob: Bool = false) {
+                    sampling: SamplingParameters, tokenIndex: Int, topLogprobs: Int = 0, wantLogprob: Bool = false,
+                    restoreBlocks: [KVBlockRef] = [], storeBlocks: [KVBlockRef] = []) {
             self.sequence = sequence; self.startPosition = startPosition; self.count = count; self.logits = logits
             self.tokens = tokens; self.sampling = sampling; self.tokenIndex = tokenIndex
             self.topLogprobs = topLogprobs; self.wantLogprob = wantLogprob
+            self.restoreBlocks = restoreBlocks; self.storeBlocks = storeBlocks
         }
     }
 
@@ -53,14 +60,29 @@ public final class StageEngine {
 
     public init(model: LayerRangeModel) { self.model = model }
 
-    /// Runs a batch. Validation happens before any state changes (see `LayerRangeModel.forward`).
+    /// Runs a batch: restores the prefix-cache blocks entries start from, computes, stores the
+    /// blocks entries complete. On error nothing has changed (restored sequences are freed
+    /// again; see `LayerRangeModel.forward`); a missing block throws
+    /// `ModelRuntimeError.blockMissing` before anything runs.
     public func run(_ entries: [Entry], hidden: [Float]?) throws -> Output {
         let chunks = entries.map { e in
             e.tokens.isEmpty
                 ? SequenceChunk(sequence: e.sequence, startPosition: e.startPosition, count: e.count, logits: e.logits)
                 : SequenceChunk(sequence: e.sequence, startPosition: e.startPosition, tokens: e.tokens, logits: e.logits)
         }
-        let out = try model.forward(chunks, hidden: model.isFirst ? nil : hidden)
+        let restoring = entries.filter { !$0.restoreBlocks.isEmpty }
+        for e in restoring {
+            if let name = model.missingBlocks(e.restoreBlocks).first { throw ModelRuntimeError.blockMissing(name: name) }
+        }
+        let out: ForwardOutput
+        do {
+            for e in restoring { try model.restore(e.sequence, from: e.restoreBlocks) }
+            out = try model.forward(chunks, hidden: model.isFirst ? nil : hidden)
+        } catch {
+            for e in restoring { model.free(e.sequence) }
+            throw error
+        }
+        storeBlocks(of: entries)
         guard model.isLast else { return .hidden(out.hidden) }
         // History: the tokens at positions before each chunk's end (prompt chunks and fed-back samples).
         for e in entries {
@@ -87,12 +109,29 @@ public final class StageEngine {
         return .samples(samples)
     }
 
+    /// Keeps the blocks the entries completed. A block that cannot be kept (a sliding-window layer
+    /// already dropped a position of it: a block larger than the window) is logged and skipped;
+    /// a later restore of it fails with `blockMissing`, which the coordinator turns into a
+    /// recompute and forgets the block.
+    private func storeBlocks(of entries: [Entry]) {
+        for e in entries {
+            for b in e.storeBlocks {
+                do { try model.store(e.sequence, block: b) } catch {
+                    model.logger.warning("prefix-cache block not stored", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Drops prefix-cache blocks (names not held are ignored).
+    public func dropBlocks(_ names: [UInt64]) { model.dropBlocks(names) }
+
     /// Frees sequences' KV caches and histories. When the last sequence goes, the freed heap
     /// is handed back to the system (glibc keeps freed KV buffers otherwise, and an idle stage
     /// would stay at its peak).
     public func free(_ ids: [SequenceID]) {
         for id in ids { model.free(id); histories[id] = nil }
-        if model.sequenceCount == 0 { returnFreedMemory() }
+        if model.sequenceCount == 0 && model.blockCount == 0 { returnFreedMemory() }
     }
 
     /// Frees everything.

@@ -132,7 +132,8 @@ public final class StageRunner {
                     StageEngine.Entry(sequence: e.sequence, startPosition: Int(e.startPosition),
                                       count: Int(e.count), logits: e.logits.runtime, tokens: e.tokens,
                                       sampling: e.sampling, tokenIndex: Int(e.tokenIndex),
-                                      topLogprobs: Int(e.topLogprobs), wantLogprob: e.topLogprobs > 0)
+                                      topLogprobs: Int(e.topLogprobs), wantLogprob: e.topLogprobs > 0,
+                                      restoreBlocks: e.restoreBlocks.map(\.runtime), storeBlocks: e.storeBlocks.map(\.runtime))
                 }
                 let output: StageEngine.Output
                 do {
@@ -141,7 +142,9 @@ public final class StageRunner {
                     let requests = Set(fb.entries.compactMap { requestOf[$0.sequence] }).sorted()
                     logger.error("batch failed", metadata: ["batch.id": "\(fb.batch.rawValue)", "request.id": "\(requests)",
                                                             "error": "\(error)"])
-                    try downstream.send(.error(WireErrorReport(origin: o.role, code: .internalFailure, batch: fb.batch,
+                    let code: WireErrorCode
+                    if case ModelRuntimeError.blockMissing = error { code = .blockMissing } else { code = .internalFailure }
+                    try downstream.send(.error(WireErrorReport(origin: o.role, code: code, batch: fb.batch,
                                                                message: "batch \(fb.batch.rawValue): \(error)")))
                     waitStart = now()
                     continue
@@ -165,6 +168,9 @@ public final class StageRunner {
                 engine.free(ids)
                 for id in ids { requestOf[id] = nil }
                 try downstream.send(message)
+            case let .dropBlocks(names):
+                engine.dropBlocks(names)
+                try downstream.send(message)
             case .reset:
                 engine.reset()
                 requestOf.removeAll()
@@ -182,6 +188,10 @@ public final class StageRunner {
             waitStart = now()
         }
     }
+}
+
+extension WireBlockRef {
+    var runtime: KVBlockRef { KVBlockRef(name: name, startPosition: Int(startPosition), count: Int(count)) }
 }
 
 extension WireLogitsMode {

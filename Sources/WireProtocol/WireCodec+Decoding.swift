@@ -10,12 +10,14 @@ import ServingTypes
 //  2 helloAck (8 B)      i32 receiver role | i32 pid
 //  3 forwardBatch        u64 batch id | u32 slot | count entries × entry | count timings × timing
 //                        u8 has hidden states (0/1) [ u8 dtype | u32 rows | u32 width | rows×width elements ]
-//       entry (≥ 70 B)   u64 sequence | u32 start position | u32 count | u8 logits (0 none, 1 last, 2 all)
+//       entry (≥ 78 B)   u64 sequence | u32 start position | u32 count | u8 logits (0 none, 1 last, 2 all)
 //                        count tokens × i32 | sampling (45 B):
 //                        f32 temperature | i32 top_k | f32 top_p | f32 min_p | f32 repetition penalty
 //                        f32 presence penalty | f32 frequency penalty | i32 penalty window | u64 seed
 //                        u32 first token index | u8 top logprobs
 //                        count bytes of UTF-8 request label (≤ 128; empty but on a sequence's first chunk)
+//                        count restore blocks × block | count store blocks × block
+//       block (16 B)     u64 name | u32 start position | u32 count
 //       timing (26 B)    u16 stage | u64 wait ns | u64 compute ns | u64 finished-at ns (CLOCK_MONOTONIC)
 //                        (hidden states come last so f32 data can be sent straight from the caller's buffer)
 //  4 sampledTokens       u64 batch id | u32 slot | count tokens × token | count timings × timing
@@ -24,9 +26,10 @@ import ServingTypes
 //  6 reset, 8 shutdown   empty
 //  7 heartbeat (16 B)    u64 sequence number | u64 sent-at monotonic ns
 //  9 error               i32 origin role | u16 code | u64 batch id (0 = none) | count bytes of UTF-8 message (≤ 4096)
+// 10 dropBlocks          count × u64 block name
 
 extension WireCodec {
-    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize + 4
+    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize + 4 + 4 + 4
     static let sampledTokenMinSize = 8 + 4 + 4 + 1
 
     /// Decodes one payload of `type`; the whole payload must be consumed.
@@ -44,6 +47,12 @@ extension WireCodec {
             ids.reserveCapacity(n)
             for _ in 0 ..< n { ids.append(SequenceID(try r.u64("sequence id"))) }
             m = .freeSequences(ids)
+        case .dropBlocks:
+            let n = try r.count("block names", minElementSize: 8)
+            var names: [UInt64] = []
+            names.reserveCapacity(n)
+            for _ in 0 ..< n { names.append(try r.u64("block name")) }
+            m = .dropBlocks(names)
         case .reset: m = .reset
         case .heartbeat:
             m = .heartbeat(WireHeartbeat(sequenceNumber: try r.u64("sequence number"), sentAtNanoseconds: try r.u64("sent-at")))
@@ -74,6 +83,16 @@ extension WireCodec {
         let sender = try r.role("sender role")
         return WireHello(protocolVersion: version, model: model, stageCount: stageCount, receiver: receiver,
                          layerRange: start ..< end, activationDType: dtype, sender: sender)
+    }
+
+    static func readBlocks(_ r: inout ByteReader, _ what: String) throws(WireError) -> [WireBlockRef] {
+        let n = try r.count(what, minElementSize: WireBlockRef.wireSize)
+        var out: [WireBlockRef] = []
+        out.reserveCapacity(n)
+        for _ in 0 ..< n {
+            out.append(WireBlockRef(name: try r.u64("block name"), startPosition: try r.u32("block start"), count: try r.u32("block count")))
+        }
+        return out
     }
 
     static func readTimings(_ r: inout ByteReader) throws(WireError) -> [WireStageTiming] {
@@ -114,8 +133,11 @@ extension WireCodec {
             let tokenIndex = try r.u32("token index")
             let topLogprobs = try r.u8("top logprobs")
             let label = try r.string("request label", maxBytes: WireBatchEntry.maxRequestLabelBytes)
+            let restores = try readBlocks(&r, "restore blocks")
+            let stores = try readBlocks(&r, "store blocks")
             entries.append(WireBatchEntry(sequence: seq, startPosition: start, count: count, logits: mode, tokens: tokens,
-                                          sampling: s, tokenIndex: tokenIndex, topLogprobs: topLogprobs, requestLabel: label))
+                                          sampling: s, tokenIndex: tokenIndex, topLogprobs: topLogprobs, requestLabel: label,
+                                          restoreBlocks: restores, storeBlocks: stores))
         }
         let timings = try readTimings(&r)
         let flagOffset = r.offset

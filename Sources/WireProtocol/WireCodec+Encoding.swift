@@ -42,6 +42,9 @@ extension WireCodec {
         case let .freeSequences(ids):
             w.count(ids.count)
             for id in ids { w.u64(id.rawValue) }
+        case let .dropBlocks(names):
+            w.count(names.count)
+            for n in names { w.u64(n) }
         case .reset, .shutdown:
             break
         case let .heartbeat(h):
@@ -84,8 +87,19 @@ extension WireCodec {
             let label = Array(e.requestLabel.utf8)
             w.count(label.count)
             label.withUnsafeBytes { w.raw($0) }
+            writeBlocks(e.restoreBlocks, into: &w)
+            writeBlocks(e.storeBlocks, into: &w)
         }
         writeTimings(b.timings, into: &w)
+    }
+
+    static func writeBlocks(_ blocks: [WireBlockRef], into w: inout ByteWriter) {
+        w.count(blocks.count)
+        for b in blocks {
+            w.u64(b.name)
+            w.u32(b.startPosition)
+            w.u32(b.count)
+        }
     }
 
     static func writeTimings(_ timings: [WireStageTiming], into w: inout ByteWriter) {

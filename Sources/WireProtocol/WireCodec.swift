@@ -74,6 +74,7 @@ public enum WireCodec {
             for t in s.tokens { n += sampledTokenMinSize + 8 * t.topLogprobs.count }
             return n
         case let .freeSequences(ids): return 4 + 8 * ids.count
+        case let .dropBlocks(names): return 4 + 8 * names.count
         case .reset, .shutdown: return 0
         case .heartbeat: return 16
         case let .error(e): return 18 + WireErrorReport.truncated(e.message).utf8.count
@@ -83,7 +84,10 @@ public enum WireCodec {
     /// Size of a forwardBatch payload up to (not including) the hidden-states flag.
     static func forwardBatchPrefixSize(_ b: WireForwardBatch) -> Int {
         var n = 8 + 4 + 4 + 4 + b.timings.count * WireStageTiming.wireSize
-        for e in b.entries { n += entryMinSize + 4 * e.tokens.count + e.requestLabel.utf8.count }
+        for e in b.entries {
+            n += entryMinSize + 4 * e.tokens.count + e.requestLabel.utf8.count
+                + WireBlockRef.wireSize * (e.restoreBlocks.count + e.storeBlocks.count)
+        }
         return n
     }
 }

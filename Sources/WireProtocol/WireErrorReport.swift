@@ -17,6 +17,8 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let internalFailure = WireErrorCode(rawValue: 6)
     /// The sender is shutting down.
     public static let shuttingDown = WireErrorCode(rawValue: 7)
+    /// A batch names a prefix-cache block the stage does not hold; nothing of the batch ran.
+    public static let blockMissing = WireErrorCode(rawValue: 8)
 
     public var description: String {
         switch self {
@@ -27,6 +29,7 @@ public struct WireErrorCode: RawRepresentable, Hashable, Sendable, CustomStringC
         case .unexpectedMessage: return "unexpectedMessage"
         case .internalFailure: return "internalFailure"
         case .shuttingDown: return "shuttingDown"
+        case .blockMissing: return "blockMissing"
         default: return "code \(rawValue)"
         }
     }

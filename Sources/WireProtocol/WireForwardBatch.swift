@@ -32,13 +32,19 @@ public struct WireBatchEntry: Sendable, Equatable {
     /// sequence's first prompt chunk (a stage keeps it until the sequence is freed), empty
     /// otherwise. At most `maxRequestLabelBytes` of UTF-8.
     public var requestLabel: String
+    /// Prefix-cache blocks to copy into the sequence's (empty) KV before this entry runs; the
+    /// entry then starts right after them. Only on a sequence's first entry of an admission.
+    public var restoreBlocks: [WireBlockRef]
+    /// Blocks whose last position this entry computes: keep a copy of their KV afterwards.
+    public var storeBlocks: [WireBlockRef]
 
     /// Longest request label on the wire (an API request id is ~30 bytes).
     public static let maxRequestLabelBytes = 128
 
     public init(sequence: SequenceID, startPosition: UInt32, count: UInt32, logits: WireLogitsMode,
                 tokens: [Int32], sampling: SamplingParameters = SamplingParameters(), tokenIndex: UInt32 = 0,
-                topLogprobs: UInt8 = 0, requestLabel: String = "") {
+                topLogprobs: UInt8 = 0, requestLabel: String = "",
+                restoreBlocks: [WireBlockRef] = [], storeBlocks: [WireBlockRef] = []) {
         self.sequence = sequence
         self.startPosition = startPosition
         self.count = count
@@ -48,6 +54,8 @@ public struct WireBatchEntry: Sendable, Equatable {
         self.tokenIndex = tokenIndex
         self.topLogprobs = topLogprobs
         self.requestLabel = Self.truncated(requestLabel)
+        self.restoreBlocks = restoreBlocks
+        self.storeBlocks = storeBlocks
     }
 
     /// `label` cut to `maxRequestLabelBytes` at a scalar boundary.
@@ -66,6 +74,23 @@ public struct WireBatchEntry: Sendable, Equatable {
 
     /// Encoded size of the sampling fields (sampling parameters, token index, top logprobs).
     static let samplingWireSize = 45
+}
+
+/// A prefix-cache block on the wire: its name (a hash of the prefix it ends) and the positions
+/// [startPosition, startPosition + count) whose KV it holds.
+public struct WireBlockRef: Sendable, Equatable, Hashable {
+    public var name: UInt64
+    public var startPosition: UInt32
+    public var count: UInt32
+
+    public init(name: UInt64, startPosition: UInt32, count: UInt32) {
+        self.name = name
+        self.startPosition = startPosition
+        self.count = count
+    }
+
+    /// Encoded size.
+    static let wireSize = 16
 }
 
 /// A micro-batch travelling coordinator → stage 0 → … → last stage.

@@ -13,6 +13,8 @@ public enum WireMessage: Sendable, Equatable {
     case sampledTokens(WireSampledTokens)
     /// Drop the KV cache of these sequences.
     case freeSequences([SequenceID])
+    /// Drop these prefix-cache blocks (names the stage does not hold are ignored).
+    case dropBlocks([UInt64])
     /// Drop all sequences' state.
     case reset
     /// Liveness probe; the receiver forwards or answers it.
@@ -34,6 +36,7 @@ public enum WireMessage: Sendable, Equatable {
         case .heartbeat: return .heartbeat
         case .shutdown: return .shutdown
         case .error: return .error
+        case .dropBlocks: return .dropBlocks
         }
     }
 }
@@ -49,6 +52,7 @@ public enum WireMessageType: UInt16, Sendable, CaseIterable, CustomStringConvert
     case heartbeat = 7
     case shutdown = 8
     case error = 9
+    case dropBlocks = 10
 
     public var description: String {
         switch self {
@@ -61,6 +65,7 @@ public enum WireMessageType: UInt16, Sendable, CaseIterable, CustomStringConvert
         case .heartbeat: return "heartbeat"
         case .shutdown: return "shutdown"
         case .error: return "error"
+        case .dropBlocks: return "dropBlocks"
         }
     }
 }

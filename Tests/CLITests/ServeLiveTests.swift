@@ -143,6 +143,50 @@ struct ServeGemmaTests {
         #expect(cs == 200 && !(((json(chat)?["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])?["content"] as? String ?? "").isEmpty, "\(chat)")
     }
 
+    /// The prefix cache as a user meets it: a shared system prompt, `n = 2` and the same chat sent
+    /// again hit the cache (/metrics says how much) and change no text; `prefix_cache: false` gives
+    /// the same texts.
+    @Test func aSharedSystemPromptHitsTheCacheAndChangesNoText() throws {
+        let system = "You are a patient support agent for a bicycle shop. Keep answers short, name the part, and suggest "
+            + "one next step. The shop sells road bikes, gravel bikes, tubes, tires, chains, cassettes and lights."
+        func body(_ question: String, n: Int = 1) -> String {
+            #"{"messages":[{"role":"system","content":"\#(system)"},{"role":"user","content":"\#(question)"}],"max_tokens":10,"temperature":0,"n":\#(n)}"#
+        }
+        var cachedReported: [Int] = []
+        func texts(_ server: LiveServer) throws -> [String] {
+            var out: [String] = []
+            cachedReported = []
+            for b in [body("My chain skips."), body("My chain skips.", n: 2), body("Which tire fits a gravel bike?")] {
+                let (st, reply) = try server.post("/v1/chat/completions", b)
+                #expect(st == 200, "\(reply)")
+                cachedReported.append((((json(reply)?["usage"] as? [String: Any])?["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int) ?? -1)
+                for c in (json(reply)?["choices"] as? [[String: Any]]) ?? [] {
+                    out.append(((c["message"] as? [String: Any])?["content"] as? String) ?? "<none>")
+                }
+            }
+            return out
+        }
+        let cached = try LiveServer(arguments: ["--model", model, "--stages", "2", "--numa", "off", "--log-level", "warning"])
+        let withCache = try texts(cached)
+        let metrics = try cached.get("/metrics").1
+        cached.stop()
+        let queries = metricValue(metrics, "pipeserve:prefix_cache_queries_total")
+        let hits = metricValue(metrics, "pipeserve:prefix_cache_hits_total")
+        #expect(hits >= 2 * 32 && hits < queries, "hits \(hits) of \(queries)")
+        #expect(metricValue(metrics, "pipeserve:prefix_cache_blocks") > 0)
+        #expect(withCache.count == 4 && withCache[0] == withCache[1] && withCache[1] == withCache[2], "\(withCache)")
+        // usage.prompt_tokens_details.cached_tokens: none the first time, the system prompt's blocks after.
+        #expect(cachedReported[0] == 0 && cachedReported[1] >= 32 && cachedReported[2] >= 32, "\(cachedReported)")
+
+        let path = CLI.scratch("nocache-\(UUID().uuidString).yaml")
+        try "model: \(model)\npipeline: {stages: 2, numa: off}\nscheduler: {prefix_cache: false}\nlogging: {level: warning}\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let plain = try LiveServer(arguments: ["--config", path])
+        defer { plain.stop() }
+        #expect(try texts(plain) == withCache)
+        #expect(metricValue(try plain.get("/metrics").1, "pipeserve:prefix_cache_hits_total") <= 0)
+    }
+
     @Test func aDisconnectedStreamFreesItsSequence() throws {
         let server = try LiveServer(arguments: ["--model", model, "--stages", "2", "--numa", "off", "--log-level", "warning"])
         defer { server.stop() }

@@ -135,7 +135,7 @@ import SyntheticModels
             let arch = (try? file.metadata.string("general.architecture")) ?? ""
             return (try? file.metadata.string(arch + ".rope.scaling.type")) == type && type != "none" && type != "linear"
                 ? nil : "the file's rope scaling is not \(type.debugDescription), or it is supported"
-        case .invalidBatch, .positionGap, .positionDropped:
+        case .invalidBatch, .positionGap, .positionDropped, .blockMissing, .invalidBlock:
             return "a fresh single-chunk batch cannot fail this way"
         case let .gguf(e):
             return contextProblem(e, file: file, bytes: bytes)

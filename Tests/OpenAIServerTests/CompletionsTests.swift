@@ -28,6 +28,7 @@ import Testing
             #expect(json["usage"]?["prompt_tokens"]?.int == 6)
             #expect(json["usage"]?["completion_tokens"]?.int == 4)
             #expect(json["usage"]?["total_tokens"]?.int == 10)
+            #expect(json["usage"]?["prompt_tokens_details"]?["cached_tokens"]?.int == 0)
         }
     }
 

@@ -1,14 +1,17 @@
 import Testing
 @testable import Scheduling
 
-/// The prefix index: equal prefixes name equal blocks, lookups compare tokens, referenced blocks
-/// stay, and eviction takes least recently used leaves first.
+/// The prefix index: equal prefixes name equal blocks, lookups compare tokens, a block needs its
+/// parent, referenced blocks stay, and eviction takes least recently used leaves first.
 @Suite struct PrefixCacheTests {
-    func prompt(_ prefix: [Int32], _ tail: [Int32]) -> [Int32] { prefix + tail }
     let shared: [Int32] = Array(1...12)
 
+    func insertAll(_ c: inout PrefixCache, _ tokens: [Int32], blocks: Int) -> [PrefixCache.BlockName] {
+        (0 ..< blocks).compactMap { c.insert(block: $0, of: tokens) }
+    }
+
     @Test func equalPrefixesNameEqualBlocksAndOnlyFullBlocksCount() {
-        let c = PrefixCache(blockSize: 4, capacityBlocks: 10)
+        let c = PrefixCache(blockSize: 4)
         let a = c.chain(of: shared + [100, 101])
         let b = c.chain(of: shared + [200, 201, 202, 203])
         #expect(a.count == 3 && b.count == 4)
@@ -19,47 +22,64 @@ import Testing
     }
 
     @Test func aLookupFindsTheLongestStoredPrefix() {
-        var c = PrefixCache(blockSize: 4, capacityBlocks: 10)
-        #expect(c.cachedBlocks(of: shared) == 0)
-        let (stored, evicted) = c.insert(shared + [7, 7], count: 3)
-        #expect(stored.count == 3 && evicted.isEmpty && c.count == 3)
-        #expect(c.cachedBlocks(of: shared + [9, 9, 9, 9, 9]) == 3)
-        #expect(c.cachedBlocks(of: Array(shared.prefix(8)) + [0, 0, 0, 0]) == 2)
-        #expect(c.cachedBlocks(of: [99] + shared) == 0)
+        var c = PrefixCache(blockSize: 4)
+        #expect(c.cachedPrefix(of: shared).isEmpty)
+        let stored = insertAll(&c, shared + [7, 7], blocks: 3)
+        #expect(stored == c.chain(of: shared) && c.count == 3 && c.tokenCount == 12)
+        #expect(c.cachedPrefix(of: shared + [9, 9, 9, 9, 9]) == stored)
+        #expect(c.cachedPrefix(of: Array(shared.prefix(8)) + [0, 0, 0, 0]).count == 2)
+        #expect(c.cachedPrefix(of: [99] + shared).isEmpty)
         // Storing again adds nothing new.
-        #expect(c.insert(shared, count: 3).stored.isEmpty)
+        #expect(insertAll(&c, shared, blocks: 3).isEmpty)
     }
 
-    @Test func referencedBlocksAreNeverEvicted() {
-        var c = PrefixCache(blockSize: 2, capacityBlocks: 2)
-        let first = c.insert([1, 2, 3, 4], count: 2)  // retained by its sequence
-        #expect(first.evicted.isEmpty)
-        let second = c.insert([5, 6], count: 1)
-        #expect(second.evicted.isEmpty && c.count == 3, "over capacity, but every block is in use")
-        c.release(first.stored)
-        let third = c.insert([7, 8], count: 1)
-        // The leaf [3, 4] goes before its parent [1, 2]; then [1, 2] itself.
-        #expect(third.evicted == c.chain(of: [1, 2, 3, 4]).reversed())
-        #expect(c.cachedBlocks(of: [5, 6, 0]) == 1 && c.cachedBlocks(of: [1, 2, 3, 4]) == 0)
+    @Test func aBlockWithoutItsParentIsNotStored() {
+        var c = PrefixCache(blockSize: 2)
+        #expect(c.insert(block: 1, of: [1, 2, 3, 4]) == nil)
+        #expect(c.insert(block: 0, of: [1, 2, 3, 4]) != nil)
+        #expect(c.insert(block: 1, of: [1, 2, 3, 4]) != nil)
+        #expect(c.insert(block: 2, of: [1, 2, 3, 4]) == nil, "no tokens for block 2")
+    }
+
+    @Test func referencedBlocksAreNeverEvictedAndLeavesGoFirst() {
+        var c = PrefixCache(blockSize: 2)
+        let first = insertAll(&c, [1, 2, 3, 4], blocks: 2)
+        let other = insertAll(&c, [5, 6], blocks: 1)
+        c.retain(other)
+        // The leaf [3, 4] goes before its parent [1, 2]; [5, 6] is in use.
+        #expect(c.evictOne() == first[1])
+        #expect(c.evictOne() == first[0])
+        #expect(c.evictOne() == nil)
+        c.release(other)
+        #expect(c.evictOne() == other[0] && c.count == 0)
     }
 
     @Test func leastRecentlyUsedGoesFirst() {
-        var c = PrefixCache(blockSize: 2, capacityBlocks: 2)
-        let a = c.insert([1, 1], count: 1).stored
-        let b = c.insert([2, 2], count: 1).stored
-        c.release(a); c.release(b)
+        var c = PrefixCache(blockSize: 2)
+        let a = insertAll(&c, [1, 1], blocks: 1)
+        let b = insertAll(&c, [2, 2], blocks: 1)
         c.retain(a); c.release(a)  // a used again: b is older
-        let d = c.insert([3, 3], count: 1)
-        #expect(d.evicted == b)
+        #expect(c.evictOne() == b[0])
+    }
+
+    @Test func removingABlockRemovesWhatExtendsIt() {
+        var c = PrefixCache(blockSize: 2)
+        let chain = insertAll(&c, [1, 2, 3, 4, 5, 6], blocks: 3)
+        let side = insertAll(&c, [1, 2, 9, 9], blocks: 2)  // shares block 0
+        #expect(side.count == 1)
+        #expect(c.remove([chain[1]]) == [chain[1], chain[2]].sorted())
+        #expect(c.cachedPrefix(of: [1, 2, 9, 9, 0]).count == 2)
+        // The parent lost a child: once unreferenced and childless it can go again.
+        #expect(c.evictOne() == side[0])
+        #expect(c.evictOne() == chain[0])
     }
 
     @Test func aHashCollisionCanOnlyMiss() {
-        var c = PrefixCache(blockSize: 2, capacityBlocks: 4)
-        _ = c.insert([1, 2], count: 1)
-        // Same name would need a collision; simulate one by comparing tokens: a different prompt
-        // whose first block has other tokens never matches, whatever its name.
-        #expect(c.cachedBlocks(of: [1, 3, 5]) == 0)
+        var c = PrefixCache(blockSize: 2)
+        _ = c.insert(block: 0, of: [1, 2])
+        // A different prompt whose first block has other tokens never matches, whatever its name.
+        #expect(c.cachedPrefix(of: [1, 3, 5]).isEmpty)
         c.removeAll()
-        #expect(c.count == 0 && c.cachedBlocks(of: [1, 2, 3]) == 0)
+        #expect(c.count == 0 && c.cachedPrefix(of: [1, 2, 3]).isEmpty)
     }
 }

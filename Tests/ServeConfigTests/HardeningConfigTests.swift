@@ -116,3 +116,22 @@ import Testing
         }
     }
 }
+
+/// `scheduler.prefix_cache` (on by default) and `scheduler.kv_block_tokens` (32).
+@Suite struct PrefixCacheConfigTests {
+    @Test func itReadsBackAndRefusesWhatCannotWork() throws {
+        let d = ServeConfiguration()
+        #expect(d.scheduler.prefixCache && d.scheduler.kvBlockTokens == 32)
+        let c = try ConfigLoader.parse("scheduler: {prefix_cache: false, kv_block_tokens: 16}\n")
+        #expect(!c.scheduler.prefixCache && c.scheduler.kvBlockTokens == 16)
+        #expect(c.renderedYAML().contains("prefix_cache: false") && c.renderedYAML().contains("kv_block_tokens: 16"))
+        for bad in ["prefix_cache: maybe", "prefix_cache: 1.5", "kv_block_tokens: 0", "kv_block_tokens: 5000", "kv_block_tokens: many"] {
+            do {
+                _ = try ConfigLoader.parse("scheduler: {\(bad)}\n")
+                Issue.record("accepted \(bad)")
+            } catch let e as ConfigError {
+                #expect(e.description.contains("scheduler." + bad.prefix { $0 != ":" }), "\(e)")
+            }
+        }
+    }
+}

@@ -51,10 +51,10 @@ import ServingTypes
         badMagic[0] = UInt8(ascii: "X")
         #expect(decodeAll(badMagic).1 == .badMagic(found: 0x5057_5358))
 
-        let v2 = Samples.frame(type: 6, payload: [], version: 2)  // the previous protocol
-        #expect(decodeAll(v2).1 == .unsupportedVersion(found: 2, supported: 3))
-        let v4 = Samples.frame(type: 6, payload: [], version: 4)
-        #expect(decodeAll(v4).1 == .unsupportedVersion(found: 4, supported: 3))
+        let v3 = Samples.frame(type: 6, payload: [], version: 3)  // the previous protocol
+        #expect(decodeAll(v3).1 == .unsupportedVersion(found: 3, supported: 4))
+        let v5 = Samples.frame(type: 6, payload: [], version: 5)
+        #expect(decodeAll(v5).1 == .unsupportedVersion(found: 5, supported: 4))
 
         var badCheck = good
         badCheck[13] ^= 0x40
@@ -67,7 +67,7 @@ import ServingTypes
             Issue.record("corrupted length not detected"); return
         }
 
-        for t: UInt16 in [0, 10, 0xFFFF] {
+        for t: UInt16 in [0, 11, 0xFFFF] {
             #expect(decodeAll(Samples.frame(type: t, payload: [])).1 == .unknownMessageType(t))
         }
     }
@@ -109,6 +109,13 @@ import ServingTypes
         // freeSequences claiming 2^31 ids in a 4-byte payload.
         #expect(decodeAll(Samples.frame(type: 5, payload: le(UInt32(1) << 31))).1
             == .countTooLarge(type: .freeSequences, field: "sequence ids", count: 1 << 31, offset: 0, bytesLeft: 0))
+        // dropBlocks claiming 2^31 names, and an entry claiming 2^28 restore blocks.
+        #expect(decodeAll(Samples.frame(type: 10, payload: le(UInt32(1) << 31))).1
+            == .countTooLarge(type: .dropBlocks, field: "block names", count: 1 << 31, offset: 0, bytesLeft: 0))
+        var blocks = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1)) + le(UInt64(9)) + le(UInt32(0)) + le(UInt32(1)) + [1]
+        blocks += le(UInt32(0)) + Array(repeating: 0, count: 45) + le(UInt32(0)) + le(UInt32(1) << 28) + le(UInt32(0)) + le(UInt32(0)) + [0]
+        guard case .countTooLarge(.forwardBatch, "restore blocks", _, _, _)? = decodeAll(Samples.frame(type: 3, payload: blocks)).1
+        else { Issue.record("restore block count not rejected"); return }
         // forwardBatch with 0xFFFFFFFF entries.
         let fb = le(UInt64(1)) + le(UInt32(0)) + le(UInt32.max)
         guard case .countTooLarge(.forwardBatch, "entries", 0xFFFF_FFFF, 12, 0)? = decodeAll(Samples.frame(type: 3, payload: fb)).1
@@ -124,7 +131,7 @@ import ServingTypes
         // entry with 2^30 token ids.
         var entry = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1))  // batch, slot, one entry
         entry += le(UInt64(9)) + le(UInt32(0)) + le(UInt32(1)) + [1] + le(UInt32(1) << 30) + Array(repeating: 0, count: 45)
-        entry += le(UInt32(0)) + [0]
+        entry += le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0)) + [0]
         guard case .countTooLarge(.forwardBatch, "token ids", _, _, _)? = decodeAll(Samples.frame(type: 3, payload: entry)).1
         else { Issue.record("token count not rejected"); return }
     }
@@ -146,7 +153,7 @@ import ServingTypes
         else { Issue.record("reversed layer range not rejected"); return }
         // logits mode 3, hidden-state flag 2
         var fb = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1)) + le(UInt64(9)) + le(UInt32(0)) + le(UInt32(1)) + [3]
-        fb += le(UInt32(0)) + Array(repeating: 0, count: 45) + le(UInt32(0)) + [0]
+        fb += le(UInt32(0)) + Array(repeating: 0, count: 45) + le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0)) + [0]
         guard case .invalidValue(.forwardBatch, "logits mode", 3, 32)? = err(3, fb) else { Issue.record("logits mode"); return }
         #expect(err(3, le(UInt64(1)) + le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0)) + [2])
             == .invalidValue(type: .forwardBatch, field: "hidden states flag", value: 2, offset: 20))

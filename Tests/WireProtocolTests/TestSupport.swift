@@ -35,7 +35,10 @@ enum Samples {
             WireBatchEntry(sequence: SequenceID(UInt64(1000 + i)), startPosition: UInt32(i * 3), count: 1,
                            logits: i % 3 == 0 ? .last : (i % 3 == 1 ? .none : .all),
                            tokens: tokens ? [Int32(i), -1, Int32.max] : [], sampling: sampling(i),
-                           tokenIndex: UInt32(i), topLogprobs: 20, requestLabel: i == 0 ? "cmpl-0123456789abcdef01234567" : "")
+                           tokenIndex: UInt32(i), topLogprobs: 20, requestLabel: i == 0 ? "cmpl-0123456789abcdef01234567" : "",
+                           restoreBlocks: i == 1 ? [WireBlockRef(name: .max, startPosition: 0, count: 16),
+                                                    WireBlockRef(name: 7, startPosition: 16, count: 16)] : [],
+                           storeBlocks: i == 2 ? [WireBlockRef(name: 0x0123_4567_89AB_CDEF, startPosition: 32, count: 16)] : [])
         }
         return WireForwardBatch(
             batch: BatchID(42), slot: MicroBatchSlot(3), entries: es,
@@ -68,6 +71,8 @@ enum Samples {
             .sampledTokens(WireSampledTokens(batch: BatchID(8), slot: MicroBatchSlot(0), tokens: [])),
             .freeSequences([SequenceID(1), SequenceID(.max)]),
             .freeSequences([]),
+            .dropBlocks([1, .max, 0x5053_4252_4C4F_434B]),
+            .dropBlocks([]),
             .reset,
             .heartbeat(WireHeartbeat(sequenceNumber: 17, sentAtNanoseconds: 123_456_789_012)),
             .shutdown,

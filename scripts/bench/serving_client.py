@@ -24,6 +24,10 @@ real counts, reported as prompt_tokens_mean):
                  decoding streams' inter-token gaps are split into "solo" windows (the 3 s
                  before each long prompt) and "prefill" windows (from sending a long prompt to
                  its first token); reports the p50/p90/p99/max of both and the long TTFT
+  prefix-ttft    1 user, N [6] pairs in a row: a cold chat request opening with a fresh ~1,000-token
+                 system message (never seen by the server), then a warm one with the same system
+                 message and another question; 8 output tokens; reports cold and warm TTFT and
+                 warm_speedup = cold TTFT p50 / warm TTFT p50 (what a prefix cache saves)
   poisson        N requests [32] arriving as a Poisson process at --rate req/s [0.5] (open
                  loop), ~130-token prompts, 128 output tokens; reports p90 end-to-end latency
 
@@ -294,6 +298,24 @@ async def closed_loop(target, args, users, n_requests, prompt_tokens, max_tokens
     return results, {}
 
 
+async def prefix_ttft(target, args, pairs, max_tokens):
+    """Cold then warm requests over the same fresh system message, one at a time."""
+    results, cold, warm = [], [], []
+    for i in range(pairs):
+        system = text_of_words(random.Random(f"{args.seed}/ttft-system/{i}"), args.system_words)
+        for kind, sink in (("cold", cold), ("warm", warm)):
+            question = text_of_words(random.Random(f"{args.seed}/ttft-{kind}/{i}"), 20)
+            r = Result("main")
+            results.append(r)
+            await stream_request(target, completion_body(question, max_tokens, args.model, True, system), True, r)
+            if r.error is None and r.first is not None:
+                sink.append(r.first - r.start)
+    extra = {"cold_ttft_ms": summary_ms(cold), "warm_ttft_ms": summary_ms(warm), "system_words": args.system_words}
+    if cold and warm:
+        extra["warm_speedup"] = round(percentile(cold, 50) / percentile(warm, 50), 2)
+    return results, extra
+
+
 async def poisson(target, args, n_requests, prompt_tokens, max_tokens, rate):
     rng = random.Random(f"{args.seed}/arrivals")
     t0 = time.perf_counter()
@@ -393,6 +415,7 @@ DEFAULTS = {  # workload: requests, users, prompt tokens, max tokens
     "shared-prefix": (16, 4, None, 32),
     "long-prompt": (2, 4, 130, 16),
     "poisson": (32, None, 130, 128),
+    "prefix-ttft": (6, 1, None, 8),
 }
 
 
@@ -415,6 +438,8 @@ async def run(args):
         results, extra = await long_prompt(target, args, n, users, prompt_tokens, args.long_tokens, max_tokens,
                                            args.solo_seconds)
         extra["long_tokens_requested"] = args.long_tokens
+    elif args.workload == "prefix-ttft":
+        results, extra = await prefix_ttft(target, args, n, max_tokens)
     else:
         results, extra = await poisson(target, args, n, prompt_tokens, max_tokens, args.rate)
     wall = time.perf_counter() - wall0
@@ -469,6 +494,9 @@ def readable(rec):
     if rec["workload"] == "long-prompt":
         s += (f"; decoders' ITL p90 during prefill {f(rec['itl_prefill_ms'], 'p90')} ms (max "
               f"{f(rec['itl_prefill_ms'], 'max')}), solo {f(rec['itl_solo_ms'], 'p90')} ms; long TTFT {rec['long_ttft_ms']} ms")
+    if rec["workload"] == "prefix-ttft":
+        s += (f"; cold TTFT p50 {f(rec['cold_ttft_ms'], 'p50')} ms, warm {f(rec['warm_ttft_ms'], 'p50')} ms, "
+              f"speedup {rec.get('warm_speedup')}x")
     if rec["workload"] == "poisson":
         s += f"; rate {rec['rate']} req/s, drain after last arrival {rec['drain_after_last_arrival_s']} s"
     if rec["error_count"]:
@@ -491,6 +519,7 @@ def main():
     p.add_argument("--solo-seconds", type=float, default=3.0, help="long-prompt: solo window before each long prompt")
     p.add_argument("--prefix-words", type=int, default=350, help="shared-prefix: words of the shared system message")
     p.add_argument("--user-words", type=int, default=50, help="shared-prefix: words of each user message")
+    p.add_argument("--system-words", type=int, default=880, help="prefix-ttft: words of each system message (~1,000 tokens)")
     p.add_argument("--seed", default="1", help="prompt seed (use a new one per round)")
     p.add_argument("--model", default=None, help="\"model\" field to send (default: none)")
     p.add_argument("--label", default="", help="label copied into the result (e.g. server name and round)")
