@@ -66,7 +66,8 @@ let package = Package(
         .target(name: "Planning", dependencies: ["GGUF", "ModelRuntime"]),
         .target(
             name: "StageWorker",
-            dependencies: ["ModelRuntime", "Kernels", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ModelRuntime", "Kernels", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", "Constraints", "Tokenization",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Coordinator",
@@ -123,8 +124,9 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "InProcessRing", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
+        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels",
+                                                             "Constraints", "Tokenization"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "InProcessRing", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels", "Constraints"]),
         .testTarget(name: "CLITests", dependencies: ["ServingTypes", "GGUF", "SyntheticModels"], exclude: ["Python"]),
         .testTarget(name: "SyntheticModelsTests", dependencies: ["SyntheticModels", "GGUF", "Kernels"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "SyntheticModels"]),

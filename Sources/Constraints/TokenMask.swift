@@ -21,6 +21,12 @@ public struct TokenMask: Sendable, Equatable {
         words[Int(id) >> 6] |= 1 << UInt64(id & 63)
     }
 
+    @inline(__always)
+    public mutating func remove(_ id: Int32) {
+        guard id >= 0, Int(id) < count else { return }
+        words[Int(id) >> 6] &= ~(1 << UInt64(id & 63))
+    }
+
     mutating func formUnion(words other: [UInt64]) {
         for index in words.indices { words[index] |= other[index] }
     }

@@ -39,7 +39,8 @@ public final class TokenVocabulary: Sendable {
         return storage[Int(offsets[Int(id)])..<Int(offsets[Int(id) + 1])]
     }
 
-    func isEndOfGeneration(_ id: Int32) -> Bool {
+    /// Whether `id` ends generation (allowed exactly where a constraint's state accepts).
+    public func isEndOfGeneration(_ id: Int32) -> Bool {
         endOfGeneration.contains(id)
     }
 

@@ -90,7 +90,8 @@ public struct GenerationRequest: Sendable {
     /// first generated token); used by `echo` with `logprobs` on /v1/completions.
     public var echoPromptLogprobs: Bool
     /// The shape the output must have (structured output), already validated; nil: free text.
-    /// Carried for the engine: not yet applied by the sampler.
+    /// The engine allows only tokens that keep the output inside it, and end-of-generation only
+    /// where the output is complete.
     public var constraint: OutputConstraint?
 
     public init(requestID: RequestID = "", prompt: [Int32], sampling: SamplingParameters = SamplingParameters(),
