@@ -124,13 +124,14 @@ enum JSONGrammar {
     }
 
     /// The grammar of `response_format: {"type": "json_object"}`: one object, optionally
-    /// surrounded by a whitespace gap.
+    /// preceded by a whitespace gap. Nothing follows it: the output ends at the closing brace
+    /// (so end-of-generation is forced there rather than after trailing blanks).
     static func objectDefinition() -> GrammarDefinition {
         var definition = GrammarDefinition()
         let root = definition.addRule("root")
         let ws = addWhitespaceRule(to: &definition)
         let generic = addGenericRules(to: &definition, ws: ws)
-        definition.rules[root].body = .sequence([ws, object(key: string, value: generic.value, ws: ws), ws])
+        definition.rules[root].body = .sequence([ws, object(key: string, value: generic.value, ws: ws)])
         definition.root = root
         return definition
     }

@@ -37,7 +37,8 @@ struct JSONSchemaTranslator {
         definition.root = top
         ws = JSONGrammar.addWhitespaceRule(to: &definition)
         let body = try expression(root, path: "")
-        definition.rules[top].body = .sequence([ws, body, ws])
+        // A leading gap, none after: the document ends with its value's last byte.
+        definition.rules[top].body = .sequence([ws, body])
         while let next = pending.popLast() {
             let (node, path) = try resolve(next.pointer, at: next.path)
             definition.rules[next.rule].body = try expression(node, path: path)

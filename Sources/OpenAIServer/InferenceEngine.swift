@@ -149,7 +149,8 @@ public enum EngineError: Error, Sendable {
 
 /// One chat message after the HTTP layer has flattened content parts to text.
 public struct ChatMessage: Sendable, Codable, Equatable {
-    /// "system", "user" or "assistant" ("developer" arrives as "system").
+    /// "system", "user", "assistant" or "tool" ("developer" arrives as "system"; an assistant
+    /// message's tool calls are already rendered into its content).
     public var role: String
     public var content: String
 
