@@ -26,6 +26,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "ServingTypes"),
+        // Structured output: JSON Schema, JSON object and GBNF grammars compiled to a byte-level
+        // pushdown automaton, and token masks over a vocabulary. Pure: no I/O, no logging.
+        .target(name: "Constraints", dependencies: ["ServingTypes"]),
         .target(name: "GGUF"),
         .target(
             name: "CKernels",
@@ -43,6 +46,7 @@ let package = Package(
             name: "OpenAIServer",
             dependencies: [
                 "ServingTypes",
+                "Constraints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -62,7 +66,8 @@ let package = Package(
         .target(name: "Planning", dependencies: ["GGUF", "ModelRuntime"]),
         .target(
             name: "StageWorker",
-            dependencies: ["ModelRuntime", "Kernels", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["ModelRuntime", "Kernels", "WireProtocol", "CPlatform", "GGUF", "ServingTypes", "Constraints", "Tokenization",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Coordinator",
@@ -96,7 +101,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Mask timings on a real vocabulary: `swift run -c release constraints-bench MODEL.gguf`.
+        .executableTarget(name: "constraints-bench", dependencies: ["Constraints", "Tokenization", "GGUF"]),
         .testTarget(name: "ServingTypesTests", dependencies: ["ServingTypes"]),
+        .testTarget(name: "ConstraintsTests", dependencies: ["Constraints", "ServingTypes", "Tokenization", "GGUF"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "ServeConfig", "Coordinator", "OpenAIServer", "ServingTypes", "GGUF", "Tokenization"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
@@ -109,14 +117,16 @@ let package = Package(
         .testTarget(name: "ServeConfigTests", dependencies: ["ServeConfig"]),
         .testTarget(
             name: "OpenAIServerTests",
-            dependencies: ["ServingTypes", 
+            dependencies: ["ServingTypes",
                 "OpenAIServer",
+                "Constraints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
-        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels"]),
-        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "InProcessRing", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels"]),
+        .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels",
+                                                             "Constraints", "Tokenization"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["ServingTypes", "Coordinator", "InProcessRing", "WireProtocol", "ModelRuntime", "GGUF", "Scheduling", "Tokenization", "SyntheticModels", "Constraints"]),
         .testTarget(name: "CLITests", dependencies: ["ServingTypes", "GGUF", "SyntheticModels"], exclude: ["Python"]),
         .testTarget(name: "SyntheticModelsTests", dependencies: ["SyntheticModels", "GGUF", "Kernels"]),
         .testTarget(name: "PlanningTests", dependencies: ["Planning", "SyntheticModels"]),

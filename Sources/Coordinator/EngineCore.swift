@@ -33,6 +33,9 @@ struct EngineCore {
         var stopTokens: Set<Int32>
         /// Detokenizer and stop strings: the text the client sees.
         var output: OutputProcessor
+        /// The last stage found no token its output constraint allows: the sequence ends with
+        /// `.length` (its output is incomplete, as when max_tokens cuts it).
+        var constraintDead = false
     }
 
     let tokenizer: Tokenizer
@@ -51,7 +54,12 @@ struct EngineCore {
     /// Queues a sequence, or refuses it (queue full, service failed) or fails it (invalid).
     mutating func submit(_ r: PipelineEngine.Request) -> [Action] {
         if let failedReason { return [.emit(r.id, .refused(failedReason, .unavailable))] }
-        let stopTokens = r.stop.ignoreEOS ? [] : tokenizer.eogIDs
+        if let c = r.constraint, WireConstraint(constraint: c, promptLength: 0).sourceByteCount > WireConstraint.maxSourceBytes {
+            return [.emit(r.id, .failed("the output constraint is longer than \(WireConstraint.maxSourceBytes) bytes"))]
+        }
+        // A constrained sequence's end-of-generation comes from the last stage only where the
+        // constraint allows it (with ignore_eos only where nothing else may follow): it always ends.
+        let stopTokens = r.stop.ignoreEOS && r.constraint == nil ? [] : tokenizer.eogIDs
         switch scheduler.submit(SequenceRequest(id: r.id, prompt: r.prompt, maxTokens: r.stop.maxTokens, stopTokenIDs: stopTokens)) {
         case .queued:
             sequences[r.id] = Live(request: r, stopTokens: stopTokens,
@@ -76,13 +84,19 @@ struct EngineCore {
             if !planned.dropBefore.isEmpty { actions.append(.send(.dropBlocks(planned.dropBefore.map(\.rawValue)))) }
             let entries = planned.entries.map { e -> WireBatchEntry in
                 let r = sequences[e.sequence]?.request
+                // A sequence's first entry of an admission (fresh, or restoring cached blocks)
+                // carries what the stages keep for it until it is freed: its label and constraint.
                 let first = e.startPosition == 0 || !e.restoreBlocks.isEmpty
+                let constraint = first ? r.flatMap { r in
+                    r.constraint.map { WireConstraint(constraint: $0, promptLength: UInt32(r.prompt.count), ignoresEOS: r.stop.ignoreEOS) }
+                } : nil
                 return WireBatchEntry(sequence: e.sequence, startPosition: UInt32(e.startPosition),
                                       count: UInt32(e.tokens.count), logits: e.wantsSample ? .last : .none, tokens: e.tokens,
                                       sampling: r?.sampling ?? SamplingParameters(), tokenIndex: UInt32(e.tokenIndex),
                                       topLogprobs: UInt8(clamping: r?.topLogprobs ?? 0),
                                       requestLabel: first ? (r?.requestID.rawValue ?? "") : "",
-                                      restoreBlocks: e.restoreBlocks.map(\.wire), storeBlocks: e.storeBlocks.map(\.wire))
+                                      restoreBlocks: e.restoreBlocks.map(\.wire), storeBlocks: e.storeBlocks.map(\.wire),
+                                      constraint: constraint)
             }
             inFlight[planned.id.rawValue] = (planned, now)
             actions.append(.send(.forwardBatch(WireForwardBatch(batch: WireProtocol.BatchID(planned.id.rawValue),
@@ -104,8 +118,12 @@ struct EngineCore {
             guard let entry = bySequence[s.sequence], var live = sequences[entry.sequence] else { continue }
             actions.append(.emit(entry.sequence, .token(s.token, index: entry.tokenIndex, logprob: s.logprob.isNaN ? nil : s.logprob,
                                                         top: s.topLogprobs)))
-            // An end-of-generation token's text is never shown; the scheduler ends the sequence.
-            if !live.stopTokens.contains(s.token) {
+            if s.constraintDead {
+                // Its token only stands in (an end-of-generation id): no text, and the sequence ends.
+                live.constraintDead = true
+                stoppedByString.append(entry.sequence)
+            } else if !live.stopTokens.contains(s.token) {
+                // An end-of-generation token's text is never shown; the scheduler ends the sequence.
                 let text = live.output.append(s.token)
                 if !text.isEmpty { actions.append(.emit(entry.sequence, .text(text))) }
                 if live.output.stopped { stoppedByString.append(entry.sequence) }
@@ -115,7 +133,8 @@ struct EngineCore {
         }
         scheduler.recordCompute(of: planned, computeNanoseconds: t.timings.reduce(0) { $0 + $1.computeNanoseconds })
         actions += apply(scheduler.complete(batch: planned.id, samples: samples))
-        // A stop string in the text ends the sequence (if max_tokens did not already).
+        // A stop string in the text (or a dead constraint) ends the sequence (if max_tokens or
+        // its stop token did not already).
         for id in stoppedByString where sequences[id] != nil { actions += apply(scheduler.stop(id)) }
         return (actions, Returned(batch: planned, sentAt: sentAt, sampledTokens: samples.count))
     }
@@ -188,6 +207,7 @@ struct EngineCore {
                     let tail = live.output.finish()
                     if !tail.isEmpty { actions.append(.emit(id, .text(tail))) }
                     if live.output.stopped { reason = .stop }
+                    if live.constraintDead { reason = .length }
                 }
                 actions.append(.emit(id, .finished(reason, usage)))
             case let .free(ids):

@@ -34,10 +34,12 @@ public final class PipelineEngine: @unchecked Sendable {
         public var sampling: SamplingParameters
         /// Alternatives to report with each sampled token's logprob (0–20).
         public var topLogprobs: Int
+        /// The shape the output must have (applied by the last stage when it samples); nil: free text.
+        public var constraint: OutputConstraint?
         public init(id: SequenceID, requestID: RequestID = "", prompt: [Int32], stop: StopConditions,
-                    sampling: SamplingParameters = SamplingParameters(), topLogprobs: Int = 0) {
+                    sampling: SamplingParameters = SamplingParameters(), topLogprobs: Int = 0, constraint: OutputConstraint? = nil) {
             self.id = id; self.requestID = requestID; self.prompt = prompt; self.stop = stop
-            self.sampling = sampling; self.topLogprobs = topLogprobs
+            self.sampling = sampling; self.topLogprobs = topLogprobs; self.constraint = constraint
         }
     }
 

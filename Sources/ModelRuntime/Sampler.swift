@@ -16,7 +16,76 @@ public enum Sampler {
         var l = Array(logits)
         if p.hasPenalties { applyPenalties(&l, p, history) }
         guard p.temperature > 0 else { return argmax(l) }
+        return draw(l, p, tokenIndex: tokenIndex)
+    }
 
+    /// Samples one token among those `filter` allows (structured output), or nil when it allows
+    /// none. The mask applies before top-k, top-p and min-p, exactly as if the disallowed logits
+    /// were −∞, so the result is still a function of the logits, the parameters, the history and
+    /// `tokenIndex`. Greedy decoding first checks the plain argmax with `filter.allows` and asks
+    /// for the whole mask only when that token is refused (llama.cpp's grammar sampler does the
+    /// same): the masked argmax is that token whenever it is allowed, so both paths agree.
+    public static func sample(_ logits: ArraySlice<Float>, parameters p: SamplingParameters, history: [Int32], tokenIndex: Int,
+                              filter: some TokenFilter) -> Int32? {
+        if p.temperature <= 0 && !p.hasPenalties {
+            let best = argmax(logits)
+            if filter.allows(best) { return best }
+            return maskedArgmax(logits, filter.allowedWords())
+        }
+        var l = Array(logits)
+        if p.hasPenalties { applyPenalties(&l, p, history) }
+        if p.temperature <= 0 {
+            let best = argmax(l)
+            if filter.allows(best) { return best }
+            return maskedArgmax(l[...], filter.allowedWords())
+        }
+        let words = filter.allowedWords()
+        guard applyMask(&l, words) else { return nil }
+        let token = draw(l, p, tokenIndex: tokenIndex)
+        // Only when every allowed logit is −∞ or NaN can the draw fall outside the mask.
+        return filter.allows(token) ? token : maskedArgmax(l[...], words)
+    }
+
+    /// The allowed id with the largest logit (lowest id on ties); nil when none is allowed.
+    /// `words` is a bit set (bit i of word i / 64 allows token i); ids past the row are ignored.
+    static func maskedArgmax(_ logits: ArraySlice<Float>, _ words: [UInt64]) -> Int32? {
+        var best: Int32?
+        var bestValue = -Float.infinity
+        let base = logits.startIndex
+        for (w, word) in words.enumerated() where word != 0 {
+            var bits = word
+            while bits != 0 {
+                let id = w * 64 + bits.trailingZeroBitCount
+                bits &= bits - 1
+                guard id < logits.count else { return best }
+                let x = logits[base + id]
+                if best == nil || x > bestValue { best = Int32(id); bestValue = x }
+            }
+        }
+        return best
+    }
+
+    /// Sets every disallowed logit to −∞; false when no token is allowed.
+    static func applyMask(_ l: inout [Float], _ words: [UInt64]) -> Bool {
+        var any = false
+        l.withUnsafeMutableBufferPointer { row in
+            for w in 0 ..< (row.count + 63) / 64 {
+                let word = w < words.count ? words[w] : 0
+                if word == .max { any = true; continue }
+                let end = min(row.count, w * 64 + 64)
+                if word == 0 {
+                    for i in (w * 64) ..< end { row[i] = -.infinity }
+                    continue
+                }
+                for i in (w * 64) ..< end where word & (1 << UInt64(i - w * 64)) == 0 { row[i] = -.infinity }
+                any = true
+            }
+        }
+        return any
+    }
+
+    /// Draws from the temperature-scaled distribution over `l` after top-k, min-p and top-p.
+    static func draw(_ l: [Float], _ p: SamplingParameters, tokenIndex: Int) -> Int32 {
         // Candidates with non-negligible probability at this temperature (the rest cannot be drawn
         // with a double-precision uniform anyway), most likely first, ties by id.
         let invT = 1 / Double(p.temperature)
@@ -104,6 +173,16 @@ public enum Sampler {
         }
         return (chosen, best.map { ($0.0, Float(Double($0.1) - lse)) })
     }
+}
+
+/// Which tokens may come next (structured output), as the sampler asks: one token at a time,
+/// cheaply, or all of them as a bit set.
+public protocol TokenFilter {
+    /// Whether `token` may come next.
+    func allows(_ token: Int32) -> Bool
+    /// Every allowed token: bit i of word i / 64 set allows token i; tokens past the words are
+    /// not allowed.
+    func allowedWords() -> [UInt64]
 }
 
 #if canImport(Glibc)

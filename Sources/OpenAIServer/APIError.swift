@@ -1,3 +1,4 @@
+import Constraints
 import Hummingbird
 
 /// An OpenAI-shaped error: `{"error": {"message", "type", "param", "code"}}` with its HTTP status.
@@ -62,6 +63,21 @@ extension APIError {
         .invalidRequest(
             "`\(param)` is not supported by this server\(detail.isEmpty ? "" : ": " + detail).",
             param: param, code: "unsupported_parameter")
+    }
+
+    /// 400: a JSON schema or grammar that cannot be compiled. `param` is where it sits in the
+    /// request; a schema error's path is appended (`response_format.json_schema.schema.properties.age.minimum`).
+    static func invalidConstraint(_ error: ConstraintError, param: String) -> APIError {
+        let code: String
+        switch error {
+        case .unsupportedKeyword: code = "unsupported_schema_keyword"
+        case .tooLarge: code = "constraint_too_large"
+        case .grammarSyntax, .undefinedRule, .leftRecursion: code = "invalid_grammar"
+        case .acceptsNothing: code = param == "grammar" ? "invalid_grammar" : "invalid_schema"
+        case .invalidJSON, .invalidSchema: code = "invalid_schema"
+        }
+        let path = error.path.map { $0.isEmpty ? param : param + "." + $0 } ?? param
+        return .invalidRequest(error.description, param: path, code: code)
     }
 
     /// 400: prompt plus completion do not fit the context window.

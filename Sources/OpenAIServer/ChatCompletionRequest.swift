@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// A validated POST /v1/chat/completions body.
 struct ChatCompletionRequest: Sendable {
     var messages: [ChatMessage]
@@ -6,11 +8,17 @@ struct ChatCompletionRequest: Sendable {
     var sampling: SamplingOptions
     var logprobs = false
     var topLogprobs = 0
+    /// `tools`, `tool_choice`, `parallel_tool_calls`.
+    var tools: ToolRequest
+    /// `response_format` as a constraint (nil: text).
+    var responseFormat: OutputConstraint?
+
+    /// What the output must look like: a forced tool call's arguments, else the response format.
+    var constraint: OutputConstraint? { tools.constraint ?? responseFormat }
 
     /// Fields OpenAI defines that this server does not implement (rejected unless null).
     static let unsupported: Set<String> = [
-        "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls", "logit_bias",
-        "response_format", "audio", "modalities", "prediction", "reasoning_effort", "web_search_options",
+        "functions", "function_call", "logit_bias", "audio", "modalities", "prediction", "reasoning_effort", "web_search_options",
         "store", "metadata", "service_tier",
     ]
 
@@ -39,18 +47,17 @@ struct ChatCompletionRequest: Sendable {
             }
             topLogprobs = top
         }
-        if let format = fields.value("response_format") {
-            guard case .string("text") = format["type"] ?? .null else { throw APIError.unsupported("response_format") }
-        }
-        if let tools = fields.value("tools") {
-            guard case .array(let list) = tools, list.isEmpty else { throw APIError.unsupported("tools") }
-        }
-        _ = fields.value("parallel_tool_calls")  // meaningless without tools
+        responseFormat = try fields.value("response_format").flatMap { value throws(APIError) in try ResponseFormat.parse(value) }
+        tools = try ToolRequest(reading: &fields)
         _ = fields.value("store")  // nothing is stored either way
         try fields.rejectUnread(unsupported: Self.unsupported)
     }
 
-    /// `{"role", "content"}` with content a string or a list of `{"type": "text", "text"}` parts.
+    /// `{"role", "content"}` with content a string or a list of `{"type": "text", "text"}` parts;
+    /// an assistant message may instead (or also) carry `tool_calls`, and a `tool` message answers
+    /// one (`tool_call_id`). Tool calls are rendered into the assistant's text as the JSON array a
+    /// forced call produces (`[{"name": …, "parameters": {…}}]`); tool results reach the chat
+    /// template as role "tool".
     private static func parseMessage(_ value: JSONValue, index: Int) throws(APIError) -> ChatMessage {
         let path = "messages[\(index)]"
         guard case .object = value else {
@@ -61,18 +68,36 @@ struct ChatCompletionRequest: Sendable {
             throw APIError.invalidRequest("'\(path).role' is required.", param: path + ".role", code: "missing_required_parameter")
         }
         switch role {
-        case "system", "user", "assistant": break
+        case "system", "user", "assistant", "tool": break
         case "developer": role = "system"
         default:
             throw APIError.invalidRequest(
-                "'\(path).role' must be one of system, user, assistant; got '\(role)'.", param: path + ".role",
+                "'\(path).role' must be one of system, user, assistant, tool; got '\(role)'.", param: path + ".role",
                 code: "invalid_value")
         }
         _ = try fields.string("name")  // accepted, not passed to the template
-        guard let content = fields.value("content") else {
-            throw APIError.invalidRequest("'\(path).content' is required.", param: path + ".content", code: "missing_required_parameter")
+        var calls = ""
+        if role == "assistant", let value = fields.value("tool_calls"), !value.isNull {
+            calls = try renderToolCalls(value, path: path + ".tool_calls")
         }
-        let text: String
+        if role == "tool" {
+            guard try fields.string("tool_call_id") != nil else {
+                throw APIError.invalidRequest(
+                    "'\(path).tool_call_id' is required in a tool message.", param: path + ".tool_call_id",
+                    code: "missing_required_parameter")
+            }
+        }
+        let content: JSONValue
+        switch fields.value("content") {
+        case .some(let value) where !value.isNull:
+            content = value
+        default:
+            guard !calls.isEmpty else {
+                throw APIError.invalidRequest("'\(path).content' is required.", param: path + ".content", code: "missing_required_parameter")
+            }
+            content = .string("")
+        }
+        var text: String
         switch content {
         case .string(let string):
             text = string
@@ -100,7 +125,45 @@ struct ChatCompletionRequest: Sendable {
         default:
             throw fields.typeError("content", "a string or an array of content parts", got: content)
         }
-        try fields.rejectUnread(unsupported: ["tool_calls", "tool_call_id", "function_call", "refusal", "audio"])
+        try fields.rejectUnread(unsupported: ["function_call", "refusal", "audio"])
+        if !calls.isEmpty { text = text.isEmpty ? calls : text + "\n" + calls }
         return ChatMessage(role: role, content: text)
+    }
+
+    /// An assistant message's `tool_calls` as the text a forced call produces: a JSON array of
+    /// `{"name", "parameters"}`, each call's `arguments` string parsed back into JSON (kept as a
+    /// string when it is not JSON).
+    private static func renderToolCalls(_ value: JSONValue, path: String) throws(APIError) -> String {
+        guard case .array(let items) = value, !items.isEmpty else {
+            throw APIError.invalidRequest("'\(path)' must be a non-empty array of tool calls.", param: path, code: "invalid_type")
+        }
+        var rendered: [JSONValue] = []
+        for (i, item) in items.enumerated() {
+            let callPath = "\(path)[\(i)]"
+            guard case .object = item else {
+                throw APIError.invalidRequest("'\(callPath)' must be an object.", param: callPath, code: "invalid_type")
+            }
+            var call = FieldReader(item, path: callPath + ".")
+            _ = try call.string("id")
+            if let type = try call.string("type"), type != "function" {
+                throw APIError.invalidRequest("'\(callPath).type' must be 'function'.", param: callPath + ".type", code: "invalid_value")
+            }
+            guard let function = call.value("function"), case .object = function else {
+                throw APIError.invalidRequest(
+                    "'\(callPath).function' must be an object with 'name' and 'arguments'.", param: callPath + ".function",
+                    code: "missing_required_parameter")
+            }
+            try call.rejectUnread(unsupported: [])
+            var inner = FieldReader(function, path: callPath + ".function.")
+            guard let name = try inner.string("name") else {
+                throw APIError.invalidRequest(
+                    "'\(callPath).function.name' is required.", param: callPath + ".function.name", code: "missing_required_parameter")
+            }
+            let arguments = try inner.string("arguments") ?? "{}"
+            try inner.rejectUnread(unsupported: [])
+            let parameters = JSONValue.parse(Array(arguments.utf8)) ?? .string(arguments)
+            rendered.append(.object([("name", .string(name)), ("parameters", parameters)]))
+        }
+        return JSONValue.array(rendered).serialized
     }
 }

@@ -1,3 +1,5 @@
+import ServingTypes
+
 /// A validated POST /v1/completions body.
 struct CompletionRequest: Sendable {
     /// One prompt as the client gave it.
@@ -13,6 +15,9 @@ struct CompletionRequest: Sendable {
     /// nil: none; 0...5 alternatives per token (legacy shape).
     var logprobs: Int?
     var echo = false
+    /// `grammar` (llama.cpp's GBNF) or `response_format` (as in chat): what the output must
+    /// look like; nil: free text.
+    var constraint: OutputConstraint?
 
     /// Fields OpenAI defines that this server does not implement (rejected unless null).
     static let unsupported: Set<String> = ["logit_bias", "suffix", "best_of"]
@@ -29,6 +34,15 @@ struct CompletionRequest: Sendable {
         }
         logprobs = try fields.int("logprobs", in: 0...5, "between 0 and 5")
         echo = try fields.bool("echo") ?? false
+        constraint = try fields.value("response_format").flatMap { value throws(APIError) in try ResponseFormat.parse(value) }
+        if let grammar = try fields.string("grammar"), !grammar.isEmpty {
+            guard constraint == nil else {
+                throw APIError.invalidRequest(
+                    "Give either 'grammar' or a JSON 'response_format', not both.", param: "grammar", code: "invalid_value")
+            }
+            constraint = .grammar(grammar)
+            try ConstraintValidation.check(.grammar(grammar), param: "grammar")
+        }
         // Defaults of unsupported fields are harmless: accept them, reject anything else.
         if let bestOf = try fields.int("best_of"), bestOf > 1 {
             throw APIError.unsupported("best_of", "only 1 is accepted; use 'n' for several choices")

@@ -48,7 +48,7 @@ extension Handlers {
                     body.sampling.generationRequest(
                         prompt: prompt.tokens, maxTokens: body.maxTokens, baseSeed: baseSeed, choiceIndex: index,
                         logprobs: body.logprobs, echoPromptLogprobs: body.echo && body.logprobs != nil,
-                        requestID: requestID))
+                        requestID: requestID, constraint: body.constraint))
                 choices.append(CompletionChoice(index: index, echoText: body.echo ? prompt.text : nil, logprobs: body.logprobs != nil))
             }
         }
@@ -128,7 +128,11 @@ struct CompletionChoice: ResponseChoice {
     /// Streaming: the chunk to send for `event`, if any. The echo leads the first chunk (alone,
     /// with the prompt's logprobs, when those were asked for); generated tokens' logprobs ride
     /// with the next text (or the finish chunk).
-    mutating func streamChunk(for event: GenerationEvent, engine: any InferenceEngine) -> JSONValue? {
+    mutating func streamChunks(for event: GenerationEvent, engine: any InferenceEngine) -> [JSONValue] {
+        streamChunk(for: event, engine: engine).map { [$0] } ?? []
+    }
+
+    private mutating func streamChunk(for event: GenerationEvent, engine: any InferenceEngine) -> JSONValue? {
         switch event {
         case .promptLogprobs(let tokens):
             guard let echoText, !echoed else { return nil }

@@ -10,8 +10,8 @@ protocol ResponseChoice: Sendable {
     mutating func apply(_ event: GenerationEvent, engine: any InferenceEngine)
     /// The choice's part of the non-streaming answer.
     func json() -> JSONValue
-    /// The SSE chunk an event makes, if any.
-    mutating func streamChunk(for event: GenerationEvent, engine: any InferenceEngine) -> JSONValue?
+    /// The SSE chunks an event makes (often one, none for some).
+    mutating func streamChunks(for event: GenerationEvent, engine: any InferenceEngine) -> [JSONValue]
 }
 
 extension Handlers {
@@ -52,7 +52,7 @@ extension Handlers {
                     streams, context: context, heartbeatSeconds: configuration.streamKeepAliveSeconds,
                     onHeartbeat: { try await sendKeepAlive(&writer) }
                 ) { index, event in
-                    if let chunk = choices[index].streamChunk(for: event, engine: engine) {
+                    for chunk in choices[index].streamChunks(for: event, engine: engine) {
                         try await send(&writer, header.object(choices: [chunk], includeUsage: includeUsage))
                     }
                 }

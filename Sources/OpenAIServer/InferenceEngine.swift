@@ -89,15 +89,21 @@ public struct GenerationRequest: Sendable {
     /// Also report the logprobs of the prompt tokens (one `.promptLogprobs` event before the
     /// first generated token); used by `echo` with `logprobs` on /v1/completions.
     public var echoPromptLogprobs: Bool
+    /// The shape the output must have (structured output), already validated; nil: free text.
+    /// The engine allows only tokens that keep the output inside it, and end-of-generation only
+    /// where the output is complete.
+    public var constraint: OutputConstraint?
 
     public init(requestID: RequestID = "", prompt: [Int32], sampling: SamplingParameters = SamplingParameters(),
-                stop: StopConditions, logprobs: Int? = nil, echoPromptLogprobs: Bool = false) {
+                stop: StopConditions, logprobs: Int? = nil, echoPromptLogprobs: Bool = false,
+                constraint: OutputConstraint? = nil) {
         self.requestID = requestID
         self.prompt = prompt
         self.sampling = sampling
         self.stop = stop
         self.logprobs = logprobs
         self.echoPromptLogprobs = echoPromptLogprobs
+        self.constraint = constraint
     }
 }
 
@@ -143,7 +149,8 @@ public enum EngineError: Error, Sendable {
 
 /// One chat message after the HTTP layer has flattened content parts to text.
 public struct ChatMessage: Sendable, Codable, Equatable {
-    /// "system", "user" or "assistant" ("developer" arrives as "system").
+    /// "system", "user", "assistant" or "tool" ("developer" arrives as "system"; an assistant
+    /// message's tool calls are already rendered into its content).
     public var role: String
     public var content: String
 

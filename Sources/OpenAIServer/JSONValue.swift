@@ -59,14 +59,10 @@ extension JSONValue: Decodable {
         }
     }
 
-    /// Parses a request body. Throws `APIError` (400) for anything that is not a JSON object.
+    /// Parses a request body, keeping object members in order (`JSONValue+Parsing`). Throws
+    /// `APIError` (400) for anything that is not a JSON object.
     static func parseObject(_ bytes: some Collection<UInt8>) throws(APIError) -> JSONValue {
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw APIError.invalidJSON
-        }
+        guard let value = JSONValue.parse(Array(bytes)) else { throw APIError.invalidJSON }
         guard case .object = value else {
             throw APIError.invalidRequest("The request body must be a JSON object, not \(value.typeName).")
         }

@@ -87,13 +87,13 @@ struct SamplingOptions: Sendable {
     /// The engine request for choice `choiceIndex` (seed + choice index, so choices differ).
     func generationRequest(
         prompt: [Int32], maxTokens: Int, baseSeed: UInt64, choiceIndex: Int, logprobs: Int?,
-        echoPromptLogprobs: Bool, requestID: RequestID
+        echoPromptLogprobs: Bool, requestID: RequestID, constraint: OutputConstraint? = nil
     ) -> GenerationRequest {
         var sampling = parameters
         sampling.seed = baseSeed &+ UInt64(choiceIndex)
         return GenerationRequest(
             requestID: requestID, prompt: prompt, sampling: sampling,
             stop: StopConditions(maxTokens: maxTokens, stopStrings: stop, ignoreEOS: ignoreEOS),
-            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs)
+            logprobs: logprobs, echoPromptLogprobs: echoPromptLogprobs, constraint: constraint)
     }
 }

@@ -110,7 +110,7 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
         let finished = ManagedFlag()
         let accepted = engine.submit(
             PipelineEngine.Request(id: id, requestID: request.requestID, prompt: request.prompt, stop: request.stop,
-                                   sampling: request.sampling, topLogprobs: top)
+                                   sampling: request.sampling, topLogprobs: top, constraint: request.constraint)
         ) { event in
             switch event {
             case let .token(t, _, logprob, topList):

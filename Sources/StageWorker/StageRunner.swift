@@ -35,7 +35,7 @@ public final class StageRunner {
         let model = try LayerRangeModel(file: file, layers: o.layers, threads: o.threads,
                                         cpus: cpus.isEmpty ? nil : (0..<o.threads).map { cpus[$0 % cpus.count] }, logger: logger)
         if o.sharedCPUs { model.pool.setIdleSpin(ThreadPool.sharedIdleSpin) }
-        let engine = StageEngine(model: model)
+        let engine = StageEngine(model: model, vocabulary: o.isLast ? { try StageVocabulary.vocabulary(of: file, identity: identity) } : nil)
         let timeout = Duration.milliseconds(Int64(o.linkTimeoutSeconds * 1000))
 
         let listener = try UnixListener(path: o.listenPath)
@@ -133,7 +133,8 @@ public final class StageRunner {
                                       count: Int(e.count), logits: e.logits.runtime, tokens: e.tokens,
                                       sampling: e.sampling, tokenIndex: Int(e.tokenIndex),
                                       topLogprobs: Int(e.topLogprobs), wantLogprob: e.topLogprobs > 0,
-                                      restoreBlocks: e.restoreBlocks.map(\.runtime), storeBlocks: e.storeBlocks.map(\.runtime))
+                                      restoreBlocks: e.restoreBlocks.map(\.runtime), storeBlocks: e.storeBlocks.map(\.runtime),
+                                      constraint: e.constraint.map(\.runtime))
                 }
                 let output: StageEngine.Output
                 do {
@@ -144,8 +145,9 @@ public final class StageRunner {
                                                             "error": "\(error)"])
                     let code: WireErrorCode
                     if case ModelRuntimeError.blockMissing = error { code = .blockMissing } else { code = .internalFailure }
-                    try downstream.send(.error(WireErrorReport(origin: o.role, code: code, batch: fb.batch,
-                                                               message: "batch \(fb.batch.rawValue): \(error)")))
+                    var message = "batch \(fb.batch.rawValue): \(error)"
+                    if let c = error as? StageConstraintError, let request = requestOf[c.sequence] { message += " (request \(request))" }
+                    try downstream.send(.error(WireErrorReport(origin: o.role, code: code, batch: fb.batch, message: message)))
                     waitStart = now()
                     continue
                 }
@@ -160,7 +162,8 @@ public final class StageRunner {
                 case let .samples(samples):
                     let tokens = samples.map { s in
                         WireSampledToken(sequence: s.sequence, token: s.token, logprob: s.logprob ?? .nan,
-                                         topLogprobs: s.topLogprobs.map { WireTopLogprob(token: $0.token, logprob: $0.logprob) })
+                                         topLogprobs: s.topLogprobs.map { WireTopLogprob(token: $0.token, logprob: $0.logprob) },
+                                         constraintDead: s.constraintDead)
                     }
                     try downstream.send(.sampledTokens(WireSampledTokens(batch: fb.batch, slot: fb.slot, tokens: tokens, timings: fb.timings)))
                 }
@@ -192,6 +195,12 @@ public final class StageRunner {
 
 extension WireBlockRef {
     var runtime: KVBlockRef { KVBlockRef(name: name, startPosition: Int(startPosition), count: Int(count)) }
+}
+
+extension WireConstraint {
+    var runtime: StageConstraint {
+        StageConstraint(constraint: constraint, promptLength: Int(promptLength), ignoresEOS: ignoresEOS)
+    }
 }
 
 extension WireLogitsMode {

@@ -6,7 +6,7 @@
 public enum ChatTemplate: String, Sendable, CaseIterable {
     case gemma, llama3, chatml, llama2
 
-    /// One chat message (`role` is system, user or assistant).
+    /// One chat message (`role` is system, user, assistant or tool: a tool call's result).
     public struct Message: Sendable, Equatable {
         public var role: String
         public var content: String
@@ -25,7 +25,7 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
                 return "the model's chat template is not one pipeserve recognises (starts with \"\(snippet)\"); set chat_template to one of gemma, llama3, chatml, llama2 in the configuration"
             case .missingTemplate:
                 return "the model has no chat template (tokenizer.chat_template); set chat_template to one of gemma, llama3, chatml, llama2 in the configuration"
-            case let .badRole(r): return "unsupported message role '\(r)' (system, user, assistant)"
+            case let .badRole(r): return "unsupported message role '\(r)' (system, user, assistant, tool)"
             case .empty: return "messages must not be empty"
             }
         }
@@ -57,9 +57,14 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
 
     /// Renders messages, keeping apart the template's markup (which may be parsed for control
     /// tokens) and the messages' content (which must not be).
+    ///
+    /// A tool result (role "tool") is rendered as each family's published template does, where it
+    /// has one: Llama 3.1's `ipython` turn, Qwen 2.5's user turn wrapped in `<tool_response>`; Gemma
+    /// and Llama 2 have no tool role, so the result comes back as a user turn (Gemma's
+    /// function-calling guide does the same).
     public func renderPrompt(_ messages: [Message]) throws -> ChatPrompt {
         guard !messages.isEmpty else { throw TemplateError.empty }
-        for m in messages where !["system", "user", "assistant"].contains(m.role) { throw TemplateError.badRole(m.role) }
+        for m in messages where !["system", "user", "assistant", "tool"].contains(m.role) { throw TemplateError.badRole(m.role) }
         var out = ChatPrompt()
         switch self {
         case .gemma:
@@ -82,13 +87,19 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
             out.markup("<start_of_turn>model\n")
         case .llama3:
             for m in messages {
-                out.markup("<|start_header_id|>\(m.role)<|end_header_id|>\n\n")
+                out.markup("<|start_header_id|>\(m.role == "tool" ? "ipython" : m.role)<|end_header_id|>\n\n")
                 out.content(m.content.trimmingWhitespace())
                 out.markup("<|eot_id|>")
             }
             out.markup("<|start_header_id|>assistant<|end_header_id|>\n\n")
         case .chatml:
             for m in messages {
+                if m.role == "tool" {
+                    out.markup("<|im_start|>user\n<tool_response>\n")
+                    out.content(m.content)
+                    out.markup("\n</tool_response><|im_end|>\n")
+                    continue
+                }
                 out.markup("<|im_start|>\(m.role)\n")
                 out.content(m.content)
                 out.markup("<|im_end|>\n")
@@ -100,7 +111,7 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
             for m in messages {
                 switch m.role {
                 case "system": system = m.content
-                case "user":
+                case "user", "tool":
                     out.markup((first ? "" : "<s>") + "[INST] ")
                     if let s = system {
                         out.markup("<<SYS>>\n")

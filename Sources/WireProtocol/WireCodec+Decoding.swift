@@ -17,11 +17,17 @@ import ServingTypes
 //                        u32 first token index | u8 top logprobs
 //                        count bytes of UTF-8 request label (≤ 128; empty but on a sequence's first chunk)
 //                        count restore blocks × block | count store blocks × block
+//                        u8 constraint kind (0 none, 1 JSON object, 2 JSON Schema, 3 GBNF grammar)
+//                        [ constraint, when the kind is not 0 ]
 //       block (16 B)     u64 name | u32 start position | u32 count
+//       constraint (≥ 9 B) u8 flags (1 strict, 2 ignore end-of-generation; other bits 0)
+//                        u32 prompt length | count bytes of UTF-8 source (≤ 256 KiB; empty for a JSON object)
+//                        (only on a sequence's first entry of an admission; the last stage keeps it)
 //       timing (26 B)    u16 stage | u64 wait ns | u64 compute ns | u64 finished-at ns (CLOCK_MONOTONIC)
 //                        (hidden states come last so f32 data can be sent straight from the caller's buffer)
 //  4 sampledTokens       u64 batch id | u32 slot | count tokens × token | count timings × timing
-//       token (≥ 17 B)   u64 sequence | i32 token | f32 logprob (NaN = not asked) | u8 n | n × (i32 token, f32 logprob)
+//       token (≥ 18 B)   u64 sequence | i32 token | f32 logprob (NaN = not asked)
+//                        u8 flags (1: the constraint allowed no token; the sequence ends) | u8 n | n × (i32 token, f32 logprob)
 //  5 freeSequences       count × u64 sequence
 //  6 reset, 8 shutdown   empty
 //  7 heartbeat (16 B)    u64 sequence number | u64 sent-at monotonic ns
@@ -29,8 +35,8 @@ import ServingTypes
 // 10 dropBlocks          count × u64 block name
 
 extension WireCodec {
-    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize + 4 + 4 + 4
-    static let sampledTokenMinSize = 8 + 4 + 4 + 1
+    static let entryMinSize = 8 + 4 + 4 + 1 + 4 + WireBatchEntry.samplingWireSize + 4 + 4 + 4 + 1
+    static let sampledTokenMinSize = 8 + 4 + 4 + 1 + 1
 
     /// Decodes one payload of `type`; the whole payload must be consumed.
     static func decodePayload(_ type: WireMessageType, _ payload: UnsafeRawBufferPointer) throws(WireError) -> WireMessage {
@@ -95,6 +101,36 @@ extension WireCodec {
         return out
     }
 
+    static func readConstraint(_ r: inout ByteReader) throws(WireError) -> WireConstraint? {
+        let kindOffset = r.offset
+        let kind = try r.u8("constraint kind")
+        guard kind != 0 else { return nil }
+        guard kind <= 3 else {
+            throw .invalidValue(type: .forwardBatch, field: "constraint kind", value: Int64(kind), offset: kindOffset)
+        }
+        let flagsOffset = r.offset
+        let flags = try r.u8("constraint flags")
+        // Strict belongs to JSON Schema only; unknown bits are refused, not ignored.
+        guard flags & ~3 == 0, kind == 2 || flags & 1 == 0 else {
+            throw .invalidValue(type: .forwardBatch, field: "constraint flags", value: Int64(flags), offset: flagsOffset)
+        }
+        let promptLength = try r.u32("constraint prompt length")
+        let sourceOffset = r.offset
+        let source = try r.string("constraint source", maxBytes: WireConstraint.maxSourceBytes)
+        let constraint: OutputConstraint
+        switch kind {
+        case 1:
+            guard source.isEmpty else {
+                throw .invalidValue(type: .forwardBatch, field: "JSON object constraint source length",
+                                    value: Int64(source.utf8.count), offset: sourceOffset)
+            }
+            constraint = .jsonObject
+        case 2: constraint = .jsonSchema(schema: source, strict: flags & 1 != 0)
+        default: constraint = .grammar(source)
+        }
+        return WireConstraint(constraint: constraint, promptLength: promptLength, ignoresEOS: flags & 2 != 0)
+    }
+
     static func readTimings(_ r: inout ByteReader) throws(WireError) -> [WireStageTiming] {
         let n = try r.count("stage timings", minElementSize: WireStageTiming.wireSize)
         var out: [WireStageTiming] = []
@@ -135,9 +171,10 @@ extension WireCodec {
             let label = try r.string("request label", maxBytes: WireBatchEntry.maxRequestLabelBytes)
             let restores = try readBlocks(&r, "restore blocks")
             let stores = try readBlocks(&r, "store blocks")
+            let constraint = try readConstraint(&r)
             entries.append(WireBatchEntry(sequence: seq, startPosition: start, count: count, logits: mode, tokens: tokens,
                                           sampling: s, tokenIndex: tokenIndex, topLogprobs: topLogprobs, requestLabel: label,
-                                          restoreBlocks: restores, storeBlocks: stores))
+                                          restoreBlocks: restores, storeBlocks: stores, constraint: constraint))
         }
         let timings = try readTimings(&r)
         let flagOffset = r.offset
@@ -178,13 +215,18 @@ extension WireCodec {
             let seq = SequenceID(try r.u64("sequence id"))
             let token = try r.i32("token")
             let logprob = try r.f32("logprob")
+            let flagsOffset = r.offset
+            let flags = try r.u8("sampled token flags")
+            guard flags <= 1 else {
+                throw .invalidValue(type: .sampledTokens, field: "sampled token flags", value: Int64(flags), offset: flagsOffset)
+            }
             let k = try r.count("top logprobs", minElementSize: 8, width: 1)
             var top: [WireTopLogprob] = []
             top.reserveCapacity(k)
             for _ in 0 ..< k {
                 top.append(WireTopLogprob(token: try r.i32("top logprob token"), logprob: try r.f32("top logprob")))
             }
-            tokens.append(WireSampledToken(sequence: seq, token: token, logprob: logprob, topLogprobs: top))
+            tokens.append(WireSampledToken(sequence: seq, token: token, logprob: logprob, topLogprobs: top, constraintDead: flags == 1))
         }
         let timings = try readTimings(&r)
         return WireSampledTokens(batch: batch, slot: slot, tokens: tokens, timings: timings)

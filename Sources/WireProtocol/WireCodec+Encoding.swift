@@ -32,6 +32,7 @@ extension WireCodec {
                 w.i32(t.token)
                 w.f32(t.logprob)
                 precondition(t.topLogprobs.count <= 255, "at most 255 top logprobs per token")
+                w.u8(t.constraintDead ? 1 : 0)
                 w.u8(UInt8(t.topLogprobs.count))
                 for alt in t.topLogprobs {
                     w.i32(alt.token)
@@ -89,6 +90,7 @@ extension WireCodec {
             label.withUnsafeBytes { w.raw($0) }
             writeBlocks(e.restoreBlocks, into: &w)
             writeBlocks(e.storeBlocks, into: &w)
+            writeConstraint(e.constraint, into: &w)
         }
         writeTimings(b.timings, into: &w)
     }
@@ -100,6 +102,26 @@ extension WireCodec {
             w.u32(b.startPosition)
             w.u32(b.count)
         }
+    }
+
+    static func writeConstraint(_ c: WireConstraint?, into w: inout ByteWriter) {
+        guard let c else {
+            w.u8(0)
+            return
+        }
+        precondition(c.sourceByteCount <= WireConstraint.maxSourceBytes,
+                     "constraint source of \(c.sourceByteCount) bytes exceeds \(WireConstraint.maxSourceBytes)")
+        w.u8(c.kindTag)
+        w.u8(c.flags)
+        w.u32(c.promptLength)
+        let source: [UInt8]
+        switch c.constraint {
+        case .jsonObject: source = []
+        case let .jsonSchema(schema, _): source = Array(schema.utf8)
+        case let .grammar(text): source = Array(text.utf8)
+        }
+        w.count(source.count)
+        source.withUnsafeBytes { w.raw($0) }
     }
 
     static func writeTimings(_ timings: [WireStageTiming], into w: inout ByteWriter) {

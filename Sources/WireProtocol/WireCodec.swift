@@ -86,7 +86,7 @@ public enum WireCodec {
         var n = 8 + 4 + 4 + 4 + b.timings.count * WireStageTiming.wireSize
         for e in b.entries {
             n += entryMinSize + 4 * e.tokens.count + e.requestLabel.utf8.count
-                + WireBlockRef.wireSize * (e.restoreBlocks.count + e.storeBlocks.count)
+                + WireBlockRef.wireSize * (e.restoreBlocks.count + e.storeBlocks.count) + (e.constraint?.wireSize ?? 0)
         }
         return n
     }

@@ -37,6 +37,10 @@ public struct WireBatchEntry: Sendable, Equatable {
     public var restoreBlocks: [WireBlockRef]
     /// Blocks whose last position this entry computes: keep a copy of their KV afterwards.
     public var storeBlocks: [WireBlockRef]
+    /// The sequence's output constraint: on its first entry of each admission (as
+    /// `restoreBlocks`), nil otherwise and for unconstrained sequences. Source at most
+    /// `WireConstraint.maxSourceBytes` (the coordinator refuses larger ones before sending).
+    public var constraint: WireConstraint?
 
     /// Longest request label on the wire (an API request id is ~30 bytes).
     public static let maxRequestLabelBytes = 128
@@ -44,7 +48,7 @@ public struct WireBatchEntry: Sendable, Equatable {
     public init(sequence: SequenceID, startPosition: UInt32, count: UInt32, logits: WireLogitsMode,
                 tokens: [Int32], sampling: SamplingParameters = SamplingParameters(), tokenIndex: UInt32 = 0,
                 topLogprobs: UInt8 = 0, requestLabel: String = "",
-                restoreBlocks: [WireBlockRef] = [], storeBlocks: [WireBlockRef] = []) {
+                restoreBlocks: [WireBlockRef] = [], storeBlocks: [WireBlockRef] = [], constraint: WireConstraint? = nil) {
         self.sequence = sequence
         self.startPosition = startPosition
         self.count = count
@@ -56,6 +60,7 @@ public struct WireBatchEntry: Sendable, Equatable {
         self.requestLabel = Self.truncated(requestLabel)
         self.restoreBlocks = restoreBlocks
         self.storeBlocks = storeBlocks
+        self.constraint = constraint
     }
 
     /// `label` cut to `maxRequestLabelBytes` at a scalar boundary.

@@ -9,9 +9,10 @@
 //  - All integers little-endian. Floats are IEEE 754 little-endian bit patterns.
 //  - magic: the four bytes 'P' 'S' 'W' 'P' (0x50 0x53 0x57 0x50) so a hex dump or strace shows
 //    "PSWP"; read as a little-endian u32 that is 0x5057_5350 (`WireFrame.magic`).
-//  - version: `WireFrame.version` (4: batch entries carry prefix-cache blocks to restore and
-//    store, and `dropBlocks` exists; 3: batch entries carry a request label; 2: error reports a
-//    batch id). A receiver rejects any other value.
+//  - version: `WireFrame.version` (5: batch entries carry an output constraint and sampled
+//    tokens a flags byte; 4: batch entries carry prefix-cache blocks to restore and store, and
+//    `dropBlocks` exists; 3: batch entries carry a request label; 2: error reports a batch id).
+//    A receiver rejects any other value.
 //  - type: `WireMessageType` raw value (1...10).
 //  - header check: 32-bit FNV-1a of bytes 0..<12, so garbage or a desynchronised stream is
 //    rejected after 16 bytes instead of being read as a multi-megabyte length.
@@ -24,7 +25,7 @@ public enum WireFrame {
     /// The magic number as a little-endian u32: the bytes "PSWP" on the wire.
     public static let magic: UInt32 = 0x5057_5350
     /// The protocol version this build speaks; frames and handshakes with another version are rejected.
-    public static let version: UInt16 = 4
+    public static let version: UInt16 = 5
     /// Size of the frame header in bytes.
     public static let headerSize = 16
     /// Default upper bound on a whole frame (header + payload): 256 MiB.

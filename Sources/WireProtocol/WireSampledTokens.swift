@@ -23,12 +23,18 @@ public struct WireSampledToken: Sendable, Equatable {
     public var logprob: Float
     /// Up to 255 (normally ≤ 20) most likely alternatives.
     public var topLogprobs: [WireTopLogprob]
+    /// The sequence's output constraint allowed no token at all (a run-time bound closed the
+    /// only way on): `token` is an end-of-generation id standing in, and the sequence must end
+    /// with its output incomplete.
+    public var constraintDead: Bool
 
-    public init(sequence: SequenceID, token: Int32, logprob: Float = .nan, topLogprobs: [WireTopLogprob] = []) {
+    public init(sequence: SequenceID, token: Int32, logprob: Float = .nan, topLogprobs: [WireTopLogprob] = [],
+                constraintDead: Bool = false) {
         self.sequence = sequence
         self.token = token
         self.logprob = logprob
         self.topLogprobs = topLogprobs
+        self.constraintDead = constraintDead
     }
 
     /// Bitwise equality on `logprob`: equal means "encodes to the same bytes", so the NaN
@@ -36,6 +42,7 @@ public struct WireSampledToken: Sendable, Equatable {
     public static func == (a: Self, b: Self) -> Bool {
         a.sequence == b.sequence && a.token == b.token
             && a.logprob.bitPattern == b.logprob.bitPattern && a.topLogprobs == b.topLogprobs
+            && a.constraintDead == b.constraintDead
     }
 }
 

@@ -122,6 +122,24 @@ struct OpenAIClientTests {
     }
 }
 
+/// Structured output on the real Gemma 3 270M through the official `openai` package: response_format
+/// json_schema (strict) and json_object, `chat.completions.parse`/`.stream` with a Pydantic model,
+/// tools with `tool_choice` "required" and a named function (parse included), streamed and not;
+/// every output parses and validates, for 1, 2 and 3 stages.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PIPESERVE_MODEL"] != nil
+                             && ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"] != nil, "needs PIPESERVE_MODEL and PIPESERVE_PYTHON"))
+struct StructuredOutputLiveTests {
+    @Test(arguments: [1, 2, 3])
+    func theOfficialClientGetsValidStructuredOutput(stages: Int) throws {
+        let model = ProcessInfo.processInfo.environment["PIPESERVE_MODEL"] ?? ""
+        let server = try LiveServer(arguments: ["--model", model, "--stages", "\(stages)", "--numa", "off", "--log-level", "warning"])
+        defer { server.stop() }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Python/openai_structured_check.py").path
+        let r = try CLI.exec(ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"]!, [script, "http://127.0.0.1:\(server.port)", "Gemma 3 270m"])
+        #expect(r.status == 0, "\(stages) stages: \(r.stdout)\(r.stderr)")
+    }
+}
+
 /// The daemon on the real Gemma 3 270M: greedy text over HTTP equals `pipeserve generate`, for one
 /// and two stages; a client that disconnects mid-stream frees its sequence (watched in /metrics).
 @Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PIPESERVE_MODEL"] != nil, "needs PIPESERVE_MODEL"))

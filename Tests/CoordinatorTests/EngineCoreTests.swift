@@ -173,4 +173,49 @@ import WireProtocol
         var d = try core()
         #expect(heard(d.submit(request(3, maxTokens: 0))) == ["3:failed"])
     }
+
+    /// A constrained request: its constraint (with the prompt length and ignore_eos) rides on its
+    /// first entry of each admission only, again after a restart; its end-of-generation token
+    /// ends it even with ignore_eos (the last stage sends one only where the constraint allows).
+    @Test func aConstraintTravelsWithEachAdmissionsFirstEntry() throws {
+        var c = try core()
+        var r = request(1, maxTokens: 8, ignoreEOS: true)
+        r.constraint = .jsonSchema(schema: #"{"type":"boolean"}"#, strict: true)
+        _ = c.submit(r)
+        let b1 = try #require(batches(c.nextBatches(at: 0)).first)
+        let expected = WireConstraint(constraint: .jsonSchema(schema: #"{"type":"boolean"}"#, strict: true), promptLength: 2, ignoresEOS: true)
+        #expect(b1.entries[0].constraint == expected)
+        _ = c.sampled(answer(b1) { _ in Self.id("a") })
+        let b2 = try #require(batches(c.nextBatches(at: 0)).first)
+        #expect(b2.entries[0].constraint == nil && b2.entries[0].startPosition == 2)
+        #expect(c.requeueRunning() == 1)
+        let b3 = try #require(batches(c.nextBatches(at: 0)).first)
+        #expect(b3.entries[0].constraint == expected && b3.entries[0].startPosition == 0 && b3.entries[0].tokenIndex == 1)
+        let end = heard(c.sampled(answer(b3) { _ in Self.eos })?.actions ?? [])
+        #expect(end == ["1:tok", "1:finished:stop:2"], "\(end)")
+        #expect(c.sequences.isEmpty)
+    }
+
+    /// The last stage found no allowed token: the stand-in token shows no text and the sequence
+    /// ends as incomplete (`length`), whatever the token is.
+    @Test func aDeadConstraintEndsTheSequenceAsLength() throws {
+        for standIn in [Self.eos, Self.id("z")] {
+            var c = try core()
+            var r = request(1, ignoreEOS: true)
+            r.constraint = .jsonObject
+            _ = c.submit(r)
+            let b = try #require(batches(c.nextBatches(at: 0)).first)
+            let reply = WireSampledTokens(batch: b.batch, slot: b.slot,
+                                          tokens: [WireSampledToken(sequence: SequenceID(1), token: standIn, constraintDead: true)])
+            #expect(heard(c.sampled(reply)?.actions ?? []) == ["1:tok", "1:finished:length:1"])
+            #expect(c.sequences.isEmpty && c.scheduler.isIdle)
+        }
+    }
+
+    @Test func aConstraintLongerThanTheWireAllowsFailsItsRequest() throws {
+        var c = try core()
+        var r = request(1)
+        r.constraint = .grammar("root ::= \"" + String(repeating: "a", count: WireConstraint.maxSourceBytes) + "\"")
+        #expect(heard(c.submit(r)) == ["1:failed"])
+    }
 }

@@ -112,3 +112,56 @@ import Testing
 }
 
 import Foundation
+
+/// Sampling under a token filter (structured output): the result is what sampling the logits
+/// with every disallowed one set to −∞ gives — greedy through the argmax check or the full mask
+/// alike — and nil when nothing is allowed.
+@Suite struct FilteredSamplerTests {
+    struct Mask: TokenFilter {
+        var words: [UInt64]
+        func allows(_ token: Int32) -> Bool { Int(token) / 64 < words.count && words[Int(token) / 64] & (1 << UInt64(token % 64)) != 0 }
+        func allowedWords() -> [UInt64] { words }
+    }
+
+    @Test func aFilteredSampleIsTheSampleOfTheMaskedLogits() {
+        var state: UInt64 = 12345
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        for trial in 0 ..< 300 {
+            let n = 1 + Int(next() % 300)
+            // Few distinct values, so ties are common.
+            let logits = (0 ..< n).map { _ in Float(Int(next() % 9)) - 4 }
+            let density = next() % 4  // none, sparse, half, all
+            var words = [UInt64](repeating: 0, count: (n + 63) / 64)
+            for i in 0 ..< n where density == 3 || (density > 0 && next() % (density == 1 ? 17 : 2) == 0) {
+                words[i / 64] |= 1 << UInt64(i % 64)
+            }
+            let mask = Mask(words: words)
+            let masked = logits.enumerated().map { mask.allows(Int32($0.offset)) ? $0.element : -.infinity }
+            var p = SamplingParameters(temperature: [0, 0, 0.7, 1.3][trial % 4], seed: UInt64(trial))
+            if trial % 3 == 0 { p.topK = 3 }
+            if trial % 5 == 0 { p.topP = 0.8 }
+            if trial % 7 == 0 { p.minP = 0.1 }
+            if trial % 8 < 2 { p.repetitionPenalty = 1.3 }
+            let history: [Int32] = [0, 1, 2]
+            let got = Sampler.sample(logits[...], parameters: p, history: history, tokenIndex: trial, filter: mask)
+            guard masked.contains(where: { $0 > -.infinity }) else {
+                #expect(got == nil, "trial \(trial): nothing allowed, got \(String(describing: got))")
+                continue
+            }
+            var reference = masked
+            if p.hasPenalties {
+                // Penalties act on the raw logits first; the mask then removes what is not allowed.
+                var penalised = logits
+                Sampler.applyPenalties(&penalised, p, history)
+                reference = penalised.enumerated().map { mask.allows(Int32($0.offset)) ? $0.element : -.infinity }
+            }
+            var plain = p
+            plain.repetitionPenalty = 1
+            plain.presencePenalty = 0
+            plain.frequencyPenalty = 0
+            let expected = Sampler.sample(reference[...], parameters: plain, history: [], tokenIndex: trial)
+            #expect(got == expected, "trial \(trial) (n \(n), t \(p.temperature)): \(String(describing: got)) vs \(expected)")
+            if let got { #expect(mask.allows(got), "trial \(trial)") }
+        }
+    }
+}

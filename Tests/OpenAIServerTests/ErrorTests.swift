@@ -83,7 +83,7 @@ import Testing
             try await client.post("/v1/completions", #"{"prompt":"x","logit_bias":{"50256":-100}}"#)
                 .expectError(.badRequest, param: "logit_bias")
             try await client.post("/v1/chat/completions", #"{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}"#)
-                .expectError(.badRequest, param: "tools")
+                .expectError(.badRequest, param: "tools[0].function")
             try await client.post(
                 "/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#
             ).expectError(.badRequest, code: "unsupported_content_type", param: "messages[0].content[0].type")

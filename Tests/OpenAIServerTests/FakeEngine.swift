@@ -31,6 +31,9 @@ final class FakeEngine: InferenceEngine, Sendable {
         var failAfterTokens: Int?
         /// Emit the end-of-sequence (finish "stop") after this many tokens.
         var eosAfterTokens: Int?
+        /// Instead of letters: these text pieces, one token each, then "stop" (or "length" when
+        /// max_tokens ends it first).
+        var script: [String]?
     }
 
     struct Counters: Sendable {
@@ -123,6 +126,17 @@ final class FakeEngine: InferenceEngine, Sendable {
             continuation.yield(.promptLogprobs(request.prompt.enumerated().map { index, id in
                 index == 0 ? TokenLogprob(id: id, logprob: nil) : TokenLogprob(id: id, logprob: -1, top: [(id, -1)])
             }))
+        }
+        if let script = behaviour.script {
+            for (k, piece) in script.prefix(request.stop.maxTokens).enumerated() {
+                continuation.yield(.token(id: Int32(1000 + k), logprob: nil, top: []))
+                continuation.yield(.text(piece))
+            }
+            let count = min(script.count, request.stop.maxTokens)
+            continuation.yield(.finished(reason: script.count > request.stop.maxTokens ? .length : .stop,
+                                         usage: Usage(promptTokens: request.prompt.count, completionTokens: count)))
+            continuation.finish()
+            return
         }
         var text = ""
         var emitted = 0  // characters of `text` already sent

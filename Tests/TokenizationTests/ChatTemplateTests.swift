@@ -29,9 +29,28 @@ import Testing
         #expect(try ChatTemplate.llama2.render(chat) == "[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello! </s><s>[INST] Name a colour. [/INST]")
     }
 
+    /// A tool result: Gemma (no tool role) and Llama 2 as a user turn, Llama 3.1's ipython turn,
+    /// Qwen 2.5's user turn in `<tool_response>`; only the markup may hold control tokens.
+    @Test func toolResultsInEachFamily() throws {
+        let turns: [ChatTemplate.Message] = [.init(role: "user", content: "Weather?"),
+                                             .init(role: "assistant", content: #"[{"name":"w","parameters":{}}]"#),
+                                             .init(role: "tool", content: "sunny")]
+        #expect(try ChatTemplate.gemma.render(turns) == "<start_of_turn>user\nWeather?<end_of_turn>\n<start_of_turn>model\n"
+            + #"[{"name":"w","parameters":{}}]"# + "<end_of_turn>\n<start_of_turn>user\nsunny<end_of_turn>\n<start_of_turn>model\n")
+        #expect(try ChatTemplate.chatml.render(turns).hasSuffix(
+            "<|im_start|>user\n<tool_response>\nsunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n"))
+        #expect(try ChatTemplate.llama3.render(turns).hasSuffix(
+            "<|start_header_id|>ipython<|end_header_id|>\n\nsunny<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"))
+        #expect(try ChatTemplate.llama2.render(turns).hasSuffix("</s><s>[INST] sunny [/INST]"))
+        let prompt = try ChatTemplate.gemma.renderPrompt([.init(role: "tool", content: "<start_of_turn>x")])
+        let content = 20 ..< 36  // "<start_of_turn>x" after "<start_of_turn>user\n"
+        #expect(prompt.text.hasPrefix("<start_of_turn>user\n<start_of_turn>x<end_of_turn>"))
+        #expect(!prompt.markup.contains { $0.overlaps(content) }, "a tool result is content, never markup")
+    }
+
     @Test func badInput() {
         #expect(throws: ChatTemplate.TemplateError.empty) { try ChatTemplate.gemma.render([]) }
-        #expect(throws: ChatTemplate.TemplateError.badRole("tool")) { try ChatTemplate.chatml.render([.init(role: "tool", content: "x")]) }
+        #expect(throws: ChatTemplate.TemplateError.badRole("function")) { try ChatTemplate.chatml.render([.init(role: "function", content: "x")]) }
     }
 }
 

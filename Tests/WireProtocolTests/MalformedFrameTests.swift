@@ -51,10 +51,10 @@ import ServingTypes
         badMagic[0] = UInt8(ascii: "X")
         #expect(decodeAll(badMagic).1 == .badMagic(found: 0x5057_5358))
 
-        let v3 = Samples.frame(type: 6, payload: [], version: 3)  // the previous protocol
-        #expect(decodeAll(v3).1 == .unsupportedVersion(found: 3, supported: 4))
-        let v5 = Samples.frame(type: 6, payload: [], version: 5)
-        #expect(decodeAll(v5).1 == .unsupportedVersion(found: 5, supported: 4))
+        let v4 = Samples.frame(type: 6, payload: [], version: 4)  // the previous protocol
+        #expect(decodeAll(v4).1 == .unsupportedVersion(found: 4, supported: 5))
+        let v6 = Samples.frame(type: 6, payload: [], version: 6)
+        #expect(decodeAll(v6).1 == .unsupportedVersion(found: 6, supported: 5))
 
         var badCheck = good
         badCheck[13] ^= 0x40
@@ -125,7 +125,7 @@ import ServingTypes
         guard case .countTooLarge(.forwardBatch, _, _, _, 0)? = decodeAll(Samples.frame(type: 3, payload: hs)).1
         else { Issue.record("hidden state shape not rejected"); return }
         // a token claiming 255 top logprobs with none present.
-        let st = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1)) + le(UInt64(5)) + le(Int32(1)) + le(UInt32(0)) + [255]
+        let st = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1)) + le(UInt64(5)) + le(Int32(1)) + le(UInt32(0)) + [0, 255]
         guard case .countTooLarge(.sampledTokens, "top logprobs", 255, _, _)? = decodeAll(Samples.frame(type: 4, payload: st)).1
         else { Issue.record("top logprob count not rejected"); return }
         // entry with 2^30 token ids.
@@ -161,6 +161,46 @@ import ServingTypes
             == .invalidValue(type: .forwardBatch, field: "hidden states dtype", value: 3, offset: 21))
         // trailing bytes on an empty message
         #expect(err(8, [0, 0]) == .trailingBytes(type: .shutdown, count: 2))
+        // sampled token flags 2
+        let st = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1)) + le(UInt64(5)) + le(Int32(1)) + le(UInt32(0)) + [2, 0] + le(UInt32(0))
+        #expect(err(4, st) == .invalidValue(type: .sampledTokens, field: "sampled token flags", value: 2, offset: 32))
+    }
+
+    /// One forwardBatch with one entry whose constraint part is `constraint` (at offset 94 of the payload).
+    static func constraintFrame(_ constraint: [UInt8]) -> [UInt8] {
+        var fb = le(UInt64(1)) + le(UInt32(0)) + le(UInt32(1))
+        fb += le(UInt64(9)) + le(UInt32(0)) + le(UInt32(1)) + [1] + le(UInt32(0)) + Array(repeating: 0, count: 45)
+        fb += le(UInt32(0)) + le(UInt32(0)) + le(UInt32(0)) + constraint + le(UInt32(0)) + [0]
+        return Samples.frame(type: 3, payload: fb)
+    }
+
+    @Test func malformedConstraintsAreRejectedNamingTheField() throws {
+        let err = { (c: [UInt8]) in decodeAll(Self.constraintFrame(c)).1 }
+        // A well-formed one first: the frame layout above is right.
+        let good = decodeAll(Self.constraintFrame([2, 3] + le(UInt32(7)) + le(UInt32(2)) + Array("{}".utf8)))
+        #expect(good.1 == nil)
+        guard case let .forwardBatch(b)? = good.0.first else { Issue.record("no batch"); return }
+        #expect(b.entries.first?.constraint == WireConstraint(constraint: .jsonSchema(schema: "{}", strict: true), promptLength: 7,
+                                                             ignoresEOS: true))
+        #expect(err([4]) == .invalidValue(type: .forwardBatch, field: "constraint kind", value: 4, offset: 94))
+        #expect(err([2, 4] + le(UInt32(0)) + le(UInt32(0))) == .invalidValue(type: .forwardBatch, field: "constraint flags", value: 4, offset: 95))
+        // strict is a JSON Schema flag
+        #expect(err([3, 1] + le(UInt32(0)) + le(UInt32(0))) == .invalidValue(type: .forwardBatch, field: "constraint flags", value: 1, offset: 95))
+        #expect(err([1, 0] + le(UInt32(0)) + le(UInt32(1)) + [0x7B])
+            == .invalidValue(type: .forwardBatch, field: "JSON object constraint source length", value: 1, offset: 100))
+        let limit = WireConstraint.maxSourceBytes
+        #expect(err([3, 0] + le(UInt32(0)) + le(UInt32(limit + 1)) + Array(repeating: 0x61, count: limit + 1))
+            == .stringTooLong(type: .forwardBatch, field: "constraint source", length: limit + 1, limit: limit))
+        #expect(err([3, 0] + le(UInt32(0)) + le(UInt32(2)) + [0xC3, 0x28]) == .invalidUTF8(type: .forwardBatch, field: "constraint source", offset: 104))
+        // a source longer than what is left, and a constraint cut short
+        let past = err([3, 0] + le(UInt32(0)) + le(UInt32(1000)) + [0x61])
+        guard case .truncatedPayload(.forwardBatch, "constraint source", _, _, _)? = past
+        else { Issue.record("source past the payload not rejected: \(String(describing: past))"); return }
+        // (the batch's timing count and hidden-state flag follow, so the cut shows in the source length)
+        let cut = err([2, 0, 1])
+        guard case .truncatedPayload(.forwardBatch, "constraint source length", _, _, _)? = cut else {
+            Issue.record("cut constraint not rejected: \(String(describing: cut))"); return
+        }
     }
 
     @Test func garbageNeverCrashes() throws {

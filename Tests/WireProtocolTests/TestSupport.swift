@@ -29,6 +29,16 @@ enum Samples {
         return WireHiddenStates(dtype: dtype, rows: rows, width: width, values: values)
     }
 
+    /// Every constraint kind and flag, and none.
+    static let constraints: [WireConstraint?] = [
+        WireConstraint(constraint: .jsonSchema(schema: #"{"type":"object","properties":{"é":{"const":"😀"}}}"#, strict: true),
+                       promptLength: 12),
+        nil,
+        WireConstraint(constraint: .grammar("root ::= \"yes\" | \"no\"\n"), promptLength: .max, ignoresEOS: true),
+        WireConstraint(constraint: .jsonObject, promptLength: 0),
+        WireConstraint(constraint: .jsonSchema(schema: "{}", strict: false), promptLength: 1, ignoresEOS: true),
+    ]
+
     static func batch(entries: Int, rows: Int, width: Int, dtype: WireActivationDType = .f32,
                       tokens: Bool = true) -> WireForwardBatch {
         let es = (0 ..< entries).map { i in
@@ -38,7 +48,8 @@ enum Samples {
                            tokenIndex: UInt32(i), topLogprobs: 20, requestLabel: i == 0 ? "cmpl-0123456789abcdef01234567" : "",
                            restoreBlocks: i == 1 ? [WireBlockRef(name: .max, startPosition: 0, count: 16),
                                                     WireBlockRef(name: 7, startPosition: 16, count: 16)] : [],
-                           storeBlocks: i == 2 ? [WireBlockRef(name: 0x0123_4567_89AB_CDEF, startPosition: 32, count: 16)] : [])
+                           storeBlocks: i == 2 ? [WireBlockRef(name: 0x0123_4567_89AB_CDEF, startPosition: 32, count: 16)] : [],
+                           constraint: constraints[i % constraints.count])
         }
         return WireForwardBatch(
             batch: BatchID(42), slot: MicroBatchSlot(3), entries: es,
@@ -56,6 +67,7 @@ enum Samples {
             .helloAck(WireHelloAck(receiver: .stage(StageIndex(65535)), pid: 4242)),
             .helloAck(WireHelloAck(receiver: .coordinator, pid: 1)),
             .forwardBatch(batch(entries: 3, rows: 3, width: 8)),
+            .forwardBatch(batch(entries: 5, rows: 5, width: 2)),
             .forwardBatch(batch(entries: 2, rows: 0, width: 0, tokens: false)),
             .forwardBatch(WireForwardBatch(batch: BatchID(0), slot: MicroBatchSlot(0), entries: [])),
             .forwardBatch(WireForwardBatch(batch: BatchID(1), slot: MicroBatchSlot(1), entries: [],
@@ -64,6 +76,7 @@ enum Samples {
                 batch: BatchID(7), slot: MicroBatchSlot(1),
                 tokens: [
                     WireSampledToken(sequence: SequenceID(5), token: 506),
+                    WireSampledToken(sequence: SequenceID(9), token: 1, constraintDead: true),
                     WireSampledToken(sequence: SequenceID(6), token: 0, logprob: -0.25,
                                      topLogprobs: (0 ..< 20).map { WireTopLogprob(token: Int32($0), logprob: -Float($0)) }),
                 ],

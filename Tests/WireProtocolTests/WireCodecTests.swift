@@ -20,7 +20,7 @@ import ServingTypes
     @Test func headerLayoutIsAsDocumented() {
         let f = WireCodec.encode(.heartbeat(WireHeartbeat(sequenceNumber: 1, sentAtNanoseconds: 2)))
         #expect(Array(f[0 ..< 4]) == Array("PSWP".utf8))
-        #expect(Array(f[4 ..< 6]) == [4, 0])
+        #expect(Array(f[4 ..< 6]) == [5, 0])
         #expect(Array(f[6 ..< 8]) == [7, 0])
         #expect(Array(f[8 ..< 12]) == [16, 0, 0, 0])
         #expect(Array(f[12 ..< 16]) == le(Samples.fnv1a32(Array(f[0 ..< 12]))))
