@@ -406,9 +406,12 @@ INL void urow_q6_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
     _mm512_storeu_ps(y, tree16v(acc));
 }
 
-// nb activation rows against ng groups, each group unpacked once into `ub`.
-TGT static void groups_unpacked(const int type, const uint8_t *g, int64_t gbytes, int64_t ng, int64_t nblk, const uint8_t *xq,
-                                int64_t rb, int64_t nb, int64_t k, float *y, int64_t ys, uint8_t *ub) {
+// nb activation rows against ng groups, each group unpacked once into a stack buffer (in a
+// function of its own, so that the one-row path's frame stays small).
+__attribute__((noinline)) TGT static void groups_unpacked(const int type, const uint8_t *g, int64_t gbytes, int64_t ng,
+                                                          int64_t nblk, const uint8_t *xq, int64_t rb, int64_t nb, int64_t k,
+                                                          float *y, int64_t ys) {
+    _Alignas(64) uint8_t ub[UNPACKED_MAX];
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16) {
         if (type == PS_TYPE_Q5_0) {
             unpack_q5_0(g, nblk, ub);
@@ -431,8 +434,7 @@ void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const 
     const int64_t ng = (r1 - r0) / 16;
     const int64_t ubytes = nblk * unpacked_block_bytes(type);
     if (nb > 1 && ubytes > 0 && ubytes <= UNPACKED_MAX) {
-        _Alignas(64) uint8_t ub[UNPACKED_MAX];
-        groups_unpacked(type, g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride, ub);
+        groups_unpacked(type, g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
         return;
     }
     if (type == PS_TYPE_Q6_K) groups_q6_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
