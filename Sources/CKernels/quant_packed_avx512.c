@@ -244,6 +244,7 @@ TGT static void groups_q5_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_
 // lane are those of the per-row kernels above in the same order, so every value is bitwise theirs
 // (and ps_matmul_q8's): only where the operands come from changes.
 enum { UNPACKED_MAX = 64 * 1024 };    // bytes of stack for one unpacked group
+enum { BATCH_ROWS = 64 };
 enum { UB_Q5 = 576 };                 // per block: f32 dw[16] | u8 u[8][64]
 enum { UB_Q4K = 64 + 64 + 512 + 512 + 4096 };   // per super-block: f32 d[16] | f32 dmin[16] | i32 sc[8][16] | i32 mn[8][16] | u8 u[8][4][2][64]
 enum { UB_Q6K = 64 + 512 + 1024 + 4096 };       // per super-block: f32 d[16] | i16 pair[8][32] | sc[2][8][64] | u8 u[8][4][2][64]
@@ -291,6 +292,39 @@ INL void urow_q5_0(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
     __m512 v[8];
     for (int j = 0; j < 8; j++) v[j] = _mm512_add_ps(acc[0][j], acc[1][j]);
     _mm512_storeu_ps(y, tree8v(v));
+}
+
+// Two activation rows over an unpacked Q5_0 group, each weight vector loaded once for both. The
+// contract's acc[0] (even blocks) and acc[1] (odd blocks) are separate chains, so they are run
+// one after the other (8 accumulators per row at a time), then added as urow_q5_0 adds them.
+INL void ublock2_q5_0(const uint8_t *ub, int64_t i, const uint8_t *x0, const uint8_t *x1, int64_t k, __m512 a0[8], __m512 a1[8]) {
+    const uint8_t *b = ub + i * UB_Q5;
+    const __m512 dw = _mm512_load_ps((const float *)b);
+    const __m512 s0 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x0 + 2 * k))[i]));
+    const __m512 s1 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x1 + 2 * k))[i]));
+    const int32_t *q0 = (const int32_t *)x0 + 8 * i, *c0 = (const int32_t *)(x0 + k) + 8 * i;
+    const int32_t *q1 = (const int32_t *)x1 + 8 * i, *c1 = (const int32_t *)(x1 + k) + 8 * i;
+    for (int j = 0; j < 8; j++) {
+        const __m512i u = _mm512_load_si512(b + 64 + 64 * j);
+        const __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c0[j]), u, _mm512_set1_epi32(q0[j]));
+        const __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c1[j]), u, _mm512_set1_epi32(q1[j]));
+        a0[j] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), a0[j]);
+        a1[j] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), a1[j]);
+    }
+}
+
+INL void urow2_q5_0(const uint8_t *ub, int64_t nblk, const uint8_t *x0, const uint8_t *x1, int64_t k, float *y0, float *y1) {
+    __m512 e0[8], e1[8], o0[8], o1[8];
+    for (int j = 0; j < 8; j++) e0[j] = e1[j] = o0[j] = o1[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nblk; i += 2) ublock2_q5_0(ub, i, x0, x1, k, e0, e1);
+    for (int64_t i = 1; i < nblk; i += 2) ublock2_q5_0(ub, i, x0, x1, k, o0, o1);
+    __m512 v0[8], v1[8];
+    for (int j = 0; j < 8; j++) {
+        v0[j] = _mm512_add_ps(e0[j], o0[j]);
+        v1[j] = _mm512_add_ps(e1[j], o1[j]);
+    }
+    _mm512_storeu_ps(y0, tree8v(v0));
+    _mm512_storeu_ps(y1, tree8v(v1));
 }
 
 INL void unpack_q4_k(const uint8_t *g, int64_t nblk, uint8_t *ub) {
@@ -415,7 +449,9 @@ __attribute__((noinline)) TGT static void groups_unpacked(const int type, const 
     for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16) {
         if (type == PS_TYPE_Q5_0) {
             unpack_q5_0(g, nblk, ub);
-            for (int64_t b = 0; b < nb; b++) urow_q5_0(ub, nblk, xq + b * rb, k, y + b * ys);
+            int64_t b = 0;
+            for (; b + 2 <= nb; b += 2) urow2_q5_0(ub, nblk, xq + b * rb, xq + (b + 1) * rb, k, y + b * ys, y + (b + 1) * ys);
+            if (b < nb) urow_q5_0(ub, nblk, xq + b * rb, k, y + b * ys);
         } else if (type == PS_TYPE_Q4_K) {
             unpack_q4_k(g, nblk, ub);
             for (int64_t b = 0; b < nb; b++) urow_q4_k(ub, nblk, xq + b * rb, k, y + b * ys);
@@ -434,7 +470,12 @@ void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const 
     const int64_t ng = (r1 - r0) / 16;
     const int64_t ubytes = nblk * unpacked_block_bytes(type);
     if (nb > 1 && ubytes > 0 && ubytes <= UNPACKED_MAX) {
-        groups_unpacked(type, g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
+        // Activation rows BATCH_ROWS at a time, so they stay in L2 while every group passes over
+        // them (a group is then unpacked once per block: about one row's work in 64).
+        for (int64_t b0 = 0; b0 < nb; b0 += BATCH_ROWS) {
+            const int64_t n = nb - b0 < BATCH_ROWS ? nb - b0 : BATCH_ROWS;
+            groups_unpacked(type, g, gbytes, ng, nblk, (const uint8_t *)xq + b0 * rb, rb, n, k, y + r0 + b0 * y_stride, y_stride);
+        }
         return;
     }
     if (type == PS_TYPE_Q6_K) groups_q6_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
