@@ -62,18 +62,17 @@ public struct PrefixCache: Sendable {
     /// The leading cached blocks of `tokens` (their tokens compared, not only names). A prompt's
     /// last position is always computed (it gives the logits), so callers pass the tokens before it.
     public func cachedPrefix(of tokens: [Int32]) -> [BlockName] {
-        var out: [BlockName] = []
-        var parent = Self.root
-        var start = 0
-        while start + blockSize <= tokens.count {
-            let slice = tokens[start ..< start + blockSize]
-            let name = Self.name(parent: parent, tokens: slice)
-            guard let b = blocks[name], b.tokens.elementsEqual(slice) else { break }
-            out.append(name)
-            parent = name.rawValue
-            start += blockSize
+        cachedPrefix(of: tokens, chain: chain(of: tokens))
+    }
+
+    /// The same, with `chain` = ``chain(of:)`` of `tokens` already at hand.
+    public func cachedPrefix(of tokens: [Int32], chain: [BlockName]) -> [BlockName] {
+        var n = 0
+        while n < chain.count, let b = blocks[chain[n]],
+              b.tokens.elementsEqual(tokens[n * blockSize ..< (n + 1) * blockSize]) {
+            n += 1
         }
-        return out
+        return Array(chain.prefix(n))
     }
 
     /// These blocks must stay until ``release(_:)`` (a sequence will start from them).
@@ -93,17 +92,25 @@ public struct PrefixCache: Sendable {
     /// stages. Returns its name, or nil when it is cached already or its parent is not (a block
     /// without its prefix could never be found).
     public mutating func insert(block index: Int, of tokens: [Int32]) -> BlockName? {
+        guard index >= 0, (index + 1) * blockSize <= tokens.count else { return nil }
+        return insert(block: index, of: tokens, chain: chain(of: tokens.prefix((index + 1) * blockSize)))
+    }
+
+    /// Whether ``insert(block:of:chain:)`` would store block `index`: it is not cached and its
+    /// parent is (names only; the insert compares the parent's tokens too).
+    public func canInsert(block index: Int, chain: [BlockName]) -> Bool {
+        index >= 0 && index < chain.count && blocks[chain[index]] == nil && (index == 0 || blocks[chain[index - 1]] != nil)
+    }
+
+    /// The same, with `chain` = ``chain(of:)`` of at least the first index + 1 blocks of `tokens`.
+    public mutating func insert(block index: Int, of tokens: [Int32], chain: [BlockName]) -> BlockName? {
         let start = index * blockSize
-        guard index >= 0, start + blockSize <= tokens.count else { return nil }
-        let parent: BlockName?
-        if index == 0 {
-            parent = nil
-        } else {
-            let p = Self.name(chainOf: tokens, upTo: index - 1, blockSize: blockSize)
-            guard let pb = blocks[p], pb.tokens.elementsEqual(tokens[start - blockSize ..< start]) else { return nil }
-            parent = p
+        guard index >= 0, index < chain.count, start + blockSize <= tokens.count else { return nil }
+        let parent: BlockName? = index == 0 ? nil : chain[index - 1]
+        if let parent {
+            guard let pb = blocks[parent], pb.tokens.elementsEqual(tokens[start - blockSize ..< start]) else { return nil }
         }
-        let name = Self.name(parent: parent?.rawValue ?? Self.root, tokens: tokens[start ..< start + blockSize])
+        let name = chain[index]
         guard blocks[name] == nil else { return nil }
         clock += 1
         blocks[name] = Block(parent: parent, tokens: Array(tokens[start ..< start + blockSize]), lastUse: clock)
@@ -157,12 +164,6 @@ public struct PrefixCache: Sendable {
     static func name(parent: UInt64, tokens: some Sequence<Int32>) -> BlockName {
         var h = parent
         for t in tokens { h = SplitMix64.hash(seed: h, key: UInt64(UInt32(bitPattern: t))) }
-        return BlockName(h)
-    }
-
-    static func name(chainOf tokens: [Int32], upTo index: Int, blockSize: Int) -> BlockName {
-        var h = root
-        for i in 0 ... index { h = name(parent: h, tokens: tokens[i * blockSize ..< (i + 1) * blockSize]).rawValue }
         return BlockName(h)
     }
 }

@@ -44,7 +44,7 @@ extension Scheduler {
             guard best >= 0 else { return }
             // Cached blocks it starts from are held while room is made (evicting others).
             let chain = prefixCache?.chain(of: s.tokens.dropLast()) ?? []
-            let hit = lookUpPrefix(s.tokens)
+            let hit = lookUpPrefix(s.tokens, chain: chain)
             if hit.count < chain.count, isBeingComputed(chain[hit.count], index: hit.count) {
                 prefixCache?.release(hit)
                 i += 1

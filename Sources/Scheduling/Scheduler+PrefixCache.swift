@@ -16,10 +16,10 @@ extension Scheduler {
     }
 
     /// The cached blocks a sequence with these tokens can start from (never its last position),
-    /// retained; counts the lookup.
-    mutating func lookUpPrefix(_ tokens: [Int32]) -> [PrefixCache.BlockName] {
+    /// retained. `chain` is the prefix cache's ``PrefixCache/chain(of:)`` of all tokens but the last.
+    mutating func lookUpPrefix(_ tokens: [Int32], chain: [PrefixCache.BlockName]) -> [PrefixCache.BlockName] {
         guard let cache = prefixCache, tokens.count > 1 else { return [] }
-        let hit = cache.cachedPrefix(of: Array(tokens.dropLast()))
+        let hit = cache.cachedPrefix(of: Array(tokens.dropLast()), chain: chain)
         prefixCache?.retain(hit)
         return hit
     }
@@ -39,28 +39,24 @@ extension Scheduler {
     /// left (evicting least recently used blocks); a block already cached or without its cached
     /// parent is skipped (the stages keep only what the index names).
     mutating func storeBlocks(of tokens: [Int32], from start: Int, to end: Int) -> [BlockRef] {
-        guard let b = prefixCache?.blockSize, end > start else { return [] }
+        guard let cache = prefixCache, end > start else { return [] }
+        let b = cache.blockSize
+        let first = start / b, last = end / b  // blocks first ..< last end in (start, end]
+        guard first < last else { return [] }
+        let chain = cache.chain(of: tokens[0 ..< last * b])  // named once for all of them
         var refs: [BlockRef] = []
-        var i = start / b
-        while (i + 1) * b <= end {
-            let ref = storeBlock(i, of: tokens)
-            if let ref { refs.append(ref) }
-            i += 1
+        for i in first ..< last {
+            guard prefixCache?.canInsert(block: i, chain: chain) == true else { continue }
+            // The parent must survive making room, or the block could not be inserted.
+            let parent = chain[max(0, i - 1) ..< i]
+            prefixCache?.retain(parent)
+            let room = makeRoom(b)
+            prefixCache?.release(parent)
+            if room, let name = prefixCache?.insert(block: i, of: tokens, chain: chain) {
+                refs.append(BlockRef(name: name, startPosition: i * b, count: b))
+            }
         }
         return refs
-    }
-
-    private mutating func storeBlock(_ i: Int, of tokens: [Int32]) -> BlockRef? {
-        guard let cache = prefixCache else { return nil }
-        let b = cache.blockSize
-        // The parent must survive making room, or the block could not be inserted.
-        let parent = i > 0 ? cache.cachedPrefix(of: Array(tokens[0 ..< i * b])) : []
-        guard parent.count == i, !cache.contains(cache.chain(of: tokens[0 ..< (i + 1) * b])[i]) else { return nil }
-        prefixCache?.retain(parent.suffix(1))
-        let room = makeRoom(b)
-        prefixCache?.release(parent.suffix(1))
-        guard room, let name = prefixCache?.insert(block: i, of: tokens) else { return nil }
-        return BlockRef(name: name, startPosition: i * b, count: b)
     }
 
     /// A batch was lost or failed part-way through the ring: the blocks it stored may be missing
