@@ -1,7 +1,7 @@
 /// A JSON document as the schema compiler reads it: object members keep their order (generated
 /// properties follow the schema's order) and numbers keep their literal text (a `const` is
 /// produced exactly as written).
-enum JSONNode: Sendable, Equatable {
+package enum JSONNode: Sendable, Equatable {
     case null
     case bool(Bool)
     /// The number's literal text, valid JSON number syntax.
@@ -10,7 +10,7 @@ enum JSONNode: Sendable, Equatable {
     case array([JSONNode])
     case object([(String, JSONNode)])
 
-    static func == (a: JSONNode, b: JSONNode) -> Bool {
+    package static func == (a: JSONNode, b: JSONNode) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
@@ -42,7 +42,7 @@ enum JSONNode: Sendable, Equatable {
     }
 
     /// Whether a number literal has no fraction or exponent part.
-    var isIntegerLiteral: Bool {
+    package var isIntegerLiteral: Bool {
         guard case .number(let text) = self else { return false }
         return !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
     }

@@ -1,13 +1,17 @@
-/// A strict RFC 8259 parser for schema text: UTF-8 only, no trailing commas or comments, no
-/// lone surrogate escapes, bounded nesting, duplicate keys refused. Errors carry a byte offset.
-struct JSONNodeParser {
+/// A strict RFC 8259 parser: UTF-8 only, no trailing commas or comments, no lone surrogate
+/// escapes, bounded nesting, duplicate keys refused (schemas) or kept in order (request bodies).
+/// Errors carry a byte offset. The one JSON parser of the package: the OpenAI layer reads request
+/// bodies with it too.
+package struct JSONNodeParser {
     private let bytes: [UInt8]
     private var offset = 0
     private let maxDepth: Int
+    private let allowDuplicateKeys: Bool
 
-    init(_ bytes: [UInt8], maxDepth: Int) {
+    init(_ bytes: [UInt8], maxDepth: Int, allowDuplicateKeys: Bool = false) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.allowDuplicateKeys = allowDuplicateKeys
     }
 
     static func parse(_ text: String, limits: ConstraintLimits) throws(ConstraintError) -> JSONNode {
@@ -15,7 +19,13 @@ struct JSONNodeParser {
         guard bytes.count <= limits.maxSourceBytes else {
             throw .tooLarge(message: "the schema is longer than \(limits.maxSourceBytes) bytes", path: "")
         }
-        var parser = JSONNodeParser(bytes, maxDepth: limits.maxSourceDepth)
+        return try parse(bytes: bytes, maxDepth: limits.maxSourceDepth)
+    }
+
+    /// One JSON document: containers nest at most `maxDepth` deep; with `allowDuplicateKeys` an
+    /// object keeps every member, repeated keys included, in document order.
+    package static func parse(bytes: [UInt8], maxDepth: Int, allowDuplicateKeys: Bool = false) throws(ConstraintError) -> JSONNode {
+        var parser = JSONNodeParser(bytes, maxDepth: maxDepth, allowDuplicateKeys: allowDuplicateKeys)
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()
@@ -57,7 +67,7 @@ struct JSONNodeParser {
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
                 let keyOffset = offset
                 let key = try string()
-                guard keys.insert(key).inserted else {
+                guard allowDuplicateKeys || keys.insert(key).inserted else {
                     throw .invalidJSON(message: "duplicate key '\(key)'", offset: keyOffset)
                 }
                 skipSpace()
