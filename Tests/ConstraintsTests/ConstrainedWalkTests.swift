@@ -7,16 +7,7 @@ import Testing
 /// structure so that walks end), advance, repeat until end-of-generation. Every output must
 /// parse as JSON of the schema's shape, and replaying its tokens must rebuild the same state.
 @Suite struct ConstrainedWalkTests {
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    typealias Random = SeededRandom
 
     /// Generates until an end-of-generation token; returns the tokens and the text.
     static func walk(_ masker: TokenMasker, seed: UInt64, maxSteps: Int = 400) -> (tokens: [Int32], text: [UInt8])? {

@@ -5,18 +5,7 @@ import Testing
 /// Mangled schemas and grammars compile or fail with a `ConstraintError`: never a crash, a
 /// hang or an escaping error of another type. (Compilation is bounded by `ConstraintLimits`.)
 @Suite struct RobustnessTests {
-    /// SplitMix64, so failures reproduce.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
+    typealias Random = SeededRandom
 
     static let seeds = [
         JSONSchemaTests.person,

@@ -27,10 +27,17 @@ import WireProtocol
 
     static func engine(_ model: String, counts: [Int], microBatches: Int, recovery: RecoveryPolicy = RecoveryPolicy(),
                        rings: Rings = Rings()) throws -> PipelineEngine {
-        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
         let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: 16, kvCacheTokens: 4096, maxQueue: 64,
                                             maxRunning: 64, contextLength: 256)
-        let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts), scheduler: config,
+        return try started(model, counts: counts, scheduler: config, recovery: recovery, rings: rings)
+    }
+
+    /// A started engine on an in-process ring of `counts` layers per stage (every engine test on
+    /// threads builds it this way; each chooses its scheduler).
+    static func started(_ model: String, counts: [Int], threads: Int = 1, scheduler: SchedulerConfiguration,
+                        recovery: RecoveryPolicy = RecoveryPolicy(), rings: Rings = Rings()) throws -> PipelineEngine {
+        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
+        let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts, threads: threads), scheduler: scheduler,
                                    tokenizer: tokenizer, recovery: recovery, trace: true, logger: ringLogger,
                                    launcher: ThreadRing.launcher { rings.add($0) })
         try e.start()

@@ -18,14 +18,9 @@ import Tokenization
 
     static func engine(_ model: String, counts: [Int], microBatches: Int, block: Int?, maxBatchTokens: Int = 16,
                        kv: Int = 4096, context: Int = 256, rings: InProcessRingTests.Rings = .init()) throws -> PipelineEngine {
-        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
         let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: maxBatchTokens, kvCacheTokens: kv, maxQueue: 64,
                                             maxRunning: 64, contextLength: context, prefixCacheBlockTokens: block)
-        let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts), scheduler: config,
-                                   tokenizer: tokenizer, recovery: RecoveryPolicy(), trace: true, logger: ringLogger,
-                                   launcher: ThreadRing.launcher { rings.add($0) })
-        try e.start()
-        return e
+        return try InProcessRingTests.started(model, counts: counts, scheduler: config, rings: rings)
     }
 
     struct Job {

@@ -37,14 +37,9 @@ import WireProtocol
 
     static func engine(_ model: String, counts: [Int], microBatches: Int, kv: Int = 8192, block: Int? = nil, threads: Int = 1,
                        maxBatchTokens: Int = 16, rings: InProcessRingTests.Rings = .init()) throws -> PipelineEngine {
-        let tokenizer = try Tokenizer(gguf: try GGUFFile(path: model))
         let config = SchedulerConfiguration(microBatches: microBatches, maxBatchTokens: maxBatchTokens, kvCacheTokens: kv, maxQueue: 64,
                                             maxRunning: 64, contextLength: 1024, prefixCacheBlockTokens: block)
-        let e = try PipelineEngine(ringConfiguration: Ring.configuration(model: model, counts: counts, threads: threads), scheduler: config,
-                                   tokenizer: tokenizer, recovery: RecoveryPolicy(), trace: true, logger: ringLogger,
-                                   launcher: ThreadRing.launcher { rings.add($0) })
-        try e.start()
-        return e
+        return try InProcessRingTests.started(model, counts: counts, threads: threads, scheduler: config, rings: rings)
     }
 
     struct Job {
