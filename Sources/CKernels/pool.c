@@ -4,6 +4,18 @@
 // chunk never changes its result: each chunk writes its own outputs with a fixed reduction order.
 // Workers spin briefly on the generation counter (ps_pool_set_idle_spin), then sleep on a
 // condition variable.
+//
+// A run's description (fn, ctx, n_chunks, next) is rewritten by the next run, so no worker may
+// still be about to read it then. The generation is odd while a run is open and even once it is
+// closed. A worker joins an open run by counting itself active and then checking that the
+// generation is still the one it woke for; the caller, once every chunk is handed out, closes the
+// run and then waits until no worker is active. Both sides use sequentially consistent operations
+// (a store-load handshake: the worker writes active then reads generation, the caller writes
+// generation then reads active), so either the caller sees the worker and waits for it, or the
+// worker sees the run closed and stays out. Without the close, a worker that woke late (its run
+// already finished by the others) could pass its check while the caller was writing the next run,
+// and compute a chunk of the new run with the old chunk count: rows computed twice or never, an
+// in-place job applied twice, or a chunk lost and the caller waiting forever.
 #define _GNU_SOURCE
 #include "ps_ops.h"
 #include <pthread.h>
@@ -17,10 +29,9 @@ struct ps_pool {
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    _Atomic uint64_t generation;
+    _Atomic uint64_t generation;  // odd: a run is open; even: none is (see above)
     _Atomic int next;     // next chunk to take
-    _Atomic int done;     // chunks finished
-    _Atomic int active;   // workers inside a run
+    _Atomic int active;   // workers that joined the open run (or are checking whether to)
     _Atomic int stop;
     _Atomic int idle_spin;  // pause iterations a worker spins before sleeping
     int n_chunks;
@@ -50,9 +61,11 @@ static void take_chunks(ps_pool *pool) {
         int i = atomic_fetch_add_explicit(&pool->next, 1, memory_order_acq_rel);
         if (i >= n) return;
         pool->fn(pool->ctx, i, n);
-        atomic_fetch_add_explicit(&pool->done, 1, memory_order_acq_rel);
     }
 }
+
+// A run this worker has not yet seen is open.
+static inline int run_open(uint64_t g, uint64_t seen) { return (g & 1) && g != seen; }
 
 static void *worker_main(void *p) {
     worker_arg a = *(worker_arg *)p;
@@ -63,21 +76,21 @@ static void *worker_main(void *p) {
     for (;;) {
         uint64_t g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
+        while (!run_open(g = atomic_load_explicit(&pool->generation, memory_order_acquire), seen)) {
+            if (atomic_load_explicit(&pool->stop, memory_order_relaxed)) return NULL;
             if (++spins < atomic_load_explicit(&pool->idle_spin, memory_order_relaxed)) { cpu_relax(); continue; }
             pthread_mutex_lock(&pool->mu);
-            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+            while (!run_open(atomic_load(&pool->generation), seen) && !atomic_load(&pool->stop))
                 pthread_cond_wait(&pool->cv, &pool->mu);
             pthread_mutex_unlock(&pool->mu);
             spins = 0;
         }
-        if (atomic_load(&pool->stop)) return NULL;
         seen = g;
-        atomic_fetch_add_explicit(&pool->active, 1, memory_order_acq_rel);
-        // Only join the run we woke for: a late worker must not take chunks of a newer run with
-        // the older run's function (the caller waits for active == 0 before starting another).
-        if (atomic_load_explicit(&pool->generation, memory_order_acquire) == g) take_chunks(pool);
-        atomic_fetch_sub_explicit(&pool->active, 1, memory_order_acq_rel);
+        // Count in, then check the run is still open: the caller closes it before it waits for
+        // active == 0, so a run it has closed is never joined (see the top of the file).
+        atomic_fetch_add_explicit(&pool->active, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&pool->generation, memory_order_seq_cst) == g) take_chunks(pool);
+        atomic_fetch_sub_explicit(&pool->active, 1, memory_order_release);
     }
 }
 
@@ -120,25 +133,26 @@ void ps_pool_run(ps_pool *pool, ps_task_fn fn, void *ctx, int n_chunks) {
         for (int i = 0; i < n_chunks; i++) fn(ctx, i, n_chunks);
         return;
     }
+    // No worker is active here (the last run waited for that after closing), so none reads
+    // these while they change.
     pool->fn = fn;
     pool->ctx = ctx;
     pool->n_chunks = n_chunks;
-    atomic_store(&pool->done, 0);
-    atomic_store(&pool->next, 0);
+    atomic_store_explicit(&pool->next, 0, memory_order_relaxed);
     pthread_mutex_lock(&pool->mu);
-    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_release);   // open (odd)
     pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     take_chunks(pool);
-    // Wait for the chunks other threads took. Spin as long as an idle worker would; then yield,
-    // so that on shared CPUs a worker that was descheduled (or another stage's thread pinned to
-    // this CPU) gets the core instead of waiting for this thread's time slice to end.
+    // Every chunk is handed out. Close the run, then wait for the workers in it: each chunk a
+    // worker took is finished when it leaves, and its writes are visible once active reads 0.
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_seq_cst);   // closed (even)
+    // Spin as long as an idle worker would; then yield, so that on shared CPUs a worker that was
+    // descheduled (or another stage's thread pinned to this CPU) gets the core instead of
+    // waiting for this thread's time slice to end.
     const int patience = atomic_load_explicit(&pool->idle_spin, memory_order_relaxed);
     int spins = 0;
-    while (atomic_load_explicit(&pool->done, memory_order_acquire) < n_chunks) {
-        if (++spins < patience) cpu_relax(); else sched_yield();
-    }
-    while (atomic_load_explicit(&pool->active, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&pool->active, memory_order_seq_cst) > 0) {
         if (++spins < patience) cpu_relax(); else sched_yield();
     }
 }
@@ -147,7 +161,6 @@ void ps_pool_destroy(ps_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->mu);
     atomic_store(&pool->stop, 1);
-    atomic_fetch_add(&pool->generation, 1);
     pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     for (int i = 1; i < pool->n; i++) pthread_join(pool->threads[i], NULL);

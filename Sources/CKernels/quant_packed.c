@@ -95,6 +95,21 @@ int ps_packed_preferred(int type, int64_t k) {
 #endif
 }
 
+int ps_packed_batch_preferred(int type, int64_t k, int64_t nb) {
+    if (nb <= 1) return 1;
+    // Batches unpack each group once (quant_packed_avx512.c). Measured against the row-major
+    // tiles on random weights of Gemma's shapes, one thread, best of 5 (GMAC/s ratio packed /
+    // row-major; nb = 2, 4, 8, 16, 64, 512): Q5_0 1024 x 640 1.71 1.40 1.66 1.64 1.74 1.69; Q8_0
+    // 256 x 640 1.62-1.65; Q4_K 640 x 1024 1.28 1.40 1.40 1.48 1.37 1.25, 640 x 2048 0.98 0.98
+    // 1.09 1.27 1.18 1.28 (its 42 KiB unpacked group no longer fits L1); Q6_K 640 x 2048 0.80
+    // 0.67 0.85 0.92 0.88 0.98 — Q6_K batches stay on the row-major tiles.
+    switch (type) {
+    case PS_TYPE_Q5_0: case PS_TYPE_Q8_0: return 1;
+    case PS_TYPE_Q4_K: return k <= 1024 || nb >= 8;
+    default: return 0;
+    }
+}
+
 // Unsigned 5-bit quants u[32] of a Q5_0 block (u = q + 16), element order.
 static void q5_unsigned(const uint8_t *b, uint8_t u[32]) {
     const uint32_t qh = (uint32_t)b[2] | ((uint32_t)b[3] << 8) | ((uint32_t)b[4] << 16) | ((uint32_t)b[5] << 24);

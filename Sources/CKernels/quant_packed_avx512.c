@@ -234,12 +234,250 @@ TGT static void groups_q5_0(const uint8_t *g, int64_t gbytes, int64_t ng, int64_
         for (int64_t b = 0; b < nb; b++) group_row(PS_TYPE_Q5_0, g, nblk, xq + b * rb, k, y + b * ys);
 }
 
+// ---- batches (prefill): a group unpacked once, reused by every activation row ----------------
+//
+// With many activation rows the per-row unpacking above (Q5_0's fifth bits, the K types' nibbles,
+// Q4_K's scale widening, Q6_K's scale shuffles) costs as much as the dot products. So each 16-row
+// group is unpacked once into a buffer on the stack (f32 scales, one byte per weight, the scales as
+// the 16-bit or 32-bit lanes the kernel multiplies by), which stays in L1/L2 while every
+// activation row of the batch passes over it. The loads, integer sums and float operations per
+// lane are those of the per-row kernels above in the same order, so every value is bitwise theirs
+// (and ps_matmul_q8's): only where the operands come from changes.
+enum { UNPACKED_MAX = 64 * 1024 };    // bytes of stack for one unpacked group
+enum { BATCH_ROWS = 64 };
+enum { UB_Q5 = 576 };                 // per block: f32 dw[16] | u8 u[8][64]
+enum { UB_Q4K = 64 + 64 + 512 + 512 + 4096 };   // per super-block: f32 d[16] | f32 dmin[16] | i32 sc[8][16] | i32 mn[8][16] | u8 u[8][4][2][64]
+enum { UB_Q6K = 64 + 512 + 1024 + 4096 };       // per super-block: f32 d[16] | i16 pair[8][32] | sc[2][8][64] | u8 u[8][4][2][64]
+
+static inline int64_t unpacked_block_bytes(int type) {
+    return type == PS_TYPE_Q5_0 ? UB_Q5 : type == PS_TYPE_Q4_K ? UB_Q4K : type == PS_TYPE_Q6_K ? UB_Q6K : 0;
+}
+
+INL void unpack_q5_0(const uint8_t *g, int64_t nblk, uint8_t *ub) {
+    for (int64_t i = 0; i < nblk; i++, g += 352, ub += UB_Q5) {
+        _mm512_store_ps((float *)ub, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g)));
+        for (int j = 0; j < 4; j++) {
+            __m512i lo, hi;
+            q5_chunks(g, j, &lo, &hi);
+            _mm512_store_si512(ub + 64 + 64 * j, lo);
+            _mm512_store_si512(ub + 64 + 64 * (j + 4), hi);
+        }
+    }
+}
+
+// group_row on an unpacked Q5_0 group: the same s, vpdpbusd operands and fmas per block.
+INL void ublock_q5_0(const uint8_t *ub, int64_t i, const int32_t *xq, const int32_t *corr, const float *xd, __m512 acc[8]) {
+    const uint8_t *b = ub + i * UB_Q5;
+    const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), _mm512_set1_ps(xd[i]));
+    for (int j = 0; j < 8; j++) {
+        const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + j]), _mm512_load_si512(b + 64 + 64 * j),
+                                              _mm512_set1_epi32(xq[8 * i + j]));
+        acc[j] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[j]);
+    }
+}
+
+INL void urow_q5_0(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k, float *y) {
+    const int32_t *xq = (const int32_t *)xr;
+    const int32_t *corr = (const int32_t *)(xr + k);
+    const float *xd = (const float *)(xr + 2 * k);
+    __m512 acc[2][8];
+    for (int p = 0; p < 2; p++)
+        for (int j = 0; j < 8; j++) acc[p][j] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nblk; i += 2) {   // parity known at compile time (see group_row)
+        ublock_q5_0(ub, i, xq, corr, xd, acc[0]);
+        ublock_q5_0(ub, i + 1, xq, corr, xd, acc[1]);
+    }
+    if (i < nblk) ublock_q5_0(ub, i, xq, corr, xd, acc[0]);
+    __m512 v[8];
+    for (int j = 0; j < 8; j++) v[j] = _mm512_add_ps(acc[0][j], acc[1][j]);
+    _mm512_storeu_ps(y, tree8v(v));
+}
+
+// Two activation rows over an unpacked Q5_0 group, each weight vector loaded once for both. The
+// contract's acc[0] (even blocks) and acc[1] (odd blocks) are separate chains, so they are run
+// one after the other (8 accumulators per row at a time), then added as urow_q5_0 adds them.
+INL void ublock2_q5_0(const uint8_t *ub, int64_t i, const uint8_t *x0, const uint8_t *x1, int64_t k, __m512 a0[8], __m512 a1[8]) {
+    const uint8_t *b = ub + i * UB_Q5;
+    const __m512 dw = _mm512_load_ps((const float *)b);
+    const __m512 s0 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x0 + 2 * k))[i]));
+    const __m512 s1 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x1 + 2 * k))[i]));
+    const int32_t *q0 = (const int32_t *)x0 + 8 * i, *c0 = (const int32_t *)(x0 + k) + 8 * i;
+    const int32_t *q1 = (const int32_t *)x1 + 8 * i, *c1 = (const int32_t *)(x1 + k) + 8 * i;
+    for (int j = 0; j < 8; j++) {
+        const __m512i u = _mm512_load_si512(b + 64 + 64 * j);
+        const __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c0[j]), u, _mm512_set1_epi32(q0[j]));
+        const __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c1[j]), u, _mm512_set1_epi32(q1[j]));
+        a0[j] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), a0[j]);
+        a1[j] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), a1[j]);
+    }
+}
+
+INL void urow2_q5_0(const uint8_t *ub, int64_t nblk, const uint8_t *x0, const uint8_t *x1, int64_t k, float *y0, float *y1) {
+    __m512 e0[8], e1[8], o0[8], o1[8];
+    for (int j = 0; j < 8; j++) e0[j] = e1[j] = o0[j] = o1[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nblk; i += 2) ublock2_q5_0(ub, i, x0, x1, k, e0, e1);
+    for (int64_t i = 1; i < nblk; i += 2) ublock2_q5_0(ub, i, x0, x1, k, o0, o1);
+    __m512 v0[8], v1[8];
+    for (int j = 0; j < 8; j++) {
+        v0[j] = _mm512_add_ps(e0[j], o0[j]);
+        v1[j] = _mm512_add_ps(e1[j], o1[j]);
+    }
+    _mm512_storeu_ps(y0, tree8v(v0));
+    _mm512_storeu_ps(y1, tree8v(v1));
+}
+
+INL void unpack_q4_k(const uint8_t *g, int64_t nblk, uint8_t *ub) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    for (int64_t i = 0; i < nblk; i++, g += 2368, ub += UB_Q4K) {
+        _mm512_store_ps((float *)ub, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g)));
+        _mm512_store_ps((float *)(ub + 64), _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(g + 32))));
+        for (int j = 0; j < 8; j++) {
+            const __m512i t = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(g + 64 + 16 * j)));
+            _mm512_store_si512(ub + 128 + 64 * j, _mm512_or_si512(t, _mm512_slli_epi32(t, 16)));
+            _mm512_store_si512(ub + 640 + 64 * j, _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(g + 192 + 16 * j))));
+        }
+        for (int l = 0; l < 8; l++)
+            for (int c = 0; c < 4; c++) {
+                const __m512i v = _mm512_loadu_si512(g + 320 + 256 * l + 64 * c);
+                _mm512_store_si512(ub + 1152 + 512 * l + 128 * c, _mm512_and_si512(v, m4));
+                _mm512_store_si512(ub + 1152 + 512 * l + 128 * c + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+            }
+    }
+}
+
+// group_row_q4_k on an unpacked group.
+INL void urow_q4_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k, float *y) {
+    const int32_t *x4 = (const int32_t *)xr;
+    const float *xd = (const float *)(xr + k);
+    const int16_t *bsums = (const int16_t *)(xr + k + k / 256 * 4);
+    __m512 acc[16], macc[8];
+    for (int l = 0; l < 16; l++) acc[l] = _mm512_setzero_ps();
+    for (int j = 0; j < 8; j++) macc[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nblk; i++) {
+        const uint8_t *b = ub + i * UB_Q4K;
+        const __m512 dx = _mm512_set1_ps(xd[i]);
+        const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), dx);
+        const __m512 ms = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_mul_ps(_mm512_load_ps((const float *)(b + 64)), dx)),
+                                                               _mm512_set1_epi32((int)0x80000000u)));   // -(dmin * dx)
+        const __m512i *sc = (const __m512i *)(b + 128);
+        const int32_t *xi = x4 + 64 * i;
+        for (int l = 0; l < 8; l++) {
+            __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+            const uint8_t *u = b + 1152 + 512 * l;
+            for (int c = 0; c < 4; c++) {
+                lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c), _mm512_set1_epi32(xi[16 * c + l])),
+                                         _mm512_load_si512(sc + 2 * c));
+                hi = _mm512_dpwssd_epi32(hi, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c + 64), _mm512_set1_epi32(xi[16 * c + 8 + l])),
+                                         _mm512_load_si512(sc + 2 * c + 1));
+            }
+            acc[l] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(lo), acc[l]);
+            acc[l + 8] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(hi), acc[l + 8]);
+        }
+        const int16_t *bs = bsums + 16 * i;
+        for (int j = 0; j < 8; j++) {
+            const __m512i p = _mm512_mullo_epi32(_mm512_load_si512(b + 640 + 64 * j), _mm512_set1_epi32((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]));
+            macc[j] = _mm512_fmadd_ps(ms, _mm512_cvtepi32_ps(p), macc[j]);
+        }
+    }
+    _mm512_storeu_ps(y, _mm512_add_ps(tree16v(acc), tree8v(macc)));
+}
+
+INL void unpack_q6_k(const uint8_t *g, int64_t nblk, uint8_t *ub) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i dup_even = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13));
+    const __m512i dup_odd = _mm512_add_epi8(dup_even, _mm512_set1_epi8(2));
+    for (int64_t i = 0; i < nblk; i++, g += 3360, ub += UB_Q6K) {
+        _mm512_store_ps((float *)ub, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)g)));
+        for (int j = 0; j < 8; j++) {
+            const __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(g + 32 + 32 * j)));
+            _mm512_store_si512(ub + 64 + 64 * j, pair);
+            _mm512_store_si512(ub + 576 + 64 * j, _mm512_shuffle_epi8(pair, dup_even));
+            _mm512_store_si512(ub + 576 + 512 + 64 * j, _mm512_shuffle_epi8(pair, dup_odd));
+        }
+        for (int l = 0; l < 8; l++) {
+            const uint8_t *n = g + 288 + 384 * l;
+            const __m512i h0 = _mm512_loadu_si512(n + 0), h1 = _mm512_loadu_si512(n + 64);
+            for (int c = 0; c < 4; c++) {
+                const __m512i v = _mm512_loadu_si512(n + 128 + 64 * c);
+                const __m512i t0 = c < 2 ? _mm512_slli_epi16(h0, 4 - 2 * c) : c == 2 ? h0 : _mm512_srli_epi16(h0, 2);
+                const __m512i t1 = c < 2 ? _mm512_slli_epi16(h1, 4 - 2 * c) : c == 2 ? h1 : _mm512_srli_epi16(h1, 2);
+                _mm512_store_si512(ub + 1600 + 512 * l + 128 * c, _mm512_ternarylogic_epi32(_mm512_and_si512(v, m4), t0, m30, 0xF8));
+                _mm512_store_si512(ub + 1600 + 512 * l + 128 * c + 64,
+                                   _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), t1, m30, 0xF8));
+            }
+        }
+    }
+}
+
+// group_row_q6_k on an unpacked group.
+INL void urow_q6_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k, float *y) {
+    const int32_t *x4 = (const int32_t *)xr;
+    const float *xd = (const float *)(xr + k);
+    const int32_t *bsums = (const int32_t *)(xr + k + k / 256 * 4);
+    __m512 acc[16];
+    for (int l = 0; l < 16; l++) acc[l] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nblk; i++) {
+        const uint8_t *b = ub + i * UB_Q6K;
+        const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), _mm512_set1_ps(xd[i]));
+        const int32_t *xi = x4 + 64 * i;
+        for (int l = 0; l < 8; l++) {
+            const __m512i *sc = (const __m512i *)(b + 576 + 512 * (l >= 4));
+            const uint8_t *u = b + 1600 + 512 * l;
+            __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+            for (int c = 0; c < 4; c++) {
+                lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c), _mm512_set1_epi32(xi[16 * c + l])),
+                                         _mm512_load_si512(sc + 2 * c));
+                hi = _mm512_dpwssd_epi32(hi, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c + 64), _mm512_set1_epi32(xi[16 * c + 8 + l])),
+                                         _mm512_load_si512(sc + 2 * c + 1));
+            }
+            const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(_mm512_load_si512(b + 64 + 64 * l), _mm512_set1_epi32(bsums[8 * i + l])), 5);
+            lo = _mm512_sub_epi32(lo, corr);
+            acc[l] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(lo), acc[l]);
+            acc[l + 8] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(hi), acc[l + 8]);
+        }
+    }
+    _mm512_storeu_ps(y, tree16v(acc));
+}
+
+// nb activation rows against ng groups, each group unpacked once into a stack buffer (in a
+// function of its own, so that the one-row path's frame stays small).
+__attribute__((noinline)) TGT static void groups_unpacked(const int type, const uint8_t *g, int64_t gbytes, int64_t ng,
+                                                          int64_t nblk, const uint8_t *xq, int64_t rb, int64_t nb, int64_t k,
+                                                          float *y, int64_t ys) {
+    _Alignas(64) uint8_t ub[UNPACKED_MAX];
+    for (int64_t n = 0; n < ng; n++, g += gbytes, y += 16) {
+        if (type == PS_TYPE_Q5_0) {
+            unpack_q5_0(g, nblk, ub);
+            int64_t b = 0;
+            for (; b + 2 <= nb; b += 2) urow2_q5_0(ub, nblk, xq + b * rb, xq + (b + 1) * rb, k, y + b * ys, y + (b + 1) * ys);
+            if (b < nb) urow_q5_0(ub, nblk, xq + b * rb, k, y + b * ys);
+        } else if (type == PS_TYPE_Q4_K) {
+            unpack_q4_k(g, nblk, ub);
+            for (int64_t b = 0; b < nb; b++) urow_q4_k(ub, nblk, xq + b * rb, k, y + b * ys);
+        } else {
+            unpack_q6_k(g, nblk, ub);
+            for (int64_t b = 0; b < nb; b++) urow_q6_k(ub, nblk, xq + b * rb, k, y + b * ys);
+        }
+    }
+}
+
 void ps__matmul_q8_packed_avx512(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                                  float *y, int64_t y_stride, int64_t r0, int64_t r1) {
     const int64_t nblk = k / ps_type_block_elems(type), gbytes = ps_packed_bytes(type, 16, k);   // one group of 16 rows
     const int64_t rb = ps_act_row_bytes(type, k);
     const uint8_t *g = (const uint8_t *)packed + (size_t)(r0 / 16) * (size_t)gbytes;
     const int64_t ng = (r1 - r0) / 16;
+    const int64_t ubytes = nblk * unpacked_block_bytes(type);
+    if (nb > 1 && ubytes > 0 && ubytes <= UNPACKED_MAX) {
+        // Activation rows BATCH_ROWS at a time, so they stay in L2 while every group passes over
+        // them (a group is then unpacked once per block: about one row's work in 64).
+        for (int64_t b0 = 0; b0 < nb; b0 += BATCH_ROWS) {
+            const int64_t n = nb - b0 < BATCH_ROWS ? nb - b0 : BATCH_ROWS;
+            groups_unpacked(type, g, gbytes, ng, nblk, (const uint8_t *)xq + b0 * rb, rb, n, k, y + r0 + b0 * y_stride, y_stride);
+        }
+        return;
+    }
     if (type == PS_TYPE_Q6_K) groups_q6_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
     else if (type == PS_TYPE_Q4_K) groups_q4_k(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);
     else if (type == PS_TYPE_Q8_0) groups_q8_0(g, gbytes, ng, nblk, (const uint8_t *)xq, rb, nb, k, y + r0, y_stride);

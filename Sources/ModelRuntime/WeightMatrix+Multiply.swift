@@ -112,11 +112,12 @@ private struct MatmulJob {
     /// aligned in y and packed groups stay whole).
     private static func run(_ part: Part, x: UnsafePointer<Float>, nb: Int, rows r0: Int, _ r1: Int) {
         let w = part.w
-        // Packed rows for one activation row only: there they skip the unpacking and scale
-        // spreading the row-major tiles amortise over several rows. With 2 to 16 rows the row-major
-        // tiles won on TinyLlama-sized Q8_0 matrices (packed 0.72-0.90x: each row re-reads a
-        // 16-row group larger than L1) and tied on Gemma's Q5_0 ones (0.83-1.24x).
-        if let xq = part.xq, nb == 1, let packed = w.packed {
+        // Packed rows where they are faster: for one activation row they skip the unpacking and
+        // scale spreading of the row-major tiles; for a batch, the packed kernel unpacks each
+        // 16-row group once (bytes, f32 scales) and runs every activation row over it, which
+        // leaves only the contract's vpdpbusd, conversion and fma per 16 lanes (Q5_0 1.6-1.7x
+        // the row-major tiles; Q6_K batches stay row-major: `PackedWeights.preferred(batch:)`).
+        if let xq = part.xq, let packed = w.packed, packed.preferred(batch: nb) {
             packed.multiplyQuantizedUnchecked(xq: xq, batch: nb, y: part.y, yStride: part.yStride, rows: r0..<r1)
         } else if let xq = part.xq {
             QuantizedMatmul.multiplyQuantizedUnchecked(format: w.format, weights: w.base, rowBytes: w.rowBytes, k: w.cols, xq: xq,

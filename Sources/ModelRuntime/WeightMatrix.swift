@@ -15,8 +15,9 @@ struct WeightMatrix: @unchecked Sendable {
     let cols: Int
     let rowBytes: Int
     /// The rows interleaved for the 8-bit-activation kernels (Q5_0, Q4_K, Q6_K and short-row Q8_0
-    /// on AVX-512 VNNI), used by `multiply` for single-row products (decode) when present
-    /// (`WeightArena`); batches, the f32 path and row lookups read the rows at `base`.
+    /// on AVX-512 VNNI), used by `multiply` for single-row products (decode) and for batches
+    /// where `PackedWeights.preferred(batch:)` says so (`WeightArena`); other batches, the f32 path
+    /// and row lookups read the rows at `base`.
     var packed: PackedWeights?
 
     init(file: GGUFFile, name: String, cols: Int, rows: Int? = nil) throws {

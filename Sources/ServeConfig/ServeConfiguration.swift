@@ -28,10 +28,8 @@ public struct ServeConfiguration: Sendable, Equatable {
         public var layers: Layers = .auto
         /// Micro-batches in flight; nil = 2 × stages.
         public var microBatches: Int?
-        /// Compute threads per stage; nil = auto (`effectiveThreadsPerStage`). The default stays 1:
-        /// with several threads per stage a restart's recompute gave different text in about one
-        /// run in ten (ServeRecoveryTests), which auto must not ship with until that is fixed.
-        public var threadsPerStage: Int? = 1
+        /// Compute threads per stage; nil = auto (`effectiveThreadsPerStage`).
+        public var threadsPerStage: Int?
         /// CPU lists per stage (e.g. [[0], [1]]); empty = chosen by `numa`.
         public var cpus: [[Int]] = []
         public var numa: NUMA = .auto

@@ -14,12 +14,20 @@ final class LiveServer: @unchecked Sendable {
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
-        err.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self, !d.isEmpty else { h.readabilityHandler = nil; return }
-            self.lock.lock(); self.stderrText += String(decoding: d, as: UTF8.self); self.lock.unlock()
+        // A plain thread with blocking reads until end of file, not a readabilityHandler: Foundation's
+        // dispatch source for the handler crashed the test process (SIGSEGV in
+        // _dispatch_event_loop_drain) once a SIGKILLed server's pipe was torn down under it.
+        let reader = Thread { [weak self] in
+            let h = err.fileHandleForReading
+            while true {
+                let d = h.availableData
+                guard !d.isEmpty, let self else { return }
+                self.lock.lock(); self.stderrText += String(decoding: d, as: UTF8.self); self.lock.unlock()
+            }
         }
+        reader.name = "live-server-stderr"
         try process.run()
+        reader.start()
         let deadline = Date().addingTimeInterval(readyTimeout)
         while port == 0 {
             guard Date() < deadline, process.isRunning else { throw CLIError("server did not bind: \(log)") }

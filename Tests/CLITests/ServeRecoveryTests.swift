@@ -4,11 +4,11 @@ import Testing
 /// The daemon under disruption, as an operator would cause it: a stage killed under load, a
 /// SIGHUP with a new stage count, a SIGKILLed coordinator.
 @Suite(.serialized) struct ServeRecoveryTests {
-    func config(_ path: String, stages: Int, prefillChunk: Int? = nil, extra: String = "") throws {
+    func config(_ path: String, stages: Int, threads: Int = 1, prefillChunk: Int? = nil, extra: String = "") throws {
         try """
             model: \(try CLI.syntheticModel("tiny-llama"))
             chat_template: chatml
-            pipeline: {stages: \(stages), numa: off}
+            pipeline: {stages: \(stages), threads_per_stage: \(threads), numa: off}
             scheduler: {max_queue: 64, kv_cache_tokens: 16384\(prefillChunk.map { ", prefill_chunk_tokens: \($0)" } ?? "")}
             logging: {level: notice}
             \(extra)
@@ -51,9 +51,13 @@ import Testing
         return results.all
     }
 
-    @Test func aStageKilledUnderLoadLosesNoRequestAndChangesNoText() throws {
+    /// One and two compute threads per stage: the recomputed text must be the same bits either
+    /// way (with two, a race in the thread pool's hand-over between runs once changed a request's
+    /// text here).
+    @Test(arguments: [1, 2])
+    func aStageKilledUnderLoadLosesNoRequestAndChangesNoText(threadsPerStage: Int) throws {
         let path = CLI.scratch("recover-\(UUID().uuidString).yaml")
-        try config(path, stages: 2)
+        try config(path, stages: 2, threads: threadsPerStage)
         let server = try LiveServer(arguments: ["--config", path])
         defer { server.stop() }
         let baseline = runAll(server)

@@ -11,6 +11,11 @@ extension KernelISASuites {
         /// One block, an odd block count, Gemma's widths (640 for the 32-blocks; 1024 and 2048 feed
         /// its Q4_K attention output and its Q4_K and Q6_K FFN down matrices).
         static func widths(_ format: WeightFormat) -> [Int] { format == .q4_K || format == .q6_K ? [256, 768, 2048] : [32, 96, 640] }
+        /// Also rows too long for the batch kernel's unpacked group on the stack (64 KiB: 113
+        /// Q5_0 blocks, 12 K-type super-blocks), which fall back to unpacking per activation row.
+        static func productWidths(_ format: WeightFormat) -> [Int] {
+            widths(format) + (format == .q4_K || format == .q6_K ? [3328] : [4096])
+        }
 
         @Test("Packing round-trips to the GGUF bytes", arguments: formats)
         func roundTrip(format: WeightFormat) throws {
@@ -29,14 +34,16 @@ extension KernelISASuites {
         @Test("Packed products equal the GGUF rows' bit for bit", arguments: formats)
         func bitwiseEqual(format: WeightFormat) throws {
             var rng = SplitMix(seed: 7)
-            for k in Self.widths(format) {
+            for k in Self.productWidths(format) {
                 let rows = 48
                 let w = TestData.weights(format, rows: rows, k: k, rng: &rng)
                 let rb = format.rowBytes(k)!
                 let packed = try #require(w.withUnsafeBytes {
                     PackedWeights(format: format, weights: $0.baseAddress!, rowBytes: rb, k: k, rows: rows)
                 })
-                for batch in [1, 2, 5] {
+                // Decode (1), small micro-batches, and prefill-sized odd batches that the batch
+                // kernel (one unpacked group, every activation row over it) computes.
+                for batch in [1, 2, 5, 17, 67] {
                     let x = TestData.activations(count: batch * k, rng: &rng)
                     let xq = try quantize(format, x, xStride: k, batch: batch, k: k)
                     var expected = [Float](repeating: .nan, count: batch * rows)

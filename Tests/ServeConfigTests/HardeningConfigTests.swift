@@ -76,11 +76,11 @@ import Testing
     }
 }
 
-/// `pipeline.threads_per_stage: auto`: every CPU of the node, within the oversubscription limit,
-/// and no time-sharing warning since that is its intent. The default stays 1 (see ServeConfiguration).
+/// `pipeline.threads_per_stage: auto` (the default): every CPU of the node, within the
+/// oversubscription limit, and no time-sharing warning since that is its intent.
 @Suite struct AutoThreadsTests {
-    @Test func autoReadsBackAndOneIsTheDefault() throws {
-        #expect(ServeConfiguration().pipeline.threadsPerStage == 1)
+    @Test func autoIsTheDefaultAndReadsBack() throws {
+        #expect(ServeConfiguration().pipeline.threadsPerStage == nil)
         let c = try ConfigLoader.parse("pipeline: {threads_per_stage: auto}\n")
         #expect(c.pipeline.threadsPerStage == nil)
         #expect(c.renderedYAML().contains("threads_per_stage: auto"))
@@ -90,7 +90,6 @@ import Testing
 
     @Test func autoUsesEveryCPUOfTheNodeWithinTheLimit() throws {
         var c = ServeConfiguration()
-        c.pipeline.threadsPerStage = nil  // auto
         c.pipeline.stages = 2
         #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 2) == 2)
         #expect(c.pipeline.effectiveThreadsPerStage(nodeCPUs: 16) == 16)

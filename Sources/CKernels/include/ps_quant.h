@@ -135,6 +135,10 @@ int     ps_arena_preferred(void);
 /// of `k` elements on this process's ISA level (AVX-512 VNNI: Q5_0, Q4_K and Q6_K; Q8_0 when k <= 1024)
 /// and ps_arena_preferred(); else 0.
 int     ps_packed_preferred(int type, int64_t k);
+/// 1 if a matmul of `nb` activation rows on packed weights of `type` with rows of `k` elements is
+/// faster than on the GGUF rows (always for nb = 1; for batches, where the packed kernel unpacks
+/// each 16-row group once: Q5_0, Q8_0, and Q4_K with k <= 1024 or nb >= 8). Either gives the same bits.
+int     ps_packed_batch_preferred(int type, int64_t k, int64_t nb);
 /// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
 /// 0), 1 = as the process decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
 int     ps_packed_set(int mode);
@@ -152,7 +156,9 @@ int     ps_pack_rows(int type, const void *w, size_t w_row_bytes, int64_t k, int
 int     ps_unpack_row(int type, const void *packed, int64_t k, int64_t r, void *dst);
 /// ps_matmul_q8 on packed weights: Y[b*y_stride + r] = W[r] . X[b] for r in [r0, r1), b < nb.
 /// r0 and r1 must be multiples of 16 (whole groups; nothing is done otherwise). Bitwise the same
-/// as ps_matmul_q8 on the unpacked rows, whatever nb, r0/r1 and the ISA level.
+/// as ps_matmul_q8 on the unpacked rows, whatever nb, r0/r1 and the ISA level. With nb > 1 the
+/// AVX-512 kernel unpacks each group of Q5_0, Q4_K and Q6_K once into up to 64 KiB of stack and
+/// runs every activation row over it (longer rows: unpacked per activation row).
 void    ps_matmul_q8_packed(int type, const void *packed, int64_t k, const void *xq, int64_t nb,
                             float *y, int64_t y_stride, int64_t r0, int64_t r1);
 
