@@ -113,8 +113,11 @@ final class SequenceConstraints {
     private func loadVocabulary(_ sequence: SequenceID) throws(StageConstraintError) -> TokenVocabulary {
         if let vocabulary { return vocabulary }
         do {
+            let started = ContinuousClock.now
             let v = try source()
             vocabulary = v
+            logger.info("constraint vocabulary ready", metadata: ["vocabulary.tokens": "\(v.count)",
+                                                                 "duration": "\(ContinuousClock.now - started)"])
             return v
         } catch {
             throw .compile(sequence, "the model's vocabulary could not be read: \(error)")

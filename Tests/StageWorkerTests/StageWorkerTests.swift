@@ -155,6 +155,10 @@ import ServingTypes
         #expect(text.wholeMatch(of: /\{[a-c]{2,5}\}/) != nil, "\(text.debugDescription)")
     }
 
+    @Test func theWireCarriesEveryConstraintTheCompilerAccepts() {
+        #expect(WireConstraint.maxSourceBytes == ConstraintLimits.default.maxSourceBytes)
+    }
+
     @Test func aConstraintThatAllowsNoTokenEndsTheSequence() throws {
         // A vocabulary in which every token is "a": no JSON object can start.
         let count = try Tokenizer(gguf: file).vocabularySize

@@ -4,6 +4,7 @@
   scripts/bench/serving_client.py --url http://127.0.0.1:PORT --workload WORKLOAD
       [--requests N] [--users U] [--max-tokens T] [--prompt-tokens P] [--rate R]
       [--seed S] [--label TEXT] [--json-out FILE] [--timeout SECONDS] [--model NAME]
+      [--extra-json '{"response_format": {...}, "temperature": 0.8}']
 
 Python 3 standard library only: asyncio with raw HTTP/1.1 over asyncio streams (one connection
 per request, `Connection: close`), so the client itself takes little CPU on a machine it
@@ -30,6 +31,10 @@ real counts, reported as prompt_tokens_mean):
                  warm_speedup = cold TTFT p50 / warm TTFT p50 (what a prefix cache saves)
   poisson        N requests [32] arriving as a Poisson process at --rate req/s [0.5] (open
                  loop), ~130-token prompts, 128 output tokens; reports p90 end-to-end latency
+
+--extra-json merges a JSON object into every request body (after the defaults: it may override
+temperature, add a seed or a response_format); scripts/bench-structured uses it to time the same
+workload with and without an output constraint.
 
 Per request: TTFT (send to first token), every inter-token gap, end-to-end latency, output
 tokens. A "token" event is an SSE chunk carrying non-empty text; both servers normally send one
@@ -254,9 +259,13 @@ async def stream_request(target, body, chat, result, stop_event=None):
     return result
 
 
+EXTRA_BODY = {}  # --extra-json
+
+
 def completion_body(prompt, max_tokens, model, chat=False, system=None):
     body = {"max_tokens": max_tokens, "temperature": 0, "ignore_eos": True, "stream": True,
             "stream_options": {"include_usage": True}}
+    body.update(EXTRA_BODY)
     if model:
         body["model"] = model
     if chat:
@@ -525,7 +534,10 @@ def main():
     p.add_argument("--label", default="", help="label copied into the result (e.g. server name and round)")
     p.add_argument("--timeout", type=float, default=600, help="seconds without progress before a request fails")
     p.add_argument("--json-out", help="append the JSON result (one line) to this file")
+    p.add_argument("--extra-json", default=None, help="JSON object merged into every request body")
     args = p.parse_args()
+    if args.extra_json:
+        EXTRA_BODY.update(json.loads(args.extra_json))
     rec = asyncio.run(run(args))
     line = json.dumps(rec)
     print(line, flush=True)
