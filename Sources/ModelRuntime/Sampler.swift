@@ -84,40 +84,40 @@ public enum Sampler {
         return any
     }
 
-    /// Draws from the temperature-scaled distribution over `l` after top-k, min-p and top-p.
+    /// Draws from the temperature-scaled distribution over `l` after top-k, min-p and top-p: the
+    /// candidates ranked most likely first (ties by id), the first whose running weight passes
+    /// u × total. Ranked by buckets of weight (`RankedSelection`), not by sorting them all.
     static func draw(_ l: [Float], _ p: SamplingParameters, tokenIndex: Int) -> Int32 {
         // Candidates with non-negligible probability at this temperature (the rest cannot be drawn
-        // with a double-precision uniform anyway), most likely first, ties by id.
+        // with a double-precision uniform anyway). exp(-27.7) < 1e-12, so the cheap test before
+        // the exponential drops only logits that the 1e-12 test would drop.
         let invT = 1 / Double(p.temperature)
         let maxLogit = Double(l.max() ?? 0)
-        var cand: [(id: Int32, w: Double)] = []
+        var cand: [RankedSelection.Candidate] = []
         cand.reserveCapacity(256)
         for (i, x) in l.enumerated() {
-            let w = exp((Double(x) - maxLogit) * invT)
-            if w > 1e-12 { cand.append((Int32(i), w)) }
+            let z = (Double(x) - maxLogit) * invT
+            guard z > -27.7 else { continue }
+            let w = exp(z)
+            if w > 1e-12 { cand.append(.init(id: Int32(i), weight: w)) }
         }
-        cand.sort { $0.w != $1.w ? $0.w > $1.w : $0.id < $1.id }
-        if p.topK > 0, cand.count > p.topK { cand.removeLast(cand.count - p.topK) }
-        if p.minP > 0, let top = cand.first?.w {
+        guard !cand.isEmpty else { return argmax(l) }
+        if p.topK > 0, cand.count > p.topK {
+            cand = RankedSelection.firstPassing(cand, Double(p.topK), inclusive: true, measure: .count, keep: true).kept
+        }
+        if p.minP > 0 {
+            let top = cand.reduce(0) { max($0, $1.weight) }
             let cut = top * Double(p.minP)
-            if let firstBelow = cand.firstIndex(where: { $0.w < cut }), firstBelow > 0 { cand.removeLast(cand.count - firstBelow) }
+            let kept = cand.filter { $0.weight >= cut }
+            if !kept.isEmpty { cand = kept }
         }
         if p.topP < 1 {
-            let total = cand.reduce(0) { $0 + $1.w }
-            var cum = 0.0
-            for (i, c) in cand.enumerated() {
-                cum += c.w
-                if cum >= Double(p.topP) * total { cand.removeLast(cand.count - i - 1); break }
-            }
+            let total = cand.reduce(0) { $0 + $1.weight }
+            cand = RankedSelection.firstPassing(cand, Double(p.topP) * total, inclusive: true, measure: .weight, keep: true).kept
         }
-        let total = cand.reduce(0) { $0 + $1.w }
+        let total = cand.reduce(0) { $0 + $1.weight }
         let u = uniform(seed: p.seed, index: tokenIndex) * total
-        var cum = 0.0
-        for c in cand {
-            cum += c.w
-            if u < cum { return c.id }
-        }
-        return cand.last?.id ?? argmax(l)
+        return RankedSelection.firstPassing(cand, u, inclusive: false, measure: .weight, keep: false).passing.id
     }
 
     static func applyPenalties(_ l: inout [Float], _ p: SamplingParameters, _ history: [Int32]) {

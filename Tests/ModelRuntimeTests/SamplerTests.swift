@@ -91,6 +91,53 @@ import Testing
         }
     }
 
+    /// Drawing by partial selection picks the token that ranking every candidate (the sampler's
+    /// former sort) picks, for flat and peaked rows, ties, and every truncation.
+    @Test func selectionDrawsWhatSortingEverythingDraws() {
+        func sorted(_ l: [Float], _ p: SamplingParameters, _ index: Int) -> Int32 {
+            let invT = 1 / Double(p.temperature)
+            let m = Double(l.max() ?? 0)
+            var cand = l.enumerated().map { (id: Int32($0.offset), w: exp((Double($0.element) - m) * invT)) }.filter { $0.w > 1e-12 }
+            cand.sort { $0.w != $1.w ? $0.w > $1.w : $0.id < $1.id }
+            if p.topK > 0, cand.count > p.topK { cand.removeLast(cand.count - p.topK) }
+            if p.minP > 0, let top = cand.first?.w, let below = cand.firstIndex(where: { $0.w < top * Double(p.minP) }), below > 0 {
+                cand.removeLast(cand.count - below)
+            }
+            if p.topP < 1 {
+                let total = cand.reduce(0) { $0 + $1.w }
+                var cum = 0.0
+                for (i, c) in cand.enumerated() {
+                    cum += c.w
+                    if cum >= Double(p.topP) * total { cand.removeLast(cand.count - i - 1); break }
+                }
+            }
+            let u = Sampler.uniform(seed: p.seed, index: index) * cand.reduce(0) { $0 + $1.w }
+            var cum = 0.0
+            for c in cand {
+                cum += c.w
+                if u < cum { return c.id }
+            }
+            return cand.last!.id
+        }
+        var state: UInt64 = 4242
+        func next() -> UInt64 { state = state &* 6364136223846793005 &+ 1442695040888963407; return state >> 33 }
+        var drawn = Set<Int32>()
+        for trial in 0 ..< 400 {
+            let n = [1, 7, 25, 64, 300, 5000][trial % 6]
+            let spread = [0.5, 4, 30][Int(next() % 3)]
+            let levels = trial % 5 == 0 ? 6 : 100_000   // few levels: many ties
+            let row = (0 ..< n).map { _ in Float(Double(Int(next() % UInt64(levels))) / Double(levels) * spread) }
+            let p = params([0.3, 1, 2][trial % 3], k: [0, 0, 1, 5, 40][Int(next() % 5)],
+                           p: [1, 1, 0.9, 0.5][Int(next() % 4)], minP: [0, 0, 0.05][Int(next() % 3)], seed: next())
+            for index in 0 ..< 5 {
+                let token = Sampler.sample(row[...], parameters: p, history: [], tokenIndex: index)
+                #expect(token == sorted(row, p, index), "trial \(trial) n \(n) index \(index)")
+                drawn.insert(token)
+            }
+        }
+        #expect(drawn.count > 300)
+    }
+
     @Test func penaltiesDemoteSeenTokens() {
         var p = SamplingParameters.greedy
         p.repetitionPenalty = 2
