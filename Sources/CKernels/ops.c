@@ -70,7 +70,8 @@ static inline __attribute__((always_inline)) float ps__exp(float x) {
 }
 
 // gelu_tanh(x) = x * (1 + tanh(y)) / 2 = x / (1 + exp(-2y)), y = sqrt(2/pi) (x + 0.044715 x^3);
-// silu(x) = x / (1 + exp(-x)). One loop body per activation, instantiated for each ISA level.
+// silu(x) = x / (1 + exp(-x)); sampling weights exp((x - max) / T). One loop body per function,
+// instantiated for each ISA level.
 #define GATE_LOOPS(SUFFIX, ATTR)                                                                  \
     ATTR static void gelu_mul_##SUFFIX(float *g, const float *u, int64_t n) {                     \
         for (int64_t i = 0; i < n; i++) {                                                         \
@@ -84,12 +85,24 @@ static inline __attribute__((always_inline)) float ps__exp(float x) {
             const float x = g[i];                                                                 \
             g[i] = x / (1.0f + ps__exp(-x)) * u[i];                                               \
         }                                                                                         \
+    }                                                                                             \
+    ATTR static void weights_##SUFFIX(const float *x, int64_t n, float max, float inv_t, float *w) { \
+        for (int64_t i = 0; i < n; i++) w[i] = ps__exp((x[i] - max) * inv_t);                    \
     }
 GATE_LOOPS(portable, )
 #if defined(__x86_64__)
 GATE_LOOPS(avx2, __attribute__((target("avx2"))))
 GATE_LOOPS(avx512, __attribute__((target("avx512f"))))
 #endif
+
+void ps_sampling_weights(const float *x, int64_t n, float max, float inv_t, float *w) {
+#if defined(__x86_64__)
+    const int isa = ps_isa_current();
+    if (isa >= PS_ISA_AVX512) { weights_avx512(x, n, max, inv_t, w); return; }
+    if (isa >= PS_ISA_AVX2) { weights_avx2(x, n, max, inv_t, w); return; }
+#endif
+    weights_portable(x, n, max, inv_t, w);
+}
 
 void ps_gelu_tanh_mul(float *g, const float *u, int64_t n) {
 #if defined(__x86_64__)

@@ -39,6 +39,14 @@ public enum VectorMath {
         ps_silu_mul(g, u, Int64(count))
     }
 
+    /// `w[i] = exp((x[i] - max) * invT)`, the sampler's weights, vectorised with the activations'
+    /// exp polynomial (arguments clamped to [-87, 88]): the same bits at every ISA level.
+    @inlinable
+    public static func samplingWeights(_ x: UnsafePointer<Float>, count: Int, max: Float, invT: Float,
+                                       into w: UnsafeMutablePointer<Float>) {
+        ps_sampling_weights(x, Int64(count), max, invT, w)
+    }
+
     /// Index of the largest of `count` floats (the first on ties; a NaN is never the largest unless
     /// it comes first; 0 when `count` <= 0), vectorised and the same on every ISA level: greedy
     /// decoding scans the whole vocabulary every token.

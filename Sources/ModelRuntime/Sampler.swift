@@ -89,18 +89,11 @@ public enum Sampler {
     /// u × total. Ranked by buckets of weight (`RankedSelection`), not by sorting them all.
     static func draw(_ l: [Float], _ p: SamplingParameters, tokenIndex: Int) -> Int32 {
         // Candidates with non-negligible probability at this temperature (the rest cannot be drawn
-        // with a double-precision uniform anyway). exp(-27.7) < 1e-12, so the cheap test before
-        // the exponential drops only logits that the 1e-12 test would drop.
-        let invT = 1 / Double(p.temperature)
-        let maxLogit = Double(l.max() ?? 0)
+        // with a double-precision uniform anyway); weights from the vectorised exp.
+        let weights = samplingWeights(l, temperature: p.temperature)
         var cand: [RankedSelection.Candidate] = []
         cand.reserveCapacity(256)
-        for (i, x) in l.enumerated() {
-            let z = (Double(x) - maxLogit) * invT
-            guard z > -27.7 else { continue }
-            let w = exp(z)
-            if w > 1e-12 { cand.append(.init(id: Int32(i), weight: w)) }
-        }
+        for (i, w) in weights.enumerated() where w > 1e-12 { cand.append(.init(id: Int32(i), weight: Double(w))) }
         guard !cand.isEmpty else { return argmax(l) }
         if p.topK > 0, cand.count > p.topK {
             cand = RankedSelection.firstPassing(cand, Double(p.topK), inclusive: true, measure: .count, keep: true).kept
@@ -118,6 +111,16 @@ public enum Sampler {
         let total = cand.reduce(0) { $0 + $1.weight }
         let u = uniform(seed: p.seed, index: tokenIndex) * total
         return RankedSelection.firstPassing(cand, u, inclusive: false, measure: .weight, keep: false).passing.id
+    }
+
+    /// exp((l[i] − max l) / temperature) for every logit (NaN where the maximum is not finite).
+    static func samplingWeights(_ l: [Float], temperature: Float) -> [Float] {
+        guard !l.isEmpty else { return [] }
+        let maxLogit = l[Int(argmax(l))]
+        return [Float](unsafeUninitializedCapacity: l.count) { w, n in
+            l.withUnsafeBufferPointer { VectorMath.samplingWeights($0.baseAddress!, count: l.count, max: maxLogit, invT: 1 / temperature, into: w.baseAddress!) }
+            n = l.count
+        }
     }
 
     static func applyPenalties(_ l: inout [Float], _ p: SamplingParameters, _ history: [Int32]) {

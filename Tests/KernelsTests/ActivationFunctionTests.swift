@@ -65,5 +65,29 @@ extension KernelISASuites {
                 #expect(worst <= 1, "\(name): worst error / bar \(worst) at x = \(x[at]) (\(y[at]) vs \(Self.exact(name, Double(x[at])) * Double(u[at]))), \(level)")
             }
         }
+
+        /// The sampler's weights (ps_sampling_weights): the same bits at every ISA level, and
+        /// exp((x − max) / T) to float rounding of the argument; clamped arguments give weights far
+        /// below the sampler's 1e-12 cut.
+        @Test func samplingWeightsAreTheSameBitsAndAccurate() throws {
+            let x = Self.inputs()
+            let top: Float = 12   // the sampler subtracts the maximum: arguments are at most 0
+            var first: [UInt32]?
+            for invT: Float in [1, 1 / 0.7, 4, 0.25] {
+                try forEachISA { level in
+                    var w = [Float](repeating: .nan, count: x.count)
+                    x.withUnsafeBufferPointer { xp in w.withUnsafeMutableBufferPointer { ps_sampling_weights(xp.baseAddress!, Int64(x.count), top, invT, $0.baseAddress!) } }
+                    if invT == 1 {
+                        if let first { #expect(w.map(\.bitPattern) == first, "\(level) differs from the first level") } else { first = w.map(\.bitPattern) }
+                    }
+                    for i in x.indices where x[i] <= top {
+                        let a = Double((x[i] - top) * invT)
+                        if a < -87 { #expect(w[i] < 1e-30, "x \(x[i])"); continue }
+                        let e = Foundation.exp(a)
+                        #expect(abs(Double(w[i]) - e) <= e * (2e-6 + 2e-7 * abs(a)), "x \(x[i]) invT \(invT): \(w[i]) vs \(e), \(level)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -95,9 +95,8 @@ import Testing
     /// former sort) picks, for flat and peaked rows, ties, and every truncation.
     @Test func selectionDrawsWhatSortingEverythingDraws() {
         func sorted(_ l: [Float], _ p: SamplingParameters, _ index: Int) -> Int32 {
-            let invT = 1 / Double(p.temperature)
-            let m = Double(l.max() ?? 0)
-            var cand = l.enumerated().map { (id: Int32($0.offset), w: exp((Double($0.element) - m) * invT)) }.filter { $0.w > 1e-12 }
+            var cand = Sampler.samplingWeights(l, temperature: p.temperature).enumerated()
+                .map { (id: Int32($0.offset), w: Double($0.element)) }.filter { $0.w > 1e-12 }
             cand.sort { $0.w != $1.w ? $0.w > $1.w : $0.id < $1.id }
             if p.topK > 0, cand.count > p.topK { cand.removeLast(cand.count - p.topK) }
             if p.minP > 0, let top = cand.first?.w, let below = cand.firstIndex(where: { $0.w < top * Double(p.minP) }), below > 0 {

@@ -21,6 +21,9 @@ void ps_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, c
 // operations (within 2 ulp of expf), so the results are the same bits at every ISA level.
 void ps_gelu_tanh_mul(float *g, const float *u, int64_t n);
 void ps_silu_mul(float *g, const float *u, int64_t n);
+// Sampling weights: w[i] = exp((x[i] - max) * inv_t) with the same exp polynomial (arguments
+// clamped to [-87, 88]), the same bits at every ISA level.
+void ps_sampling_weights(const float *x, int64_t n, float max, float inv_t, float *w);
 // y[i] += x[i]
 void ps_add(float *y, const float *x, int64_t n);
 // y[i] = x[i] * s
