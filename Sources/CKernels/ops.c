@@ -87,7 +87,10 @@ static inline __attribute__((always_inline)) float ps__exp(float x) {
         }                                                                                         \
     }                                                                                             \
     ATTR static void weights_##SUFFIX(const float *x, int64_t n, float max, float inv_t, float *w) { \
-        for (int64_t i = 0; i < n; i++) w[i] = ps__exp((x[i] - max) * inv_t);                    \
+        for (int64_t i = 0; i < n; i++) {                                                         \
+            const float a = (x[i] - max) * inv_t;                                                 \
+            w[i] = a == a ? ps__exp(a) : 0.0f;                                                    \
+        }                                                                                         \
     }
 GATE_LOOPS(portable, )
 #if defined(__x86_64__)

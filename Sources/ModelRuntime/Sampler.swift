@@ -86,31 +86,22 @@ public enum Sampler {
 
     /// Draws from the temperature-scaled distribution over `l` after top-k, min-p and top-p: the
     /// candidates ranked most likely first (ties by id), the first whose running weight passes
-    /// u × total. Ranked by buckets of weight (`RankedSelection`), not by sorting them all.
+    /// u × total. Ranked by buckets of weight (`RankedCandidates`), not by sorting them all.
     static func draw(_ l: [Float], _ p: SamplingParameters, tokenIndex: Int) -> Int32 {
-        // Candidates with non-negligible probability at this temperature (the rest cannot be drawn
-        // with a double-precision uniform anyway); weights from the vectorised exp.
-        let weights = samplingWeights(l, temperature: p.temperature)
-        var cand: [RankedSelection.Candidate] = []
-        cand.reserveCapacity(256)
-        for (i, w) in weights.enumerated() where w > 1e-12 { cand.append(.init(id: Int32(i), weight: Double(w))) }
-        guard !cand.isEmpty else { return argmax(l) }
-        if p.topK > 0, cand.count > p.topK {
-            cand = RankedSelection.firstPassing(cand, Double(p.topK), inclusive: true, measure: .count, keep: true).kept
-        }
-        if p.minP > 0 {
-            let top = cand.reduce(0) { max($0, $1.weight) }
-            let cut = top * Double(p.minP)
-            let kept = cand.filter { $0.weight >= cut }
-            if !kept.isEmpty { cand = kept }
-        }
+        // Candidates: weights above 1e-12 (the rest cannot be drawn with a double-precision
+        // uniform anyway), from the vectorised exp.
+        var cand = RankedCandidates(weights: samplingWeights(l, temperature: p.temperature))
+        var sums = cand.bucketSums(.weight)
+        guard sums.total > 0 else { return argmax(l) }
+        if p.topK > 0, cand.keepTop(p.topK) { sums = cand.bucketSums(.weight) }
+        // The most likely candidate has weight exp(0) = 1.
+        if p.minP > 0, cand.keepAtLeast(p.minP) { sums = cand.bucketSums(.weight) }
         if p.topP < 1 {
-            let total = cand.reduce(0) { $0 + $1.weight }
-            cand = RankedSelection.firstPassing(cand, Double(p.topP) * total, inclusive: true, measure: .weight, keep: true).kept
+            cand.keepUntilMass(Double(p.topP) * sums.total, sums)
+            sums = cand.bucketSums(.weight)
         }
-        let total = cand.reduce(0) { $0 + $1.weight }
-        let u = uniform(seed: p.seed, index: tokenIndex) * total
-        return RankedSelection.firstPassing(cand, u, inclusive: false, measure: .weight, keep: false).passing.id
+        let u = uniform(seed: p.seed, index: tokenIndex) * sums.total
+        return cand.firstPassing(u, inclusive: false, measure: .weight, sums).id
     }
 
     /// exp((l[i] − max l) / temperature) for every logit (NaN where the maximum is not finite).

@@ -22,8 +22,20 @@ void ps_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, c
 void ps_gelu_tanh_mul(float *g, const float *u, int64_t n);
 void ps_silu_mul(float *g, const float *u, int64_t n);
 // Sampling weights: w[i] = exp((x[i] - max) * inv_t) with the same exp polynomial (arguments
-// clamped to [-87, 88]), the same bits at every ISA level.
+// clamped to [-87, 88]; a NaN argument gives 0), the same bits at every ISA level.
 void ps_sampling_weights(const float *x, int64_t n, float max, float inv_t, float *w);
+// Passes of the sampler over weights w[0..n) (ModelRuntime/RankedCandidates): token i is kept
+// when its key ((bits of w[i]) << 32 | (0xffffffff - i)) is at least `bound`; no branch on that.
+// Bucket sums: sums[bucket] += w[i] (1 when `count`) over the kept, bucket = the top 15 bits of
+// w[i] minus lowest_exponent << 7, clamped to [0, n_buckets), with sums[n_buckets] collecting the
+// rest; returns the lowest bucket of a kept token (n_buckets if none). min_key: the smallest key >= bound (UINT64_MAX if none).
+int64_t ps_sampling_bucket_sums(const float *w, int64_t n, uint64_t bound, int count, int64_t lowest_exponent,
+                                double *sums, int64_t n_buckets);
+uint64_t ps_sampling_min_key(const float *w, int64_t n, uint64_t bound);
+// The kept tokens of bucket `target`, in index order: stores the first `capacity` ids, returns
+// how many there are.
+int64_t ps_sampling_bucket_members(const float *w, int64_t n, uint64_t bound, int64_t lowest_exponent,
+                                   int64_t n_buckets, int64_t target, int32_t *ids, int64_t capacity);
 // y[i] += x[i]
 void ps_add(float *y, const float *x, int64_t n);
 // y[i] = x[i] * s
