@@ -16,17 +16,27 @@ static inline __attribute__((always_inline)) uint64_t key(float w, int64_t i) {
 static inline __attribute__((always_inline)) int64_t bucket(float w, int64_t lowest_exponent, int64_t n_buckets) {
     uint32_t bits;
     memcpy(&bits, &w, sizeof bits);
-    const int64_t b = (int64_t)(bits >> 16) - (lowest_exponent << 7);
+    const int64_t b = (int64_t)(bits >> (23 - PS_SAMPLING_MANTISSA_BITS)) - (lowest_exponent << PS_SAMPLING_MANTISSA_BITS);
     return b < 0 ? 0 : b >= n_buckets ? n_buckets - 1 : b;
 }
 
 int64_t ps_sampling_bucket_sums(const float *w, int64_t n, uint64_t bound, int count, int64_t lowest_exponent,
                                 double *sums, int64_t n_buckets) {
+    // PS_SAMPLING_WAYS tables (token i into table i % ways), added up in a fixed order at the
+    // end into the first: with one table, neighbouring tokens of the same bucket made a chain of
+    // dependent read-modify-writes.
+    const int64_t stride = n_buckets + 1;
+    for (int64_t j = 0; j < PS_SAMPLING_WAYS * stride; j++) sums[j] = 0;
     int64_t lowest = n_buckets;
     for (int64_t i = 0; i < n; i++) {
         const int64_t b = __builtin_unpredictable(key(w[i], i) >= bound) ? bucket(w[i], lowest_exponent, n_buckets) : n_buckets;
-        sums[b] += count ? 1.0 : (double)w[i];
+        sums[(i % PS_SAMPLING_WAYS) * stride + b] += count ? 1.0 : (double)w[i];
         lowest = b < lowest ? b : lowest;
+    }
+    for (int64_t b = 0; b < stride; b++) {
+        double t = sums[b];
+        for (int64_t j = 1; j < PS_SAMPLING_WAYS; j++) t += sums[j * stride + b];
+        sums[b] = t;
     }
     return lowest;
 }

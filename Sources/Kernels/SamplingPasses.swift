@@ -3,6 +3,10 @@ import CKernels
 /// The sampler's passes over a vocabulary of weights, in C so that they do not branch on which
 /// tokens are kept (see ps_ops.h): token i is kept when `key(w[i], i) >= bound`.
 public enum SamplingPasses {
+    /// Mantissa bits that name a bucket below each power of two (32 buckets per octave of weight:
+    /// four tables of them stay in the L1 cache).
+    public static let mantissaBits = Int(PS_SAMPLING_MANTISSA_BITS)
+
     /// The rank order as one integer: a larger key ranks first (larger weight, then lower id).
     /// Weights must be positive or zero (their bits then order as their values).
     @inlinable
@@ -10,12 +14,18 @@ public enum SamplingPasses {
         UInt64(w.bitPattern) << 32 | UInt64(UInt32.max - UInt32(truncatingIfNeeded: i))
     }
 
-    /// Adds each kept weight (or 1, when `count`) to its bucket in `sums` (count + 1 entries; the
-    /// last collects the rest); returns the lowest bucket of a kept token (sums.count − 1 if none).
+    /// Per bucket (`buckets` of them), the sum of the kept weights (or their count, when
+    /// `count`), plus one entry for the rest; and the lowest bucket of a kept token (`buckets` if
+    /// none).
     public static func bucketSums(_ w: UnsafeBufferPointer<Float>, bound: UInt64, count: Bool, lowestExponent: Int,
-                                  into sums: UnsafeMutableBufferPointer<Double>) -> Int {
-        Int(ps_sampling_bucket_sums(w.baseAddress, Int64(w.count), bound, count ? 1 : 0, Int64(lowestExponent),
-                                    sums.baseAddress, Int64(sums.count - 1)))
+                                  buckets: Int) -> (sums: [Double], lowest: Int) {
+        var sums = [Double](repeating: 0, count: Int(PS_SAMPLING_WAYS) * (buckets + 1))
+        let lowest = sums.withUnsafeMutableBufferPointer {
+            Int(ps_sampling_bucket_sums(w.baseAddress, Int64(w.count), bound, count ? 1 : 0, Int64(lowestExponent),
+                                        $0.baseAddress, Int64(buckets)))
+        }
+        sums.removeLast(sums.count - buckets - 1)
+        return (sums, lowest)
     }
 
     /// The kept tokens of bucket `bucket` (as `bucketSums` counts them, `buckets` buckets), in

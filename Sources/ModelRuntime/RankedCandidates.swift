@@ -6,7 +6,7 @@ import Kernels
 /// Sampling from a flat distribution (a small model at temperature 1 over a 262k-token
 /// vocabulary) keeps tens of thousands of candidates; sorting them all cost 30–45 ms a token,
 /// most of the last stage's CPU. Instead, the weights stay where they are (the token id is the
-/// index) and candidates are counted into buckets by the bits of their weight (exponent and 7
+/// index) and candidates are counted into buckets by the bits of their weight (exponent and 5
 /// mantissa bits: monotone in the weight, so every candidate of a higher bucket ranks before
 /// every candidate of a lower one, and equal weights share a bucket); the buckets are walked from
 /// the top, and only the one bucket where the running sum passes its target is ranked element by
@@ -52,12 +52,9 @@ struct RankedCandidates {
     }
 
     func bucketSums(_ measure: Measure) -> BucketSums {
-        let bound = self.bound
-        var sums = [Double](repeating: 0, count: Self.bucketCount + 1)
-        let lowest = weights.withUnsafeBufferPointer { w in
-            sums.withUnsafeMutableBufferPointer {
-                SamplingPasses.bucketSums(w, bound: bound, count: measure == .count, lowestExponent: Self.lowestExponent, into: $0)
-            }
+        let (sums, lowest) = weights.withUnsafeBufferPointer {
+            SamplingPasses.bucketSums($0, bound: bound, count: measure == .count, lowestExponent: Self.lowestExponent,
+                                      buckets: Self.bucketCount)
         }
         var total = 0.0
         for b in stride(from: Self.bucketCount - 1, through: lowest, by: -1) { total += sums[b] }
@@ -92,10 +89,11 @@ struct RankedCandidates {
     /// Buckets cover weights from 2^-41 to 2^0 (candidates have weights in (1e-12, 1]); weights
     /// outside fall into the first or last bucket, which keeps the order monotone.
     static let lowestExponent = 127 - 41
-    static let bucketCount = 42 << 7
+    static let bucketCount = 42 << SamplingPasses.mantissaBits
 
     static func bucket(_ w: Float) -> Int {
-        min(bucketCount - 1, max(0, Int(w.bitPattern >> 16) - (lowestExponent << 7)))
+        let m = SamplingPasses.mantissaBits
+        return min(bucketCount - 1, max(0, Int(w.bitPattern >> UInt32(23 - m)) - (lowestExponent << m)))
     }
 
     /// The first candidate in rank order at which the running sum of `measure` passes `target`

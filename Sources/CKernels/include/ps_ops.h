@@ -26,9 +26,11 @@ void ps_silu_mul(float *g, const float *u, int64_t n);
 void ps_sampling_weights(const float *x, int64_t n, float max, float inv_t, float *w);
 // Passes of the sampler over weights w[0..n) (ModelRuntime/RankedCandidates): token i is kept
 // when its key ((bits of w[i]) << 32 | (0xffffffff - i)) is at least `bound`; no branch on that.
-// Bucket sums: sums[bucket] += w[i] (1 when `count`) over the kept, bucket = the top 15 bits of
-// w[i] minus lowest_exponent << 7, clamped to [0, n_buckets), with sums[n_buckets] collecting the
-// rest; returns the lowest bucket of a kept token (n_buckets if none). min_key: the smallest key >= bound (UINT64_MAX if none).
+// Bucket sums: sums[bucket] += w[i] (1 when `count`) over the kept, bucket = the exponent and
+// top PS_SAMPLING_MANTISSA_BITS mantissa bits of w[i] minus lowest_exponent << those bits, clamped to [0, n_buckets), with sums[n_buckets] collecting the
+// rest; `sums` has PS_SAMPLING_WAYS * (n_buckets + 1) entries of work space, the result is in the
+// first n_buckets + 1. Returns the lowest bucket of a kept token (n_buckets if none). min_key: the smallest key >= bound (UINT64_MAX if none).
+enum { PS_SAMPLING_WAYS = 4, PS_SAMPLING_MANTISSA_BITS = 5 };
 int64_t ps_sampling_bucket_sums(const float *w, int64_t n, uint64_t bound, int count, int64_t lowest_exponent,
                                 double *sums, int64_t n_buckets);
 uint64_t ps_sampling_min_key(const float *w, int64_t n, uint64_t bound);
