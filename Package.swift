@@ -122,7 +122,8 @@ let package = Package(
                 "Constraints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
+            ],
+            exclude: ["Python"]
         ),
         .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels",
                                                              "Constraints", "Tokenization"]),

@@ -137,3 +137,30 @@ import Testing
         }
     }
 }
+
+/// The official `openai` package reads a written call (fake engine, real sockets): content and
+/// one tool call from `create`, from streamed deltas, from its `.stream()` helper and `.parse()`.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"] != nil, "needs PIPESERVE_PYTHON"))
+struct AutoToolCallLiveTests {
+    @Test func theOfficialClientReadsTheCall() async throws {
+        var b = FakeEngine.Behaviour()
+        b.script = AutoToolCallTests.pieces(AutoToolCallTests.qwenCall, size: 4)
+        let engine = FakeEngine(contextLength: 4096, behaviour: b)
+        try await withServer(engine: engine, setup: .live) { client in
+            let port = try #require(client.port)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Python/openai_auto_tool_check.py").path
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["PIPESERVE_PYTHON"] ?? "")
+            process.arguments = [script, "http://127.0.0.1:\(port)"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            // Read on another thread: the server answers on this task's executor meanwhile.
+            let text = await Task.detached { String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }.value
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(text)")
+        }
+    }
+}
