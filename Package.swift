@@ -93,7 +93,7 @@ let package = Package(
             name: "pipeserve",
             dependencies: [
                 "Serving", "ServingTypes", "GGUF", "ModelRuntime", "Tokenization", "WireProtocol", "StageWorker", "Coordinator", "CPlatform", "Scheduling", "ServeConfig", "OpenAIServer", "SystemdNotify",
-                "SyntheticModels", "Planning",
+                "SyntheticModels", "Planning", "Constraints",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -122,7 +122,8 @@ let package = Package(
                 "Constraints",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
+            ],
+            exclude: ["Python"]
         ),
         .testTarget(name: "StageWorkerTests", dependencies: ["ServingTypes", "StageWorker", "ModelRuntime", "WireProtocol", "GGUF", "SyntheticModels",
                                                              "Constraints", "Tokenization"]),

@@ -55,9 +55,8 @@ struct ChatCompletionRequest: Sendable {
 
     /// `{"role", "content"}` with content a string or a list of `{"type": "text", "text"}` parts;
     /// an assistant message may instead (or also) carry `tool_calls`, and a `tool` message answers
-    /// one (`tool_call_id`). Tool calls are rendered into the assistant's text as the JSON array a
-    /// forced call produces (`[{"name": …, "parameters": {…}}]`); tool results reach the chat
-    /// template as role "tool".
+    /// one (`tool_call_id`). Tool calls reach the chat template as calls (it writes them in its
+    /// family's syntax), tool results as role "tool".
     private static func parseMessage(_ value: JSONValue, index: Int) throws(APIError) -> ChatMessage {
         let path = "messages[\(index)]"
         guard case .object = value else {
@@ -76,9 +75,9 @@ struct ChatCompletionRequest: Sendable {
                 code: "invalid_value")
         }
         _ = try fields.string("name")  // accepted, not passed to the template
-        var calls = ""
+        var calls: [ChatToolCall] = []
         if role == "assistant", let value = fields.value("tool_calls"), !value.isNull {
-            calls = try renderToolCalls(value, path: path + ".tool_calls")
+            calls = try parseToolCalls(value, path: path + ".tool_calls")
         }
         if role == "tool" {
             guard try fields.string("tool_call_id") != nil else {
@@ -97,7 +96,7 @@ struct ChatCompletionRequest: Sendable {
             }
             content = .string("")
         }
-        var text: String
+        let text: String
         switch content {
         case .string(let string):
             text = string
@@ -126,18 +125,16 @@ struct ChatCompletionRequest: Sendable {
             throw fields.typeError("content", "a string or an array of content parts", got: content)
         }
         try fields.rejectUnread(unsupported: ["function_call", "refusal", "audio"])
-        if !calls.isEmpty { text = text.isEmpty ? calls : text + "\n" + calls }
-        return ChatMessage(role: role, content: text)
+        return ChatMessage(role: role, content: text, toolCalls: calls)
     }
 
-    /// An assistant message's `tool_calls` as the text a forced call produces: a JSON array of
-    /// `{"name", "parameters"}`, each call's `arguments` string parsed back into JSON (kept as a
-    /// string when it is not JSON).
-    private static func renderToolCalls(_ value: JSONValue, path: String) throws(APIError) -> String {
+    /// An assistant message's `tool_calls`, each call's `arguments` string parsed back into JSON
+    /// and written compactly (kept as a JSON string when it is not JSON).
+    private static func parseToolCalls(_ value: JSONValue, path: String) throws(APIError) -> [ChatToolCall] {
         guard case .array(let items) = value, !items.isEmpty else {
             throw APIError.invalidRequest("'\(path)' must be a non-empty array of tool calls.", param: path, code: "invalid_type")
         }
-        var rendered: [JSONValue] = []
+        var calls: [ChatToolCall] = []
         for (i, item) in items.enumerated() {
             let callPath = "\(path)[\(i)]"
             guard case .object = item else {
@@ -161,9 +158,9 @@ struct ChatCompletionRequest: Sendable {
             }
             let arguments = try inner.string("arguments") ?? "{}"
             try inner.rejectUnread(unsupported: [])
-            let parameters = JSONValue.parse(Array(arguments.utf8)) ?? .string(arguments)
-            rendered.append(.object([("name", .string(name)), ("parameters", parameters)]))
+            let parsed = JSONValue.parse(Array(arguments.utf8)) ?? .string(arguments)
+            calls.append(ChatToolCall(name: name, arguments: parsed.serialized))
         }
-        return JSONValue.array(rendered).serialized
+        return calls
     }
 }

@@ -21,11 +21,16 @@ public protocol InferenceEngine: Sendable {
     /// tokens: the caller of a raw completion writes the whole prompt.
     func tokenize(_ text: String, addSpecial: Bool) -> [Int32]
     /// Renders chat messages with the model's chat template, ending with the assistant turn's
-    /// opening, and tokenizes the result (with BOS). Control tokens come only from the template's
-    /// own markup: special-token text inside a message's content stays text, so a user cannot
-    /// forge a model or system turn. Throws `EngineError.invalidRequest` for messages the
-    /// template cannot express.
-    func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32]
+    /// opening, and tokenizes the result (with BOS). `tools` (possibly empty) are the functions
+    /// the model may call, described in the template's own tool format; assistant messages'
+    /// `toolCalls` are written in the call syntax of `toolCallFormat`. Control tokens come only
+    /// from the template's own markup: special-token text inside a message's content (or a tool's
+    /// description) stays text, so a user cannot forge a model or system turn. Throws
+    /// `EngineError.invalidRequest` for messages the template cannot express.
+    func tokenizeChat(_ messages: [ChatMessage], tools: [ChatTool]) throws -> [Int32]
+    /// How the chat template asks the model to write tool calls, so that the HTTP layer can find
+    /// them in the generated text (`tool_choice: "auto"`).
+    var toolCallFormat: ToolCallFormat { get }
     /// The text of one token, used for the `tokens` / `top_logprobs` entries of logprobs.
     func tokenText(_ token: Int32) -> String
     /// Decodes a token sequence to text, used to echo a prompt given as token ids.
@@ -149,13 +154,41 @@ public enum EngineError: Error, Sendable {
 
 /// One chat message after the HTTP layer has flattened content parts to text.
 public struct ChatMessage: Sendable, Codable, Equatable {
-    /// "system", "user", "assistant" or "tool" ("developer" arrives as "system"; an assistant
-    /// message's tool calls are already rendered into its content).
+    /// "system", "user", "assistant" or "tool" ("developer" arrives as "system").
     public var role: String
     public var content: String
+    /// The tool calls of an assistant message, for the template to write in its call syntax.
+    public var toolCalls: [ChatToolCall]
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCalls: [ChatToolCall] = []) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+    }
+}
+
+/// A tool call an assistant message made earlier in the conversation.
+public struct ChatToolCall: Sendable, Codable, Equatable {
+    public var name: String
+    /// The arguments as compact JSON text (an object as the client sent it; arguments that were
+    /// not JSON arrive as a JSON string).
+    public var arguments: String
+
+    public init(name: String, arguments: String) {
+        self.name = name
+        self.arguments = arguments
+    }
+}
+
+/// A function the model may call, for the chat template to describe in the prompt.
+public struct ChatTool: Sendable, Codable, Equatable {
+    public var name: String
+    /// The declaration as compact JSON, `{"name": …, "description": …, "parameters": {…}}` (the
+    /// `function` member of the request's tool, without `strict`).
+    public var function: String
+
+    public init(name: String, function: String) {
+        self.name = name
+        self.function = function
     }
 }

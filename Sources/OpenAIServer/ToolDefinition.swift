@@ -40,6 +40,15 @@ struct ToolDefinition: Sendable {
         try ConstraintValidation.check(.jsonSchema(schema: parameters.serialized, strict: strict), param: param + ".function.parameters")
     }
 
+    /// The declaration as the chat template describes it to the model: name, description and
+    /// parameters schema (`strict` only matters to the server).
+    var chatTool: ChatTool {
+        var function: [(String, JSONValue)] = [("name", .string(name))]
+        if let description { function.append(("description", .string(description))) }
+        function.append(("parameters", parameters))
+        return ChatTool(name: name, function: JSONValue.object(function).serialized)
+    }
+
     /// OpenAI's rule for function and schema names: `^[a-zA-Z0-9_-]{1,64}$`.
     static func checkName(_ name: String, param: String) throws(APIError) {
         let valid = !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy {

@@ -1,7 +1,7 @@
 import ServingTypes
 
 /// `tools`, `tool_choice` and `parallel_tool_calls` of a chat request, validated, with the
-/// constraint a forced call puts on the output.
+/// constraint a forced call puts on the output and the tools the prompt describes.
 ///
 /// The output of a forced call follows vLLM's shapes, which chat templates and clients of it
 /// already handle: a named function produces its arguments object; `required` produces a JSON
@@ -12,6 +12,14 @@ struct ToolRequest: Sendable {
     var parallelCalls = true
     /// The output constraint of a forced call; nil when the model may answer in text.
     var constraint: OutputConstraint?
+
+    /// The tools the prompt describes: every declared one, unless `tool_choice` is "none" — then
+    /// the model is not told about them (as vLLM with `--exclude-tools-when-tool-choice-none`):
+    /// shown tools, a model may write call syntax that nobody would parse.
+    var promptTools: [ChatTool] { choice == .none ? [] : tools.map(\.chatTool) }
+
+    /// Declared function names (what a parsed call may name).
+    var functionNames: Set<String> { Set(tools.map(\.name)) }
 
     init(reading fields: inout FieldReader) throws(APIError) {
         if let value = fields.value("tools") {

@@ -77,13 +77,29 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
     public func tokenize(_ text: String, addSpecial: Bool) -> [Int32] { tokenizer.encode(text, addSpecial: addSpecial, parseSpecial: true) }
 
     /// Chat: control tokens only from the template's markup, never from message content.
-    public func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32] {
+    public func tokenizeChat(_ messages: [ChatMessage], tools: [ChatTool]) throws -> [Int32] {
         guard let chatTemplate else { throw EngineError.invalidRequest(chatTemplateProblem ?? "no chat template", param: "messages") }
         let prompt: ChatPrompt
-        do { prompt = try chatTemplate.renderPrompt(messages.map { ChatTemplate.Message(role: $0.role, content: $0.content) }) } catch {
+        do {
+            prompt = try chatTemplate.renderPrompt(
+                messages.map {
+                    ChatTemplate.Message(role: $0.role, content: $0.content,
+                                         toolCalls: $0.toolCalls.map { ChatTemplate.ToolCall(name: $0.name, arguments: $0.arguments) })
+                },
+                tools: tools.map { ChatTemplate.Tool(name: $0.name, function: $0.function) })
+        } catch {
             throw EngineError.invalidRequest("\(error)", param: "messages")
         }
         return tokenizer.encode(prompt, addSpecial: true)
+    }
+
+    /// The call syntax the chat template's tool instructions ask for (bare JSON when there is no
+    /// template: chat requests fail then anyway).
+    public var toolCallFormat: ToolCallFormat {
+        switch chatTemplate?.toolCallSyntax {
+        case .taggedJSON: .taggedJSON
+        case .bareJSON, nil: .bareJSON
+        }
     }
 
     public func tokenText(_ token: Int32) -> String { String(decoding: tokenizer.tokenBytes(token), as: UTF8.self) }

@@ -10,7 +10,30 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
     public struct Message: Sendable, Equatable {
         public var role: String
         public var content: String
-        public init(role: String, content: String) { self.role = role; self.content = content }
+        /// The calls an assistant message made (rendered after its content in the family's syntax).
+        public var toolCalls: [ToolCall]
+        public init(role: String, content: String, toolCalls: [ToolCall] = []) {
+            self.role = role
+            self.content = content
+            self.toolCalls = toolCalls
+        }
+    }
+
+    /// A function the model may call, as the request declared it.
+    public struct Tool: Sendable, Equatable {
+        public var name: String
+        /// The declaration as compact JSON: `{"name": …, "description": …, "parameters": {…}}`
+        /// (the `function` member of an OpenAI tool).
+        public var function: String
+        public init(name: String, function: String) { self.name = name; self.function = function }
+    }
+
+    /// A call an assistant message made.
+    public struct ToolCall: Sendable, Equatable {
+        public var name: String
+        /// The arguments as compact JSON (an object, normally).
+        public var arguments: String
+        public init(name: String, arguments: String) { self.name = name; self.arguments = arguments }
     }
 
     public enum TemplateError: Error, CustomStringConvertible, Equatable {
@@ -51,83 +74,29 @@ public enum ChatTemplate: String, Sendable, CaseIterable {
     }
 
     /// Renders messages into the prompt text, ending where the assistant's reply begins.
-    public func render(_ messages: [Message]) throws -> String {
-        try renderPrompt(messages).text
+    public func render(_ messages: [Message], tools: [Tool] = []) throws -> String {
+        try renderPrompt(messages, tools: tools).text
     }
 
     /// Renders messages, keeping apart the template's markup (which may be parsed for control
     /// tokens) and the messages' content (which must not be).
     ///
-    /// A tool result (role "tool") is rendered as each family's published template does, where it
-    /// has one: Llama 3.1's `ipython` turn, Qwen 2.5's user turn wrapped in `<tool_response>`; Gemma
-    /// and Llama 2 have no tool role, so the result comes back as a user turn (Gemma's
-    /// function-calling guide does the same).
-    public func renderPrompt(_ messages: [Message]) throws -> ChatPrompt {
+    /// `tools` are the functions the model may call: each family's template describes them where
+    /// its published template does (`ChatTemplate+Tools`); none are rendered when empty, and the
+    /// prompt is then exactly what it was without tool support. An assistant message's
+    /// `toolCalls` are rendered in the family's call syntax. A tool result (role "tool") is
+    /// rendered as each family's published template does, where it has one: Llama 3.1's `ipython`
+    /// turn, Qwen 2.5's user turn wrapped in `<tool_response>`; Gemma and Llama 2 have no tool
+    /// role, so the result comes back as a user turn (Gemma's function-calling guide does the same).
+    public func renderPrompt(_ messages: [Message], tools: [Tool] = []) throws -> ChatPrompt {
         guard !messages.isEmpty else { throw TemplateError.empty }
         for m in messages where !["system", "user", "assistant", "tool"].contains(m.role) { throw TemplateError.badRole(m.role) }
         var out = ChatPrompt()
         switch self {
-        case .gemma:
-            // Gemma has no system role: the system text opens the first user turn.
-            var pendingSystem = ""
-            for m in messages {
-                if m.role == "system" { pendingSystem += m.content + "\n\n"; continue }
-                let role = m.role == "assistant" ? "model" : "user"
-                var content = m.content
-                if role == "user" && !pendingSystem.isEmpty { content = pendingSystem + content; pendingSystem = "" }
-                out.markup("<start_of_turn>\(role)\n")
-                out.content(content.trimmingWhitespace())
-                out.markup("<end_of_turn>\n")
-            }
-            if !pendingSystem.isEmpty {
-                out.markup("<start_of_turn>user\n")
-                out.content(pendingSystem.trimmingWhitespace())
-                out.markup("<end_of_turn>\n")
-            }
-            out.markup("<start_of_turn>model\n")
-        case .llama3:
-            for m in messages {
-                out.markup("<|start_header_id|>\(m.role == "tool" ? "ipython" : m.role)<|end_header_id|>\n\n")
-                out.content(m.content.trimmingWhitespace())
-                out.markup("<|eot_id|>")
-            }
-            out.markup("<|start_header_id|>assistant<|end_header_id|>\n\n")
-        case .chatml:
-            for m in messages {
-                if m.role == "tool" {
-                    out.markup("<|im_start|>user\n<tool_response>\n")
-                    out.content(m.content)
-                    out.markup("\n</tool_response><|im_end|>\n")
-                    continue
-                }
-                out.markup("<|im_start|>\(m.role)\n")
-                out.content(m.content)
-                out.markup("<|im_end|>\n")
-            }
-            out.markup("<|im_start|>assistant\n")
-        case .llama2:
-            var system: String?
-            var first = true
-            for m in messages {
-                switch m.role {
-                case "system": system = m.content
-                case "user", "tool":
-                    out.markup((first ? "" : "<s>") + "[INST] ")
-                    if let s = system {
-                        out.markup("<<SYS>>\n")
-                        out.content(s)
-                        out.markup("\n<</SYS>>\n\n")
-                        system = nil
-                    }
-                    out.content(m.content.trimmingWhitespace())
-                    out.markup(" [/INST]")
-                    first = false
-                default:
-                    out.markup(" ")
-                    out.content(m.content.trimmingWhitespace())
-                    out.markup(" </s>")
-                }
-            }
+        case .gemma: renderGemma(messages, tools: tools, into: &out)
+        case .llama3: renderLlama3(messages, tools: tools, into: &out)
+        case .chatml: renderChatML(messages, tools: tools, into: &out)
+        case .llama2: renderLlama2(messages, tools: tools, into: &out)
         }
         return out
     }

@@ -33,7 +33,8 @@ struct Outcome {
 extension Generate {
     /// Runs the generation through `stages` stage processes spawned from this executable.
     func runPipeline(file: GGUFFile, hyperparameters h: Hyperparameters, stages: Int, prompt: [Int32], sampling: SamplingParameters,
-                     stops: Set<Int32>, logger: Logger, onToken: @escaping @Sendable (Int32) -> Void) throws -> Outcome {
+                     stops: Set<Int32>, constraint: OutputConstraint?, logger: Logger,
+                     onToken: @escaping @Sendable (Int32) -> Void) throws -> Outcome {
         let planner = PartitionPlanner(file: file, hyperparameters: h)
         let plan: PartitionPlan
         do {
@@ -58,7 +59,7 @@ extension Generate {
         defer { engine.stop() }
         let request = PipelineEngine.Request(id: engine.makeSequenceID(), requestID: "generate", prompt: prompt,
                                              stop: StopConditions(maxTokens: maxTokens, ignoreEOS: stops.isEmpty),
-                                             sampling: sampling, topLogprobs: logprobs ? 1 : 0)
+                                             sampling: sampling, topLogprobs: logprobs ? 1 : 0, constraint: constraint)
         let r: PipelineEngine.SingleRun
         do { r = try engine.runOne(request, onToken: onToken) } catch { throw CLIError("generation failed: \(error)") }
         let snap = engine.snapshot

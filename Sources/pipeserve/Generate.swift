@@ -16,6 +16,8 @@ struct Generate: ParsableCommand {
             Prints the generated text as it is produced, then a line with prompt and generation speed.
             With --json prints one object instead: {"prompt_tokens": [...], "tokens": [...], "text": "...", \
             "prompt_tokens_per_second": ..., "generated_tokens_per_second": ..., "kv_cache_bytes": ...}.
+            --json-schema, --json-object and --grammar constrain the output as the HTTP API's \
+            response_format and grammar do (the same sampler masks, in-process or on the last stage).
             """)
 
     @Option(help: "Path of the GGUF model.") var model: String
@@ -41,6 +43,13 @@ struct Generate: ParsableCommand {
     @Flag(help: "Keep generating after an end-of-generation token.") var ignoreEos = false
     @Flag(help: "Treat special-token text in the prompt (e.g. <start_of_turn>) as those tokens.") var parseSpecial = false
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
+    @Option(help: ArgumentHelp("Constrain the output to a JSON document valid against the JSON Schema in FILE.", valueName: "FILE"))
+    var jsonSchema: String?
+    @Flag(help: "With --json-schema: refuse schema keywords the constraint cannot enforce (OpenAI's strict: true).")
+    var strict = false
+    @Flag(help: "Constrain the output to a JSON object.") var jsonObject = false
+    @Option(help: ArgumentHelp("Constrain the output to the GBNF grammar in FILE (llama.cpp's format; its root rule).", valueName: "FILE"))
+    var grammar: String?
     @Option(help: "Log level (trace, debug, info, notice, warning, error).") var logLevel: String = "warning"
 
     func validate() throws {
@@ -57,6 +66,10 @@ struct Generate: ParsableCommand {
             throw ValidationError("give exactly one of --prompt, --prompt-file, --prompt-tokens, --random-prompt-tokens")
         }
         if let n = randomPromptTokens, n < 1 { throw ValidationError("--random-prompt-tokens must be ≥ 1 (got \(n))") }
+        guard [jsonSchema != nil, jsonObject, grammar != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --json-schema, --json-object, --grammar")
+        }
+        if strict && jsonSchema == nil { throw ValidationError("--strict needs --json-schema") }
         if let stages, stages < 1 || stages > 64 { throw ValidationError("--stages must be between 1 and 64 (got \(stages))") }
         if layers != nil && stages == nil { throw ValidationError("--layers needs --stages") }
         guard ["f32", "f16", "bf16"].contains(activationDtype) else {
@@ -72,6 +85,7 @@ struct Generate: ParsableCommand {
         do { loaded = try LoadedModel(path: model) } catch { throw CLIError("\(error)") }
         let (file, hyper, tokenizer) = (loaded.file, loaded.hyperparameters, loaded.tokenizer)
 
+        let constraint = try outputConstraint()
         let promptIDs = try promptTokenIDs(tokenizer: tokenizer, vocabularySize: hyper.vocabularySize)
         let context = hyper.contextLength
         guard promptIDs.count < context else {
@@ -90,7 +104,12 @@ struct Generate: ParsableCommand {
         let outcome: Outcome
         if let stages {
             outcome = try runPipeline(file: file, hyperparameters: hyper, stages: stages, prompt: promptIDs, sampling: sampling,
-                                      stops: stops, logger: logger, onToken: { printer.append($0) })
+                                      stops: stops, constraint: constraint, logger: logger, onToken: { printer.append($0) })
+        } else if let constraint {
+            let runtime: LayerRangeModel
+            do { runtime = try LayerRangeModel(file: file, threads: threads, logger: logger) } catch { throw CLIError("\(model): \(error)") }
+            outcome = try runConstrained(runtime: runtime, tokenizer: tokenizer, prompt: promptIDs, sampling: sampling, stops: stops,
+                                         constraint: constraint, onToken: { printer.append($0) })
         } else {
             let runtime: LayerRangeModel
             do { runtime = try LayerRangeModel(file: file, threads: threads, logger: logger) } catch { throw CLIError("\(model): \(error)") }

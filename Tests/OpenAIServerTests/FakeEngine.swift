@@ -34,6 +34,8 @@ final class FakeEngine: InferenceEngine, Sendable {
         /// Instead of letters: these text pieces, one token each, then "stop" (or "length" when
         /// max_tokens ends it first).
         var script: [String]?
+        /// The call syntax `tool_choice: "auto"` output is parsed in.
+        var toolCallFormat = ToolCallFormat.taggedJSON
     }
 
     struct Counters: Sendable {
@@ -62,12 +64,20 @@ final class FakeEngine: InferenceEngine, Sendable {
         (addSpecial ? [1] : []) + text.unicodeScalars.map { Int32($0.value) }
     }
 
-    func tokenizeChat(_ messages: [ChatMessage]) throws -> [Int32] {
+    /// `<tools>` with each declaration's JSON (when there are tools), then `<role>content` per
+    /// message, an assistant's calls as `<call>name arguments</call>`, and `<assistant>`.
+    func tokenizeChat(_ messages: [ChatMessage], tools: [ChatTool]) throws -> [Int32] {
         for message in messages where message.content.contains("{{unrenderable}}") {
             throw EngineError.invalidRequest("the chat template cannot render this message", param: "messages")
         }
-        return tokenize(messages.map { "<\($0.role)>\($0.content)" }.joined() + "<assistant>", addSpecial: true)
+        let declared = tools.isEmpty ? "" : "<tools>" + tools.map(\.function).joined() + "</tools>"
+        let turns = messages.map { m in
+            "<\(m.role)>\(m.content)" + m.toolCalls.map { "<call>\($0.name) \($0.arguments)</call>" }.joined()
+        }
+        return tokenize(declared + turns.joined() + "<assistant>", addSpecial: true)
     }
+
+    var toolCallFormat: ToolCallFormat { behaviour.current.toolCallFormat }
 
     func tokenText(_ token: Int32) -> String {
         token == 1 ? "<s>" : UnicodeScalar(UInt32(token)).map { String($0) } ?? "?"

@@ -13,7 +13,7 @@ import Testing
 
     /// The constraint the engine received for a chat request with `extra` fields.
     func chatConstraint(_ extra: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> OutputConstraint? {
-        let engine = FakeEngine()
+        let engine = FakeEngine(contextLength: 4096)  // the tools are rendered into the prompt
         try await withServer(engine: engine) { client in
             let response = try await client.post("/v1/chat/completions", "{" + Self.chat + "," + extra + "}")
             #expect(response.status == .ok, "\(response.text)", sourceLocation: sourceLocation)

@@ -65,7 +65,7 @@ import Testing
     func engine(_ script: [String]) -> FakeEngine {
         var b = FakeEngine.Behaviour()
         b.script = script
-        return FakeEngine(contextLength: 256, behaviour: b)
+        return FakeEngine(contextLength: 4096, behaviour: b)  // the tools are rendered into the prompt
     }
 
     @Test func aNamedCallIsReturnedAsToolCalls() async throws {
@@ -149,7 +149,7 @@ import Testing
             let r = try await client.post("/v1/chat/completions", body)
             #expect(r.status == .ok, "\(r.text)")
             let prompt = engine.counters.current.requests.first.map { engine.detokenize($0.prompt) } ?? ""
-            #expect(prompt == #"<user>weather?<assistant>[{"name":"get_weather","parameters":{"city":"Oslo"}}]<tool>sunny, 21 C<assistant>"#,
+            #expect(prompt == #"<user>weather?<assistant><call>get_weather {"city":"Oslo"}</call><tool>sunny, 21 C<assistant>"#,
                     "\(prompt)")
         }
     }

@@ -6,7 +6,9 @@
 response_format json_schema (strict) and json_object, chat.completions.parse and .stream with a
 Pydantic model, tools with tool_choice "required" and a named function (parse included), each also
 streamed; every output must parse and validate, streamed output must equal the non-streamed one
-(greedy), and a tool result sent back must get an answer. Exits 0 when every check passes; prints
+(greedy), and a tool result sent back must get an answer. tool_choice "auto" (tools in the prompt,
+the model decides): content, or well-formed calls of declared functions — the same streamed;
+"none": content only. Exits 0 when every check passes; prints
 what failed otherwise. Used by ServeLiveTests (needs PIPESERVE_MODEL: a real model)."""
 import json
 import sys
@@ -155,7 +157,69 @@ if calls:
     check(isinstance(follow.choices[0].message.content, str) and follow.choices[0].message.content,
           f"answer after the tool result: {follow}")
 
-# 6. A schema with a keyword strict mode cannot enforce: 400 naming it.
+# 6. tool_choice "auto" (the default with tools): the tools are in the prompt and the model decides.
+# A 270M model may or may not call; whatever it does must be well-formed: content without calls,
+# or calls of declared functions whose arguments are JSON objects and finish_reason "tool_calls".
+# Streamed (greedy), the same answer must arrive as content and tool_call deltas.
+def streamed_message(**kwargs):
+    content, calls, finish = [], {}, None
+    for chunk in client.chat.completions.create(stream=True, **kwargs):
+        for ch in chunk.choices:
+            if ch.delta.content:
+                content.append(ch.delta.content)
+            for tc in ch.delta.tool_calls or []:
+                entry = calls.setdefault(tc.index, {"id": None, "name": None, "arguments": ""})
+                if tc.id:
+                    check(entry["id"] is None and tc.type == "function", f"call {tc.index}: second id or type {tc.type!r}")
+                    entry["id"], entry["name"] = tc.id, tc.function.name
+                    check(tc.function.arguments == "", f"call {tc.index}: arguments in its first delta {tc}")
+                elif tc.function and tc.function.arguments:
+                    check(entry["id"] is not None, f"arguments of call {tc.index} before its id")
+                    entry["arguments"] += tc.function.arguments
+            if ch.finish_reason:
+                finish = ch.finish_reason
+    return "".join(content), [(calls[i]["name"], calls[i]["arguments"]) for i in sorted(calls)], finish
+
+
+def check_auto(label, **kwargs):
+    r = client.chat.completions.create(**kwargs)
+    ch = r.choices[0]
+    calls = ch.message.tool_calls or []
+    if calls:
+        check(ch.finish_reason == "tool_calls", f"{label}: calls with finish_reason {ch.finish_reason}")
+        for call in calls:
+            check(call.id.startswith("call_") and call.type == "function", f"{label}: {call}")
+            check(call.function.name in {"get_weather", "get_time"}, f"{label}: undeclared function {call.function.name}")
+            try:
+                check(isinstance(json.loads(call.function.arguments), dict), f"{label}: arguments not an object: {call}")
+            except ValueError:
+                failures.append(f"{label}: arguments are not JSON: {call}")
+    else:
+        check(isinstance(ch.message.content, str) and ch.finish_reason in ("stop", "length"), f"{label}: {ch}")
+    s_content, s_calls, s_finish = streamed_message(**kwargs)
+    check((s_content or None) == (ch.message.content or None) and s_finish == ch.finish_reason
+          and s_calls == [(c.function.name, c.function.arguments) for c in calls],
+          f"{label}: streamed {s_content!r} {s_calls} ({s_finish}) vs {ch.message.content!r} {calls} ({ch.finish_reason})")
+    print(f"{label}: {'calls ' + str([(c.function.name, c.function.arguments) for c in calls]) if calls else 'content ' + repr(ch.message.content[:80])}")
+
+
+time_tool = {"type": "function", "function": {"name": "get_time", "description": "The current time in a time zone",
+                                              "parameters": {"type": "object", "properties": {"zone": {"type": "string"}},
+                                                             "required": ["zone"]}}}
+for label, messages, extra in [
+    ("auto (default)", WEATHER, {}),
+    ("auto", [{"role": "system", "content": "Call a function when one fits."},
+              {"role": "user", "content": "What time is it in Tokyo?"}], {"tool_choice": "auto"}),
+    ("auto, plain question", [{"role": "user", "content": "Name three colours."}], {"tool_choice": "auto"}),
+]:
+    check_auto(label, model=model, temperature=0, max_tokens=60, messages=messages, tools=[tool, time_tool], **extra)
+
+# tool_choice "none": text only, never calls.
+r = client.chat.completions.create(model=model, temperature=0, max_tokens=40, messages=WEATHER, tools=[tool], tool_choice="none")
+check(not r.choices[0].message.tool_calls and isinstance(r.choices[0].message.content, str)
+      and r.choices[0].finish_reason in ("stop", "length"), f"none: {r.choices[0]}")
+
+# 7. A schema with a keyword strict mode cannot enforce: 400 naming it.
 try:
     client.chat.completions.create(messages=PERSON, max_tokens=8, response_format={"type": "json_schema", "json_schema": {
         "name": "x", "strict": True, "schema": {"type": "object", "properties": {"a": {"type": "number", "multipleOf": 3}}}}},
