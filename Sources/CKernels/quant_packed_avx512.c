@@ -115,12 +115,14 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     const int32_t *x4 = (const int32_t *)xr;
     const float *xd = (const float *)(xr + k);
     const int16_t *bsums = (const int16_t *)(xr + k + k / 256 * 4);
+    const uint8_t *shifts = xr + k + k / 256 * 4 + k / 16 * 2;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc[16], macc[8];
     for (int l = 0; l < 16; l++) acc[l] = _mm512_setzero_ps();
     for (int j = 0; j < 8; j++) macc[j] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nblk; i++) {
         const uint8_t *b = g + i * GB;
+        const uint8_t *sh = shifts + 8 * i;
         const __m512 dx = _mm512_set1_ps(xd[i]);
         const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), dx);
         const __m512 ms = _mm512_castsi512_ps(_mm512_xor_si512(
@@ -129,7 +131,7 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
         __m512i sc[8];
         for (int j = 0; j < 8; j++) {
             const __m512i t = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 64 + 16 * j)));
-            sc[j] = _mm512_or_si512(t, _mm512_slli_epi32(t, 16));
+            sc[j] = _mm512_sll_epi16(_mm512_or_si512(t, _mm512_slli_epi32(t, 16)), _mm_cvtsi32_si128(sh[j]));
         }
         const int32_t *xi = x4 + 64 * i;
         for (int l = 0; l < 8; l++) {
@@ -146,7 +148,8 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
         const int16_t *bs = bsums + 16 * i;
         for (int j = 0; j < 8; j++) {
             const __m512i mn = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 192 + 16 * j)));
-            const __m512i p = _mm512_mullo_epi32(mn, _mm512_set1_epi32((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]));
+            const int32_t m = ((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]) * (1 << sh[j]);
+            const __m512i p = _mm512_mullo_epi32(mn, _mm512_set1_epi32(m));
             macc[j] = _mm512_fmadd_ps(ms, _mm512_cvtepi32_ps(p), macc[j]);
         }
     }
@@ -172,6 +175,7 @@ INL void group_row_q6_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     const int32_t *x4 = (const int32_t *)xr;
     const float *xd = (const float *)(xr + k);
     const int32_t *bsums = (const int32_t *)(xr + k + k / 256 * 4);   // pairs of 16-bit sums
+    const uint8_t *shifts = xr + k + k / 256 * 4 + k / 16 * 2;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     // Per 32-bit lane: bytes 0,1 (the even scale) or 2,3 (the odd one) twice.
     const __m512i dup_even = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13));
@@ -181,8 +185,10 @@ INL void group_row_q6_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     for (int64_t i = 0; i < nblk; i++) {
         const uint8_t *b = g + i * GB;
         const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), _mm512_set1_ps(xd[i]));
-        __m512i pair[8];   // (sc[2j], sc[2j + 1]) of each row as 16-bit lanes
-        for (int j = 0; j < 8; j++) pair[j] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 32 + 32 * j)));
+        __m512i pair[8];   // (sc[2j], sc[2j + 1]) << sh[j] of each row as 16-bit lanes
+        for (int j = 0; j < 8; j++)
+            pair[j] = _mm512_sll_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 32 + 32 * j))),
+                                       _mm_cvtsi32_si128(shifts[8 * i + j]));
         const int32_t *xi = x4 + 64 * i;
         for (int half = 0; half < 2; half++) {
             // Scales of lanes L (L / 4 = half) and L + 8 in chunk c: sc[4c + half], sc[4c + half + 2].
@@ -360,7 +366,9 @@ INL void urow_q4_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
         const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), dx);
         const __m512 ms = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_mul_ps(_mm512_load_ps((const float *)(b + 64)), dx)),
                                                                _mm512_set1_epi32((int)0x80000000u)));   // -(dmin * dx)
-        const __m512i *sc = (const __m512i *)(b + 128);
+        const uint8_t *sh = xr + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+        _Alignas(64) __m512i sc[8];   // the unpacked scales << this row's sub-block shifts
+        for (int j = 0; j < 8; j++) sc[j] = _mm512_sll_epi16(_mm512_load_si512(b + 128 + 64 * j), _mm_cvtsi32_si128(sh[j]));
         const int32_t *xi = x4 + 64 * i;
         for (int l = 0; l < 8; l++) {
             __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
@@ -376,7 +384,8 @@ INL void urow_q4_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
         }
         const int16_t *bs = bsums + 16 * i;
         for (int j = 0; j < 8; j++) {
-            const __m512i p = _mm512_mullo_epi32(_mm512_load_si512(b + 640 + 64 * j), _mm512_set1_epi32((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]));
+            const int32_t m = ((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]) * (1 << sh[j]);
+            const __m512i p = _mm512_mullo_epi32(_mm512_load_si512(b + 640 + 64 * j), _mm512_set1_epi32(m));
             macc[j] = _mm512_fmadd_ps(ms, _mm512_cvtepi32_ps(p), macc[j]);
         }
     }
@@ -421,17 +430,27 @@ INL void urow_q6_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
         const uint8_t *b = ub + i * UB_Q6K;
         const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), _mm512_set1_ps(xd[i]));
         const int32_t *xi = x4 + 64 * i;
+        // The unpacked pairs and their two spreads << this row's sub-block shifts (pair j and
+        // spread j belong to sub-block j).
+        const uint8_t *sh = xr + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+        _Alignas(64) __m512i pr[8], spread[16];
+        for (int j = 0; j < 8; j++) {
+            const __m128i n = _mm_cvtsi32_si128(sh[j]);
+            pr[j] = _mm512_sll_epi16(_mm512_load_si512(b + 64 + 64 * j), n);
+            spread[j] = _mm512_sll_epi16(_mm512_load_si512(b + 576 + 64 * j), n);
+            spread[8 + j] = _mm512_sll_epi16(_mm512_load_si512(b + 1088 + 64 * j), n);
+        }
         for (int l = 0; l < 8; l++) {
-            const __m512i *sc = (const __m512i *)(b + 576 + 512 * (l >= 4));
+            const __m512i *sc = spread + 8 * (l >= 4);
             const uint8_t *u = b + 1600 + 512 * l;
             __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
             for (int c = 0; c < 4; c++) {
                 lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c), _mm512_set1_epi32(xi[16 * c + l])),
-                                         _mm512_load_si512(sc + 2 * c));
+                                         sc[2 * c]);
                 hi = _mm512_dpwssd_epi32(hi, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c + 64), _mm512_set1_epi32(xi[16 * c + 8 + l])),
-                                         _mm512_load_si512(sc + 2 * c + 1));
+                                         sc[2 * c + 1]);
             }
-            const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(_mm512_load_si512(b + 64 + 64 * l), _mm512_set1_epi32(bsums[8 * i + l])), 5);
+            const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(pr[l], _mm512_set1_epi32(bsums[8 * i + l])), 5);
             lo = _mm512_sub_epi32(lo, corr);
             acc[l] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(lo), acc[l]);
             acc[l + 8] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(hi), acc[l + 8]);

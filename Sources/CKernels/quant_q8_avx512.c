@@ -17,6 +17,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -231,30 +232,35 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
                 dmw[r] = h2f(w + 2);
             }
         }
+        // The activation rows' sub-block shifts applied to the 16-bit scales (and mins): lane m
+        // of a Q4_K/Q5_K row's scales-and-mins vector is sub-block m % 8's, of a Q6_K row's
+        // scales sub-block m / 2's.
+        __m512i smb[NR][BT];
+        for (int b = 0; b < nbt; b++) {
+            const uint8_t *shp = xq + b * rb + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+            const __m128i s8 = _mm_loadl_epi64((const __m128i *)shp);
+            const __m128i s16 = q6 ? _mm_unpacklo_epi8(s8, s8) : _mm_unpacklo_epi64(s8, s8);
+            const __m512i shv = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(s16));
+            for (int r = 0; r < nr; r++) smb[r][b] = _mm512_sllv_epi16(sm[r], shv);
+        }
         __m512i sumi[NR][BT];
         for (int r = 0; r < nr; r++)
             for (int b = 0; b < nbt; b++) sumi[r][b] = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++) {
-            __m512i u[NR], sc[NR];
+            __m512i u[NR];
             const __m512i idx = q6 ? idx_k6(c) : idx_k4(c);
-            for (int r = 0; r < nr; r++) {
-                u[r] = uk(type, rows[r] + i * bb, c);
-                sc[r] = _mm512_permutexvar_epi16(idx, sm[r]);
-            }
+            for (int r = 0; r < nr; r++) u[r] = uk(type, rows[r] + i * bb, c);
             for (int b = 0; b < nbt; b++) {
                 const __m512i x = _mm512_loadu_si512(xq + b * rb + 256 * i + 64 * c);
                 for (int r = 0; r < nr; r++)
-                    sumi[r][b] = _mm512_dpwssd_epi32(sumi[r][b], _mm512_maddubs_epi16(u[r], x), sc[r]);
+                    sumi[r][b] = _mm512_dpwssd_epi32(sumi[r][b], _mm512_maddubs_epi16(u[r], x),
+                                                     _mm512_permutexvar_epi16(idx, smb[r][b]));
             }
         }
-        __m256i mins16[NR];
-        if (!q6) {
-            const __m512i idx = _mm512_add_epi16(_mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
-                                                                    21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
-                                                                    7, 6, 5, 4, 3, 2, 1, 0), 1),
-                                                 _mm512_set1_epi16(8));
-            for (int r = 0; r < nr; r++) mins16[r] = _mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, sm[r]));
-        }
+        const __m512i midx = _mm512_add_epi16(_mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
+                                                                 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
+                                                                 7, 6, 5, 4, 3, 2, 1, 0), 1),
+                                              _mm512_set1_epi16(8));
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const float dx = ((const float *)(xr + k))[i];
@@ -262,10 +268,11 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
             for (int r = 0; r < nr; r++) {
                 __m512i s = sumi[r][b];
                 if (q6) {
-                    const __m256i cl = _mm256_slli_epi32(_mm256_madd_epi16(bs, _mm512_castsi512_si256(sm[r])), 5);
+                    const __m256i cl = _mm256_slli_epi32(_mm256_madd_epi16(bs, _mm512_castsi512_si256(smb[r][b])), 5);
                     s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(cl));
                 } else {
-                    const __m256 ml = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16[r]));
+                    const __m256i mins16 = _mm512_castsi512_si256(_mm512_permutexvar_epi16(midx, smb[r][b]));
+                    const __m256 ml = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16));
                     macc[r][b] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmw[r] * dx)), ml, macc[r][b]);
                 }
                 acc[r][b] = _mm512_fmadd_ps(_mm512_set1_ps(dw[r] * dx), _mm512_cvtepi32_ps(s), acc[r][b]);
@@ -305,13 +312,20 @@ TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int
         int8_t *qs = (int8_t *)row;
         const int n = ps__act_kind(type) == PS_ACT_Q8_32 ? 32 : 256;
         float *d = (float *)(row + (n == 32 ? 2 * k : k));
+        uint8_t *sh = row + k + k / 256 * 4 + k / 16 * 2;
         for (int64_t i = 0; i < k / n; i++) {
             const float amax = amax_of(xr + n * i, n);
             const float di = amax / 127.0f;
-            const __m512 id = _mm512_set1_ps(di != 0.0f ? 1.0f / di : 0.0f);
-            d[i] = di;
+            const float id = di != 0.0f ? 1.0f / di : 0.0f;
+            d[i] = n == 32 ? di : ldexpf(di, -PS_ACT_SHIFT_MAX);
             for (int j = 0; j < n; j += 16) {
-                const __m128i q = quantize16(xr + n * i + j, id);
+                float ide = id;
+                if (n == 256 && j % 32 == 0) {
+                    const int e = ps__act_exponent(amax_of(xr + n * i + j, 32), amax);
+                    sh[8 * i + j / 32] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
+                }
+                if (n == 256) ide = ldexpf(id, PS_ACT_SHIFT_MAX - sh[8 * i + j / 32]);
+                const __m128i q = quantize16(xr + n * i + j, _mm512_set1_ps(ide));
                 _mm_storeu_si128((__m128i *)(qs + n * i + j), q);
                 const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
                 if (n == 32) {

@@ -59,6 +59,8 @@ RUNS = {
     "fa16": ("ggml flash attention (f16 K/V, f16 Q, f16 V accumulator) only", {"kv16": True, "fa16": True}),
     "gelu16": ("GELU through the f16 table only", {"gelu16": True}),
     "pipeserve": ("pipeserve's default path: Q8_0 (f32 scale) and Q8_K activations", {"act": ops_scheme("q8_0", "q8_k")}),
+    "pipeserve-p2": ("pipeserve after the fix: K-quant inputs with power-of-two scales per 32 (up to 2^6)",
+                     {"act": ops_scheme("q8_0", "p2:32:6")}),
     "pipeserve@32": ("the same with K-quant inputs in blocks of 32", {"act": ops_scheme("q8_0", "q8_0")}),
     "down@p2": ("ffn_down: 256-blocks with power-of-two scales per 32 (up to 2^7)", {"act": {"down": "p2:32:7"}}),
     "down@p2e3": ("ffn_down: the same, up to 2^3", {"act": {"down": "p2:32:3"}}),
