@@ -1,7 +1,7 @@
 // quant_packed_avx512.c — ps_matmul_q8 on packed Q5_0/Q8_0/Q4_K/Q6_K weights (layout in ps_quant.h)
 // with AVX-512 VNNI. Lane r of every vector is row r of a 16-row group, so a block needs no horizontal
 // work: per 4-element chunk j, one vpdpbusd of the 16 rows' unsigned weights with the broadcast
-// activation bytes (and corr[j]) gives p[j] for each row, and acc[i % 2][j] = fma(dw * dx, p[j],
+// activation bytes (and corr[j]) gives p[j] for each row, and acc[i % 2][j] = fma(dw * dx[j], p[j],
 // acc) is the contract of ps_quant.h with the 16 rows side by side; tree8 across the eight
 // accumulators is vertical adds. Bitwise the same as the portable path.
 //
@@ -61,7 +61,7 @@ INL __m512i q8_chunk(const uint8_t *gblk, int j) {
 // Block i of a group (b: its group-block) into acc (the contract's acc[i % 2]).
 INL void group_block(const int type, const uint8_t *b, int64_t i, const int32_t *xq, const int32_t *corr,
                      const float *xd, __m512 acc[8]) {
-    const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), _mm512_set1_ps(xd[i]));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b));
     for (int j = 0; j < 4; j++) {
         __m512i u[2];
         if (type == PS_TYPE_Q8_0) {
@@ -73,7 +73,7 @@ INL void group_block(const int type, const uint8_t *b, int64_t i, const int32_t 
         for (int c = 0; c < 2; c++) {
             const int jj = j + 4 * c;
             const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + jj]), u[c], _mm512_set1_epi32(xq[8 * i + jj]));
-            acc[jj] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[jj]);
+            acc[jj] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[8 * i + jj])), _mm512_cvtepi32_ps(p), acc[jj]);
         }
     }
 }
@@ -274,11 +274,11 @@ INL void unpack_q5_0(const uint8_t *g, int64_t nblk, uint8_t *ub) {
 // group_row on an unpacked Q5_0 group: the same s, vpdpbusd operands and fmas per block.
 INL void ublock_q5_0(const uint8_t *ub, int64_t i, const int32_t *xq, const int32_t *corr, const float *xd, __m512 acc[8]) {
     const uint8_t *b = ub + i * UB_Q5;
-    const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), _mm512_set1_ps(xd[i]));
+    const __m512 dw = _mm512_load_ps((const float *)b);
     for (int j = 0; j < 8; j++) {
         const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + j]), _mm512_load_si512(b + 64 + 64 * j),
                                               _mm512_set1_epi32(xq[8 * i + j]));
-        acc[j] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[j]);
+        acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(xd[8 * i + j])), _mm512_cvtepi32_ps(p), acc[j]);
     }
 }
 
@@ -306,16 +306,15 @@ INL void urow_q5_0(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
 INL void ublock2_q5_0(const uint8_t *ub, int64_t i, const uint8_t *x0, const uint8_t *x1, int64_t k, __m512 a0[8], __m512 a1[8]) {
     const uint8_t *b = ub + i * UB_Q5;
     const __m512 dw = _mm512_load_ps((const float *)b);
-    const __m512 s0 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x0 + 2 * k))[i]));
-    const __m512 s1 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x1 + 2 * k))[i]));
+    const float *d0 = (const float *)(x0 + 2 * k) + 8 * i, *d1 = (const float *)(x1 + 2 * k) + 8 * i;
     const int32_t *q0 = (const int32_t *)x0 + 8 * i, *c0 = (const int32_t *)(x0 + k) + 8 * i;
     const int32_t *q1 = (const int32_t *)x1 + 8 * i, *c1 = (const int32_t *)(x1 + k) + 8 * i;
     for (int j = 0; j < 8; j++) {
         const __m512i u = _mm512_load_si512(b + 64 + 64 * j);
         const __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c0[j]), u, _mm512_set1_epi32(q0[j]));
         const __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c1[j]), u, _mm512_set1_epi32(q1[j]));
-        a0[j] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), a0[j]);
-        a1[j] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), a1[j]);
+        a0[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(d0[j])), _mm512_cvtepi32_ps(p0), a0[j]);
+        a1[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(d1[j])), _mm512_cvtepi32_ps(p1), a1[j]);
     }
 }
 

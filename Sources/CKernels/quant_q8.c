@@ -27,7 +27,7 @@ int64_t ps_act_row_bytes(int type, int64_t k) {
     switch (ps__act_kind(type)) {
     case PS_ACT_Q8_32:
         if (k <= 0 || k % 32) return 0;
-        return round64(k + k + k / 32 * 4);            // qs | corr (k/4 int32) | d
+        return round64(k + k + k);                      // qs | corr (k/4 int32) | d (k/4 f32)
     case PS_ACT_Q8_256:
         if (k <= 0 || k % 256) return 0;
         return round64(k + k / 256 * 4 + k / 16 * 2 + k / 32);  // qs | d | bsums | sh
@@ -111,12 +111,10 @@ void ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t
             int32_t *corr = (int32_t *)(row + k);
             float *d = (float *)(row + 2 * k);
             const int off = act_offset(type);
-            for (int64_t i = 0; i < k / 32; i++) {
-                d[i] = quantize_block(xr + 32 * i, qs + 32 * i, 32);
-                for (int j = 0; j < 8; j++) {
-                    const int8_t *q = qs + 32 * i + 4 * j;
-                    corr[8 * i + j] = -off * (q[0] + q[1] + q[2] + q[3]);
-                }
+            for (int64_t j = 0; j < k / 4; j++) {
+                d[j] = quantize_block(xr + 4 * j, qs + 4 * j, 4);
+                const int8_t *q = qs + 4 * j;
+                corr[j] = -off * (q[0] + q[1] + q[2] + q[3]);
             }
         } else {
             float *d = (float *)(row + k);
@@ -204,11 +202,11 @@ static float dot32(int type, const uint8_t *w, size_t bb, int64_t nblk, const ui
     for (int64_t i = 0; i < nblk; i++, w += bb) {
         int8_t q[32];
         weights32(type, w, q);
-        const float s = ps_f16_to_f32(ps__rd16(w)) * xd[i];
+        const float dw = ps_f16_to_f32(ps__rd16(w));
         for (int j = 0; j < 8; j++) {
             int p = 0;
             for (int t = 0; t < 4; t++) p += q[4 * j + t] * xq[32 * i + 4 * j + t];
-            acc[i & 1][j] = fmaf(s, (float)p, acc[i & 1][j]);
+            acc[i & 1][j] = fmaf(dw * xd[8 * i + j], (float)p, acc[i & 1][j]);
         }
     }
     float v[8];

@@ -92,14 +92,12 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
     __m512 acc[TR][TB];
     for (int r = 0; r < nr; r++)
         for (int b = 0; b < nbt; b++) acc[r][b] = _mm512_setzero_ps();
-    // Lane l of the scale vector is block i + l / 8's dw * dx. One activation row: the two
-    // products are formed in an xmm and spread by one vpermps; several: dw and dx are spread
-    // once each and multiplied per pair (the same products).
+    // Lane l of the scale vector is block i + l / 8's dw times activation group 8i + l's dx: dw
+    // spread once per weight row, the 16 dx loaded as they lie.
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
     int64_t i = 0;
     for (; i + 2 <= nblk; i += 2) {
         __m512i u[TR];
-        __m128 dw[TR];
         __m512 dws[TR];
         for (int r = 0; r < nr; r++) {
             const uint8_t *a = rows[r] + i * bb;
@@ -108,20 +106,17 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
                 _mm_prefetch((const char *)a + pf + 2 * bb - 1, PF_HINT);
             }
             u[r] = u2(type, a, a + bb);
-            dw[r] = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(ps__rd16(a)), ps__rd16(a + bb), 1));
-            if (nbt > 1) dws[r] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw[r]));
+            const __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(ps__rd16(a)), ps__rd16(a + bb), 1));
+            dws[r] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw));
         }
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_loadu_si512(xr + 32 * i);
             const __m512i c = _mm512_loadu_si512(xr + k + 32 * i);
-            const __m128 dx = _mm_castpd_ps(_mm_load_sd((const double *)((const float *)(xr + 2 * k) + i)));
-            const __m512 dxs = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dx));
+            const __m512 dx = _mm512_loadu_ps((const float *)(xr + 2 * k) + 8 * i);
             for (int r = 0; r < nr; r++) {
-                const __m512 sc = nbt > 1 ? _mm512_mul_ps(dws[r], dxs)
-                                          : _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_mul_ps(dw[r], dx)));
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
-                acc[r][b] = _mm512_fmadd_ps(sc, p, acc[r][b]);
+                acc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(dws[r], dx), p, acc[r][b]);
             }
         }
     }
@@ -137,7 +132,7 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_maskz_loadu_epi32(0x00FF, xr + 32 * i);
             const __m512i c = _mm512_maskz_loadu_epi32(0x00FF, xr + k + 32 * i);
-            const __m512 dx = _mm512_set1_ps(((const float *)(xr + 2 * k))[i]);
+            const __m512 dx = _mm512_maskz_loadu_ps(0x00FF, (const float *)(xr + 2 * k) + 8 * i);
             for (int r = 0; r < nr; r++) {
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
                 acc[r][b] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(dw[r], dx), p, acc[r][b], 0x00FF);
@@ -290,7 +285,7 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
 // The values of quant_q8.c's portable loop: the same amax, d = amax / 127, id = 1 / d, and x * id
 // rounded to nearest even (vcvtps2dq in the default rounding mode, as lrintf).
 
-INL __m128i quantize16(const float *x, __m512 id) {
+INL __m128i quantize16(const float *x, __m512 id) {   // id: one factor per lane
     __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), id));
     q = _mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
     return _mm512_cvtepi32_epi8(q);
@@ -302,6 +297,16 @@ INL float amax_of(const float *x, int n) {
     return _mm512_reduce_max_ps(m);
 }
 
+// Sixteen values in groups of 4 (the blocks of 32's activation groups): each lane gets its
+// group's scale amax / 127 in d and 1 / that (0 for an all-zero group) in id, as quant_q8.c.
+INL void group4_scales(__m512 v, __m512 *d, __m512 *id) {
+    __m512 m = _mm512_abs_ps(v);
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0xB1));   // swap neighbours
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0x4E));   // swap pairs
+    *d = _mm512_div_ps(m, _mm512_set1_ps(127.0f));
+    *id = _mm512_maskz_div_ps(_mm512_cmpneq_ps_mask(*d, _mm512_setzero_ps()), _mm512_set1_ps(1.0f), *d);
+}
+
 TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k, void *out) {
     const int64_t rb = ps_act_row_bytes(type, k);
     const int off = type == PS_TYPE_Q4_0 ? 8 : type == PS_TYPE_Q5_0 ? 16 : 128;
@@ -310,28 +315,37 @@ TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int
         const float *xr = x + b * x_stride;
         uint8_t *row = (uint8_t *)out + b * rb;
         int8_t *qs = (int8_t *)row;
-        const int n = ps__act_kind(type) == PS_ACT_Q8_32 ? 32 : 256;
-        float *d = (float *)(row + (n == 32 ? 2 * k : k));
+        if (ps__act_kind(type) == PS_ACT_Q8_32) {
+            int32_t *corr = (int32_t *)(row + k);
+            float *d = (float *)(row + 2 * k);
+            for (int64_t j = 0; j < k; j += 16) {
+                const __m512 v = _mm512_loadu_ps(xr + j);
+                __m512 dv, id;
+                group4_scales(v, &dv, &id);
+                _mm_storeu_ps(d + j / 4, _mm512_castps512_ps128(_mm512_permutexvar_ps(
+                                             _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), dv)));
+                const __m128i q = quantize16(xr + j, id);
+                _mm_storeu_si128((__m128i *)(qs + j), q);
+                const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
+                _mm_storeu_si128((__m128i *)(corr + j / 4), _mm_mullo_epi32(s4, _mm_set1_epi32(-off)));
+            }
+            continue;
+        }
+        float *d = (float *)(row + k);
         uint8_t *sh = row + k + k / 256 * 4 + k / 16 * 2;
-        for (int64_t i = 0; i < k / n; i++) {
-            const float amax = amax_of(xr + n * i, n);
+        for (int64_t i = 0; i < k / 256; i++) {
+            const float amax = amax_of(xr + 256 * i, 256);
             const float di = amax / 127.0f;
             const float id = di != 0.0f ? 1.0f / di : 0.0f;
-            d[i] = n == 32 ? di : ldexpf(di, -PS_ACT_SHIFT_MAX);
-            for (int j = 0; j < n; j += 16) {
-                float ide = id;
-                if (n == 256 && j % 32 == 0) {
-                    const int e = ps__act_exponent(amax_of(xr + n * i + j, 32), amax);
-                    sh[8 * i + j / 32] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
-                }
-                if (n == 256) ide = ldexpf(id, PS_ACT_SHIFT_MAX - sh[8 * i + j / 32]);
-                const __m128i q = quantize16(xr + n * i + j, _mm512_set1_ps(ide));
-                _mm_storeu_si128((__m128i *)(qs + n * i + j), q);
-                const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
-                if (n == 32) {
-                    int32_t *corr = (int32_t *)(row + k) + (32 * i + j) / 4;
-                    _mm_storeu_si128((__m128i *)corr, _mm_mullo_epi32(s4, _mm_set1_epi32(-off)));
-                } else {
+            d[i] = ldexpf(di, -PS_ACT_SHIFT_MAX);
+            for (int s = 0; s < 8; s++) {
+                const int e = ps__act_exponent(amax_of(xr + 256 * i + 32 * s, 32), amax);
+                sh[8 * i + s] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
+                const __m512 ide = _mm512_set1_ps(ldexpf(id, e));
+                for (int j = 32 * s; j < 32 * s + 32; j += 16) {
+                    const __m128i q = quantize16(xr + 256 * i + j, ide);
+                    _mm_storeu_si128((__m128i *)(qs + 256 * i + j), q);
+                    const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
                     int16_t *bs = (int16_t *)(row + k + k / 256 * 4) + (256 * i + j) / 16;
                     const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
                     *bs = (int16_t)_mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));

@@ -52,11 +52,15 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
 
 // ---- 8-bit activations ------------------------------------------------------------------------
 //
-// As in ggml, activations are quantized per block, q = nearest(x * 127 / amax) in [-127, 127],
-// scale d = amax / 127 (f32), and each weight block is dotted with them in integers. One
-// activation row of k elements is ps_act_row_bytes apart from the next (a multiple of 64):
+// As in ggml, activations are quantized per group, q = nearest(x * 127 / amax) in [-127, 127],
+// scale d = amax / 127 (f32), and each weight block is dotted with them in integers; the groups
+// are finer than ggml's (which measured against float64 has about twice the error on Gemma 3:
+// scripts/analysis/error_budget.py). One activation row of k elements is ps_act_row_bytes apart
+// from the next (a multiple of 64):
 //
-//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/32]
+//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/4]
+//       A scale per 4 elements (ggml: per 32): the kernels multiply each 4-element integer sum
+//       by a float anyway, so a scale per such lane costs one multiply, not a change of method.
 //       corr[j] = -off * (qs[4j] + ... + qs[4j+3]), off = 8, 16, 128: the correction that lets a
 //       kernel multiply the unsigned form of the weights (u = w + off) instead of w.
 //   Q4_K Q5_K Q6_K (blocks of 256):  i8 qs[k] | f32 d[k/256] | i16 bsums[k/16] | u8 sh[k/32]
@@ -73,7 +77,7 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
 // and their order are fixed, fused multiply-adds included), so results are bitwise the same on
 // portable, AVX2 and AVX-512 and whatever nb, r0/r1 and the position in the batch:
 //   blocks of 32: block i of the row gives p[j] = sum of w*q over elements 4j..4j+3 (j < 8),
-//     acc[i % 2][j] = fma(dw_i * dx_i, p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
+//     acc[i % 2][j] = fma(dw_i * dx[8i + j], p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
 //   K types: super-block i gives, for lanes L < 16, sumi[L] = sum over c < 4, t < 4 of
 //     (scale(e) << sh(e)) * u(e) * q(e), e = 64c + 4L + t (u the unsigned quant: 0..15, 0..31,
 //     0..63; sh(e) = sh[i*8 + e/32]); Q6_K: sumi[j] -= 32 * ((sc[2j] << sh_j) * bsums[2j] +
