@@ -29,9 +29,25 @@ struct Float64Fixture: Decodable {
     let model_sha256: String
     let n_continue: Int
     let prompts: [Prompt]
+    /// Per prompt of the llama.cpp fixture, along llama.cpp's agreed greedy prefix (fed token by
+    /// token): float64's logit of llama.cpp's token minus its best other logit.
+    let llamacpp_prefix_margins: [String: [Double]]
 
-    static func load() throws -> Float64Fixture {
-        let url = try #require(fixtureURL("float64-gemma3-270m.json"))
+    /// Below this float64 margin a token is a coin toss for any 8-bit implementation: the same
+    /// scheme perturbed by f32 rounding flips tokens decided by up to a few tenths
+    /// (scripts/analysis/q8_noise_band.py), and llama.cpp's settings agreeing there only shows
+    /// that they share one quantization.
+    static let coinToss = 0.1
+
+    /// How many leading tokens of llama.cpp's agreed prefix for `name` float64 decides, in
+    /// llama.cpp's favour, by more than `coinToss`: the prefix an 8-bit path must reproduce.
+    func decidedLlamaCppPrefix(_ name: String, agreed: Int) -> Int {
+        guard let m = llamacpp_prefix_margins[name] else { return 0 }
+        return min(agreed, m.firstIndex { !($0 > Self.coinToss) } ?? m.count)
+    }
+
+    static func load(_ name: String = "float64-gemma3-270m.json") throws -> Float64Fixture {
+        let url = try #require(fixtureURL(name))
         return try JSONDecoder().decode(Float64Fixture.self, from: Data(contentsOf: url))
     }
 }

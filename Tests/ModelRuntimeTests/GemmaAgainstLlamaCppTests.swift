@@ -55,12 +55,23 @@ struct GemmaAgainstLlamaCppTests {
         #expect(greedyMismatches.isEmpty, "greedy ids differ on the agreed prefix for \(greedyMismatches)")
     }
 
-    // 8-bit activations (the default) are measured against float64 instead, side by side with
-    // llama.cpp's own error: GemmaAgainstFloat64Tests.
+    /// The default path (8-bit activations) continues as llama.cpp does wherever all of llama.cpp's
+    /// settings agree and float64 does not call it a coin toss (`Float64Fixture.coinToss`), and
+    /// has its top-1 where they agree on it. Its logits are measured against float64 instead, side
+    /// by side with llama.cpp's own error: GemmaAgainstFloat64Tests.
+    @Test func defaultPathGreedyAgreesWhereLlamaCppAgreesWithItself() throws {
+        let saved = ActivationPrecision.current
+        ActivationPrecision.select(.q8)
+        defer { ActivationPrecision.select(saved) }
+        let f = try Float64Fixture.load()
+        let (_, greedyMismatches) = try compareWithLlamaCpp { name, agreed in f.decidedLlamaCppPrefix(name, agreed: agreed) }
+        #expect(greedyMismatches.isEmpty, "greedy ids differ on the decided agreed prefix for \(greedyMismatches)")
+    }
 
     /// Runs every fixture prompt on the calling thread's activation mode; checks top-1 and returns
     /// the worst top-10 logit difference and the prompts whose agreed greedy prefix differs.
-    func compareWithLlamaCpp() throws -> (worst: Double, greedyMismatches: [String]) {
+    /// `prefix(name, agreed)` is how much of the agreed prefix must match (all of it by default).
+    func compareWithLlamaCpp(prefix: (String, Int) -> Int = { $1 }) throws -> (worst: Double, greedyMismatches: [String]) {
         let f = try fixture()
         let model = try LayerRangeModel(file: try open(), threads: 2, logger: testLogger)
         let generator = Generator(model: model)
@@ -75,7 +86,7 @@ struct GemmaAgainstLlamaCppTests {
             for pair in p.top10 {
                 worst = maxPropagatingNaN([worst, abs(Double(r.promptLogits[Int(pair[0])]) - pair[1])])  // a NaN logit fails
             }
-            let n = p.agreed_prefix
+            let n = prefix(p.name, p.agreed_prefix)
             if Array(r.tokens.prefix(n)) != Array(p.greedy.prefix(n)) { mismatches.append(p.name) }
         }
         return (worst, mismatches)
