@@ -27,7 +27,7 @@ int64_t ps_act_row_bytes(int type, int64_t k) {
     switch (ps__act_kind(type)) {
     case PS_ACT_Q8_32:
         if (k <= 0 || k % 32) return 0;
-        return round64(k + k + k);                      // qs | corr (k/4 int32) | d (k/4 f32)
+        return round64(k + k + k / 2);                  // qs | corr (k/4 int32) | d (k/8 f32)
     case PS_ACT_Q8_256:
         if (k <= 0 || k % 256) return 0;
         return round64(k + k / 256 * 4 + k / 16 * 2 + k / 32);  // qs | d | bsums | sh
@@ -111,8 +111,8 @@ void ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t
             int32_t *corr = (int32_t *)(row + k);
             float *d = (float *)(row + 2 * k);
             const int off = act_offset(type);
+            for (int64_t g = 0; g < k / 8; g++) d[g] = quantize_block(xr + 8 * g, qs + 8 * g, 8);
             for (int64_t j = 0; j < k / 4; j++) {
-                d[j] = quantize_block(xr + 4 * j, qs + 4 * j, 4);
                 const int8_t *q = qs + 4 * j;
                 corr[j] = -off * (q[0] + q[1] + q[2] + q[3]);
             }
@@ -206,7 +206,7 @@ static float dot32(int type, const uint8_t *w, size_t bb, int64_t nblk, const ui
         for (int j = 0; j < 8; j++) {
             int p = 0;
             for (int t = 0; t < 4; t++) p += q[4 * j + t] * xq[32 * i + 4 * j + t];
-            acc[i & 1][j] = fmaf(dw * xd[8 * i + j], (float)p, acc[i & 1][j]);
+            acc[i & 1][j] = fmaf(dw * xd[4 * i + j / 2], (float)p, acc[i & 1][j]);
         }
     }
     float v[8];

@@ -78,7 +78,8 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const __m256i x = _mm256_loadu_si256((const __m256i *)(xr + 32 * i));
-            const __m256 dx = _mm256_loadu_ps((const float *)(xr + 2 * k) + 8 * i);   // one scale per lane
+            const __m256 dx = _mm256_permutevar8x32_ps(      // lane l: scale l / 2
+                _mm256_castps128_ps256(_mm_loadu_ps((const float *)(xr + 2 * k) + 4 * i)), _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
             for (int r = 0; r < nr; r++) {
                 const __m256 v = _mm256_cvtepi32_ps(dot_blk(type, wv[r], aw[r], x, xr + k + 32 * i));
                 if (p) acc[1][r][b] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), v, acc[1][r][b]);

@@ -92,9 +92,10 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
     __m512 acc[TR][TB];
     for (int r = 0; r < nr; r++)
         for (int b = 0; b < nbt; b++) acc[r][b] = _mm512_setzero_ps();
-    // Lane l of the scale vector is block i + l / 8's dw times activation group 8i + l's dx: dw
-    // spread once per weight row, the 16 dx loaded as they lie.
+    // Lane l of the scale vector is block i + l / 8's dw times activation group 4i + l / 2's dx:
+    // dw spread once per weight row, the 8 dx of the two blocks spread to pairs of lanes.
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     int64_t i = 0;
     for (; i + 2 <= nblk; i += 2) {
         __m512i u[TR];
@@ -113,7 +114,8 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_loadu_si512(xr + 32 * i);
             const __m512i c = _mm512_loadu_si512(xr + k + 32 * i);
-            const __m512 dx = _mm512_loadu_ps((const float *)(xr + 2 * k) + 8 * i);
+            const __m512 dx = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(
+                                                        _mm256_loadu_ps((const float *)(xr + 2 * k) + 4 * i)));
             for (int r = 0; r < nr; r++) {
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
                 acc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(dws[r], dx), p, acc[r][b]);
@@ -132,7 +134,7 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_maskz_loadu_epi32(0x00FF, xr + 32 * i);
             const __m512i c = _mm512_maskz_loadu_epi32(0x00FF, xr + k + 32 * i);
-            const __m512 dx = _mm512_maskz_loadu_ps(0x00FF, (const float *)(xr + 2 * k) + 8 * i);
+            const __m512 dx = _mm512_permutexvar_ps(pairs, _mm512_maskz_loadu_ps(0x000F, (const float *)(xr + 2 * k) + 4 * i));
             for (int r = 0; r < nr; r++) {
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
                 acc[r][b] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(dw[r], dx), p, acc[r][b], 0x00FF);
@@ -297,12 +299,13 @@ INL float amax_of(const float *x, int n) {
     return _mm512_reduce_max_ps(m);
 }
 
-// Sixteen values in groups of 4 (the blocks of 32's activation groups): each lane gets its
+// Sixteen values in groups of 8 (the blocks of 32's activation groups): each lane gets its
 // group's scale amax / 127 in d and 1 / that (0 for an all-zero group) in id, as quant_q8.c.
-INL void group4_scales(__m512 v, __m512 *d, __m512 *id) {
+INL void group8_scales(__m512 v, __m512 *d, __m512 *id) {
     __m512 m = _mm512_abs_ps(v);
-    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0xB1));   // swap neighbours
-    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0x4E));   // swap pairs
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0xB1));        // swap neighbours
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0x4E));        // swap pairs
+    m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, 0xB1));  // swap the 128-bit quarters of each half
     *d = _mm512_div_ps(m, _mm512_set1_ps(127.0f));
     *id = _mm512_maskz_div_ps(_mm512_cmpneq_ps_mask(*d, _mm512_setzero_ps()), _mm512_set1_ps(1.0f), *d);
 }
@@ -321,9 +324,9 @@ TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int
             for (int64_t j = 0; j < k; j += 16) {
                 const __m512 v = _mm512_loadu_ps(xr + j);
                 __m512 dv, id;
-                group4_scales(v, &dv, &id);
-                _mm_storeu_ps(d + j / 4, _mm512_castps512_ps128(_mm512_permutexvar_ps(
-                                             _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), dv)));
+                group8_scales(v, &dv, &id);
+                d[j / 8] = _mm512_cvtss_f32(dv);
+                d[j / 8 + 1] = _mm512_cvtss_f32(_mm512_shuffle_f32x4(dv, dv, 0xEE));   // lane 8
                 const __m128i q = quantize16(xr + j, id);
                 _mm_storeu_si128((__m128i *)(qs + j), q);
                 const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4

@@ -31,8 +31,8 @@ func quantize(_ format: WeightFormat, _ x: [Float], xStride: Int, batch: Int, k:
     return out
 }
 
-/// Activation quantization written independently in Swift. Blocks of 32 (Q*_0): per group of 4
-/// elements d = amax / 127, q = round-half-even(x / d) (ggml's Q8_0 values with groups of 4). Blocks of 256 (K types): d = amax / 127, and
+/// Activation quantization written independently in Swift. Blocks of 32 (Q*_0): per group of 8
+/// elements d = amax / 127, q = round-half-even(x / d) (ggml's Q8_0 values with groups of 8). Blocks of 256 (K types): d = amax / 127, and
 /// each sub-block of 32 the finest scale d / 2^e (e <= 6) with its own amax · 2^e <= amax; stored
 /// d / 2^6 and the shifts 6 - e. `scale[i]` is what element i's q stands for.
 func referenceQuantize(_ x: ArraySlice<Float>, block: Int) -> (q: [Int8], d: [Float], shifts: [UInt8], scale: [Double]) {
@@ -43,14 +43,14 @@ func referenceQuantize(_ x: ArraySlice<Float>, block: Int) -> (q: [Int8], d: [Fl
         let amax = b.map { abs($0) }.max()!
         let blockScale = amax / 127
         let inverse: Float = blockScale != 0 ? 1 / blockScale : 0
-        if block == 32 {   // a scale per group of 4
-            for g in stride(from: start, to: start + 32, by: 4) {
-                let gAmax = xs[g..<(g + 4)].map { abs($0) }.max()!
+        if block == 32 {   // a scale per group of 8
+            for g in stride(from: start, to: start + 32, by: 8) {
+                let gAmax = xs[g..<(g + 8)].map { abs($0) }.max()!
                 let gScale = gAmax / 127
                 let gInverse: Float = gScale != 0 ? 1 / gScale : 0
                 d.append(gScale)
-                q += xs[g..<(g + 4)].map { Int8(max(-127, min(127, ($0 * gInverse).rounded(.toNearestOrEven)))) }
-                scale += Array(repeating: Double(gScale), count: 4)
+                q += xs[g..<(g + 8)].map { Int8(max(-127, min(127, ($0 * gInverse).rounded(.toNearestOrEven)))) }
+                scale += Array(repeating: Double(gScale), count: 8)
             }
             continue
         }

@@ -58,9 +58,11 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
 // scripts/analysis/error_budget.py). One activation row of k elements is ps_act_row_bytes apart
 // from the next (a multiple of 64):
 //
-//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/4]
-//       A scale per 4 elements (ggml: per 32): the kernels multiply each 4-element integer sum
-//       by a float anyway, so a scale per such lane costs one multiply, not a change of method.
+//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/8]
+//       A scale per 8 elements (ggml: per 32): the kernels multiply each 4-element integer sum
+//       by a float anyway, so a finer scale costs one multiply per scale in the packed kernels
+//       (per 4 elements measured 0.91x on the Q5_0 batch kernel; per 8 halves that for 10 % more
+//       error than per 4, scripts/analysis/error_budget.py).
 //       corr[j] = -off * (qs[4j] + ... + qs[4j+3]), off = 8, 16, 128: the correction that lets a
 //       kernel multiply the unsigned form of the weights (u = w + off) instead of w.
 //   Q4_K Q5_K Q6_K (blocks of 256):  i8 qs[k] | f32 d[k/256] | i16 bsums[k/16] | u8 sh[k/32]
@@ -77,7 +79,7 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
 // and their order are fixed, fused multiply-adds included), so results are bitwise the same on
 // portable, AVX2 and AVX-512 and whatever nb, r0/r1 and the position in the batch:
 //   blocks of 32: block i of the row gives p[j] = sum of w*q over elements 4j..4j+3 (j < 8),
-//     acc[i % 2][j] = fma(dw_i * dx[8i + j], p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
+//     acc[i % 2][j] = fma(dw_i * dx[4i + j/2], p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
 //   K types: super-block i gives, for lanes L < 16, sumi[L] = sum over c < 4, t < 4 of
 //     (scale(e) << sh(e)) * u(e) * q(e), e = 64c + 4L + t (u the unsigned quant: 0..15, 0..31,
 //     0..63; sh(e) = sh[i*8 + e/32]); Q6_K: sumi[j] -= 32 * ((sc[2j] << sh_j) * bsums[2j] +
@@ -155,7 +157,7 @@ int     ps_arena_preferred(void);
 int     ps_packed_preferred(int type, int64_t k);
 /// 1 if a matmul of `nb` activation rows on packed weights of `type` with rows of `k` elements is
 /// faster than on the GGUF rows (always for nb = 1; for batches, where the packed kernel unpacks
-/// each 16-row group once: Q5_0, Q8_0, and Q4_K with k <= 1024 or nb >= 8). Either gives the same bits.
+/// each 16-row group once: Q5_0, Q8_0, Q4_K and Q6_K). Either gives the same bits.
 int     ps_packed_batch_preferred(int type, int64_t k, int64_t nb);
 /// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
 /// 0), 1 = as the process decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
