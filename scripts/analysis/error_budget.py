@@ -63,6 +63,8 @@ RUNS = {
                      {"act": ops_scheme("q8_0", "p2:32:6")}),
     "pipeserve-4": ("pipeserve now: 32-block inputs with a scale per 4, K-quant inputs power-of-two per 32",
                     {"act": {"qkv": "b4", "gateup": "b4", "head": "b4", "wo": "p2:32:6", "down": "p2:32:6"}}),
+    "pipeserve-8": ("pipeserve as merged: 32-block inputs with a scale per 8, K-quant inputs power-of-two per 32",
+                    {"act": {"qkv": "b8", "gateup": "b8", "head": "b8", "wo": "p2:32:6", "down": "p2:32:6"}}),
     "pipeserve-4-16": ("the same with K-quant power-of-two scales per 16",
                        {"act": {"qkv": "b4", "gateup": "b4", "head": "b4", "wo": "p2:16:6", "down": "p2:16:6"}}),
     "down@p2/16": ("ffn_down: power-of-two scales per 16 (up to 2^6)", {"act": {"down": "p2:16:6"}}),
