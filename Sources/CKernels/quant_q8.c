@@ -69,6 +69,16 @@ float ps__amax(const float *x, int n) {
 }
 
 int ps__act_exponent(float sub_amax, float amax) {
+    // The largest e <= PS_ACT_SHIFT_MAX with sub_amax * 2^e <= amax, from the exponent and
+    // mantissa bits of two normal numbers (sub_amax <= amax); anything else by the definition.
+    uint32_t s, a;
+    memcpy(&s, &sub_amax, 4);
+    memcpy(&a, &amax, 4);
+    const int es = (int)(s >> 23) & 0xFF, ea = (int)(a >> 23) & 0xFF;
+    if (es > 0 && es < 255 && ea < 255 && (s >> 31) == 0 && (a >> 31) == 0 && sub_amax <= amax) {
+        const int e = ea - es - ((s & 0x7FFFFF) > (a & 0x7FFFFF));
+        return e < PS_ACT_SHIFT_MAX ? e : PS_ACT_SHIFT_MAX;
+    }
     int e = 0;
     while (e < PS_ACT_SHIFT_MAX && ldexpf(sub_amax, e + 1) <= amax) e++;
     return e;
@@ -82,7 +92,7 @@ static float quantize_block256(const float *x, int8_t *q, uint8_t sh[8]) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     for (int s = 0; s < 8; s++) {
         const int e = ps__act_exponent(ps__amax(x + 32 * s, 32), amax);
-        const float ide = ldexpf(id, e);
+        const float ide = id * (float)(1 << e);   // exact: a power of two
         sh[s] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
         for (int i = 32 * s; i < 32 * s + 32; i++) {
             long v = lrintf(x[i] * ide);
@@ -90,7 +100,7 @@ static float quantize_block256(const float *x, int8_t *q, uint8_t sh[8]) {
             q[i] = (int8_t)v;
         }
     }
-    return ldexpf(d, -PS_ACT_SHIFT_MAX);
+    return d * (1.0f / (1 << PS_ACT_SHIFT_MAX));
 }
 
 void ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k,

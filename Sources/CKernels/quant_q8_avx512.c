@@ -340,11 +340,11 @@ TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int
             const float amax = amax_of(xr + 256 * i, 256);
             const float di = amax / 127.0f;
             const float id = di != 0.0f ? 1.0f / di : 0.0f;
-            d[i] = ldexpf(di, -PS_ACT_SHIFT_MAX);
+            d[i] = di * (1.0f / (1 << PS_ACT_SHIFT_MAX));
             for (int s = 0; s < 8; s++) {
                 const int e = ps__act_exponent(amax_of(xr + 256 * i + 32 * s, 32), amax);
                 sh[8 * i + s] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
-                const __m512 ide = _mm512_set1_ps(ldexpf(id, e));
+                const __m512 ide = _mm512_set1_ps(id * (float)(1 << e));
                 for (int j = 32 * s; j < 32 * s + 32; j += 16) {
                     const __m128i q = quantize16(xr + 256 * i + j, ide);
                     _mm_storeu_si128((__m128i *)(qs + 256 * i + j), q);
