@@ -99,13 +99,14 @@ int ps_packed_batch_preferred(int type, int64_t k, int64_t nb) {
     if (nb <= 1) return 1;
     // Batches unpack each group once (quant_packed_avx512.c). Measured against the row-major
     // tiles on random weights of Gemma's shapes, one thread, best of 5 (GMAC/s ratio packed /
-    // row-major; nb = 2, 4, 8, 16, 64, 512): Q5_0 1024 x 640 1.71 1.40 1.66 1.64 1.74 1.69; Q8_0
-    // 256 x 640 1.62-1.65; Q4_K 640 x 1024 1.28 1.40 1.40 1.48 1.37 1.25, 640 x 2048 0.98 0.98
-    // 1.09 1.27 1.18 1.28 (its 42 KiB unpacked group no longer fits L1); Q6_K 640 x 2048 0.80
-    // 0.67 0.85 0.92 0.88 0.98 — Q6_K batches stay on the row-major tiles.
+    // row-major; scripts/bench/batch_matmul.c, nb = 2, 4, 8, 16, 64, 512), since the K types'
+    // activations carry sub-block shifts (issue 20; the row-major tiles then shift a scale vector
+    // per activation row and chunk, the packed kernel once per super-block and row): Q5_0 1.51-1.55
+    // at 512, Q8_0 1.42; Q4_K 640 x 2048 1.13 1.51 1.32 1.50 1.60 1.50; Q6_K 640 x 2048 1.33 1.05
+    // 1.52 1.45 1.54 1.32 (before the shifts Q6_K's row-major tiles had been faster: 0.67-0.98).
+    (void)k;
     switch (type) {
-    case PS_TYPE_Q5_0: case PS_TYPE_Q8_0: return 1;
-    case PS_TYPE_Q4_K: return k <= 1024 || nb >= 8;
+    case PS_TYPE_Q5_0: case PS_TYPE_Q8_0: case PS_TYPE_Q4_K: case PS_TYPE_Q6_K: return 1;
     default: return 0;
     }
 }

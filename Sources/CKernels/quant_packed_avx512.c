@@ -1,7 +1,7 @@
 // quant_packed_avx512.c — ps_matmul_q8 on packed Q5_0/Q8_0/Q4_K/Q6_K weights (layout in ps_quant.h)
 // with AVX-512 VNNI. Lane r of every vector is row r of a 16-row group, so a block needs no horizontal
 // work: per 4-element chunk j, one vpdpbusd of the 16 rows' unsigned weights with the broadcast
-// activation bytes (and corr[j]) gives p[j] for each row, and acc[i % 2][j] = fma(dw * dx, p[j],
+// activation bytes (and corr[j]) gives p[j] for each row, and acc[i % 2][j] = fma(dw * dx[j / 2], p[j],
 // acc) is the contract of ps_quant.h with the 16 rows side by side; tree8 across the eight
 // accumulators is vertical adds. Bitwise the same as the portable path.
 //
@@ -61,7 +61,9 @@ INL __m512i q8_chunk(const uint8_t *gblk, int j) {
 // Block i of a group (b: its group-block) into acc (the contract's acc[i % 2]).
 INL void group_block(const int type, const uint8_t *b, int64_t i, const int32_t *xq, const int32_t *corr,
                      const float *xd, __m512 acc[8]) {
-    const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), _mm512_set1_ps(xd[i]));
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b));
+    __m512 s[4];   // dw * dx of the block's four activation groups (chunks 2m and 2m + 1)
+    for (int m = 0; m < 4; m++) s[m] = _mm512_mul_ps(dw, _mm512_set1_ps(xd[4 * i + m]));
     for (int j = 0; j < 4; j++) {
         __m512i u[2];
         if (type == PS_TYPE_Q8_0) {
@@ -73,7 +75,7 @@ INL void group_block(const int type, const uint8_t *b, int64_t i, const int32_t 
         for (int c = 0; c < 2; c++) {
             const int jj = j + 4 * c;
             const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + jj]), u[c], _mm512_set1_epi32(xq[8 * i + jj]));
-            acc[jj] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[jj]);
+            acc[jj] = _mm512_fmadd_ps(s[jj / 2], _mm512_cvtepi32_ps(p), acc[jj]);
         }
     }
 }
@@ -115,12 +117,14 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     const int32_t *x4 = (const int32_t *)xr;
     const float *xd = (const float *)(xr + k);
     const int16_t *bsums = (const int16_t *)(xr + k + k / 256 * 4);
+    const uint8_t *shifts = xr + k + k / 256 * 4 + k / 16 * 2;
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc[16], macc[8];
     for (int l = 0; l < 16; l++) acc[l] = _mm512_setzero_ps();
     for (int j = 0; j < 8; j++) macc[j] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nblk; i++) {
         const uint8_t *b = g + i * GB;
+        const uint8_t *sh = shifts + 8 * i;
         const __m512 dx = _mm512_set1_ps(xd[i]);
         const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), dx);
         const __m512 ms = _mm512_castsi512_ps(_mm512_xor_si512(
@@ -129,7 +133,7 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
         __m512i sc[8];
         for (int j = 0; j < 8; j++) {
             const __m512i t = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 64 + 16 * j)));
-            sc[j] = _mm512_or_si512(t, _mm512_slli_epi32(t, 16));
+            sc[j] = _mm512_sll_epi16(_mm512_or_si512(t, _mm512_slli_epi32(t, 16)), _mm_cvtsi32_si128(sh[j]));
         }
         const int32_t *xi = x4 + 64 * i;
         for (int l = 0; l < 8; l++) {
@@ -146,7 +150,8 @@ INL void group_row_q4_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
         const int16_t *bs = bsums + 16 * i;
         for (int j = 0; j < 8; j++) {
             const __m512i mn = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(b + 192 + 16 * j)));
-            const __m512i p = _mm512_mullo_epi32(mn, _mm512_set1_epi32((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]));
+            const int32_t m = ((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]) * (1 << sh[j]);
+            const __m512i p = _mm512_mullo_epi32(mn, _mm512_set1_epi32(m));
             macc[j] = _mm512_fmadd_ps(ms, _mm512_cvtepi32_ps(p), macc[j]);
         }
     }
@@ -172,6 +177,7 @@ INL void group_row_q6_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     const int32_t *x4 = (const int32_t *)xr;
     const float *xd = (const float *)(xr + k);
     const int32_t *bsums = (const int32_t *)(xr + k + k / 256 * 4);   // pairs of 16-bit sums
+    const uint8_t *shifts = xr + k + k / 256 * 4 + k / 16 * 2;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     // Per 32-bit lane: bytes 0,1 (the even scale) or 2,3 (the odd one) twice.
     const __m512i dup_even = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13));
@@ -181,8 +187,10 @@ INL void group_row_q6_k(const uint8_t *g, int64_t nblk, const uint8_t *xr, int64
     for (int64_t i = 0; i < nblk; i++) {
         const uint8_t *b = g + i * GB;
         const __m512 s = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)b)), _mm512_set1_ps(xd[i]));
-        __m512i pair[8];   // (sc[2j], sc[2j + 1]) of each row as 16-bit lanes
-        for (int j = 0; j < 8; j++) pair[j] = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 32 + 32 * j)));
+        __m512i pair[8];   // (sc[2j], sc[2j + 1]) << sh[j] of each row as 16-bit lanes
+        for (int j = 0; j < 8; j++)
+            pair[j] = _mm512_sll_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + 32 + 32 * j))),
+                                       _mm_cvtsi32_si128(shifts[8 * i + j]));
         const int32_t *xi = x4 + 64 * i;
         for (int half = 0; half < 2; half++) {
             // Scales of lanes L (L / 4 = half) and L + 8 in chunk c: sc[4c + half], sc[4c + half + 2].
@@ -268,11 +276,13 @@ INL void unpack_q5_0(const uint8_t *g, int64_t nblk, uint8_t *ub) {
 // group_row on an unpacked Q5_0 group: the same s, vpdpbusd operands and fmas per block.
 INL void ublock_q5_0(const uint8_t *ub, int64_t i, const int32_t *xq, const int32_t *corr, const float *xd, __m512 acc[8]) {
     const uint8_t *b = ub + i * UB_Q5;
-    const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), _mm512_set1_ps(xd[i]));
+    const __m512 dw = _mm512_load_ps((const float *)b);
+    __m512 s[4];
+    for (int m = 0; m < 4; m++) s[m] = _mm512_mul_ps(dw, _mm512_set1_ps(xd[4 * i + m]));
     for (int j = 0; j < 8; j++) {
         const __m512i p = _mm512_dpbusd_epi32(_mm512_set1_epi32(corr[8 * i + j]), _mm512_load_si512(b + 64 + 64 * j),
                                               _mm512_set1_epi32(xq[8 * i + j]));
-        acc[j] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[j]);
+        acc[j] = _mm512_fmadd_ps(s[j / 2], _mm512_cvtepi32_ps(p), acc[j]);
     }
 }
 
@@ -300,16 +310,20 @@ INL void urow_q5_0(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
 INL void ublock2_q5_0(const uint8_t *ub, int64_t i, const uint8_t *x0, const uint8_t *x1, int64_t k, __m512 a0[8], __m512 a1[8]) {
     const uint8_t *b = ub + i * UB_Q5;
     const __m512 dw = _mm512_load_ps((const float *)b);
-    const __m512 s0 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x0 + 2 * k))[i]));
-    const __m512 s1 = _mm512_mul_ps(dw, _mm512_set1_ps(((const float *)(x1 + 2 * k))[i]));
+    const float *d0 = (const float *)(x0 + 2 * k) + 4 * i, *d1 = (const float *)(x1 + 2 * k) + 4 * i;
+    __m512 s0[4], s1[4];
+    for (int m = 0; m < 4; m++) {
+        s0[m] = _mm512_mul_ps(dw, _mm512_set1_ps(d0[m]));
+        s1[m] = _mm512_mul_ps(dw, _mm512_set1_ps(d1[m]));
+    }
     const int32_t *q0 = (const int32_t *)x0 + 8 * i, *c0 = (const int32_t *)(x0 + k) + 8 * i;
     const int32_t *q1 = (const int32_t *)x1 + 8 * i, *c1 = (const int32_t *)(x1 + k) + 8 * i;
     for (int j = 0; j < 8; j++) {
         const __m512i u = _mm512_load_si512(b + 64 + 64 * j);
         const __m512i p0 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c0[j]), u, _mm512_set1_epi32(q0[j]));
         const __m512i p1 = _mm512_dpbusd_epi32(_mm512_set1_epi32(c1[j]), u, _mm512_set1_epi32(q1[j]));
-        a0[j] = _mm512_fmadd_ps(s0, _mm512_cvtepi32_ps(p0), a0[j]);
-        a1[j] = _mm512_fmadd_ps(s1, _mm512_cvtepi32_ps(p1), a1[j]);
+        a0[j] = _mm512_fmadd_ps(s0[j / 2], _mm512_cvtepi32_ps(p0), a0[j]);
+        a1[j] = _mm512_fmadd_ps(s1[j / 2], _mm512_cvtepi32_ps(p1), a1[j]);
     }
 }
 
@@ -360,7 +374,9 @@ INL void urow_q4_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
         const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), dx);
         const __m512 ms = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(_mm512_mul_ps(_mm512_load_ps((const float *)(b + 64)), dx)),
                                                                _mm512_set1_epi32((int)0x80000000u)));   // -(dmin * dx)
-        const __m512i *sc = (const __m512i *)(b + 128);
+        const uint8_t *sh = xr + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+        _Alignas(64) __m512i sc[8];   // the unpacked scales << this row's sub-block shifts
+        for (int j = 0; j < 8; j++) sc[j] = _mm512_sll_epi16(_mm512_load_si512(b + 128 + 64 * j), _mm_cvtsi32_si128(sh[j]));
         const int32_t *xi = x4 + 64 * i;
         for (int l = 0; l < 8; l++) {
             __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
@@ -376,7 +392,8 @@ INL void urow_q4_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
         }
         const int16_t *bs = bsums + 16 * i;
         for (int j = 0; j < 8; j++) {
-            const __m512i p = _mm512_mullo_epi32(_mm512_load_si512(b + 640 + 64 * j), _mm512_set1_epi32((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]));
+            const int32_t m = ((int32_t)bs[2 * j] + (int32_t)bs[2 * j + 1]) * (1 << sh[j]);
+            const __m512i p = _mm512_mullo_epi32(_mm512_load_si512(b + 640 + 64 * j), _mm512_set1_epi32(m));
             macc[j] = _mm512_fmadd_ps(ms, _mm512_cvtepi32_ps(p), macc[j]);
         }
     }
@@ -421,20 +438,28 @@ INL void urow_q6_k(const uint8_t *ub, int64_t nblk, const uint8_t *xr, int64_t k
         const uint8_t *b = ub + i * UB_Q6K;
         const __m512 s = _mm512_mul_ps(_mm512_load_ps((const float *)b), _mm512_set1_ps(xd[i]));
         const int32_t *xi = x4 + 64 * i;
-        for (int l = 0; l < 8; l++) {
-            const __m512i *sc = (const __m512i *)(b + 576 + 512 * (l >= 4));
-            const uint8_t *u = b + 1600 + 512 * l;
-            __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
-            for (int c = 0; c < 4; c++) {
-                lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c), _mm512_set1_epi32(xi[16 * c + l])),
-                                         _mm512_load_si512(sc + 2 * c));
-                hi = _mm512_dpwssd_epi32(hi, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c + 64), _mm512_set1_epi32(xi[16 * c + 8 + l])),
-                                         _mm512_load_si512(sc + 2 * c + 1));
+        // The unpacked spreads (and pairs, for the correction) << this row's sub-block shifts
+        // (pair j and its spreads belong to sub-block j), half by half in registers.
+        const uint8_t *sh = xr + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+        for (int half = 0; half < 2; half++) {
+            __m512i sc[8];
+            for (int j = 0; j < 8; j++)
+                sc[j] = _mm512_sll_epi16(_mm512_load_si512(b + 576 + 512 * half + 64 * j), _mm_cvtsi32_si128(sh[j]));
+            for (int l = 4 * half; l < 4 * half + 4; l++) {
+                const uint8_t *u = b + 1600 + 512 * l;
+                __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+                for (int c = 0; c < 4; c++) {
+                    lo = _mm512_dpwssd_epi32(lo, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c), _mm512_set1_epi32(xi[16 * c + l])),
+                                             sc[2 * c]);
+                    hi = _mm512_dpwssd_epi32(hi, _mm512_maddubs_epi16(_mm512_load_si512(u + 128 * c + 64), _mm512_set1_epi32(xi[16 * c + 8 + l])),
+                                             sc[2 * c + 1]);
+                }
+                const __m512i pr = _mm512_sll_epi16(_mm512_load_si512(b + 64 + 64 * l), _mm_cvtsi32_si128(sh[l]));
+                const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(pr, _mm512_set1_epi32(bsums[8 * i + l])), 5);
+                lo = _mm512_sub_epi32(lo, corr);
+                acc[l] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(lo), acc[l]);
+                acc[l + 8] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(hi), acc[l + 8]);
             }
-            const __m512i corr = _mm512_slli_epi32(_mm512_madd_epi16(_mm512_load_si512(b + 64 + 64 * l), _mm512_set1_epi32(bsums[8 * i + l])), 5);
-            lo = _mm512_sub_epi32(lo, corr);
-            acc[l] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(lo), acc[l]);
-            acc[l + 8] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(hi), acc[l + 8]);
         }
     }
     _mm512_storeu_ps(y, tree16v(acc));

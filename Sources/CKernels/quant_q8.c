@@ -27,10 +27,10 @@ int64_t ps_act_row_bytes(int type, int64_t k) {
     switch (ps__act_kind(type)) {
     case PS_ACT_Q8_32:
         if (k <= 0 || k % 32) return 0;
-        return round64(k + k + k / 32 * 4);            // qs | corr (k/4 int32) | d
+        return round64(k + k + k / 2);                  // qs | corr (k/4 int32) | d (k/8 f32)
     case PS_ACT_Q8_256:
         if (k <= 0 || k % 256) return 0;
-        return round64(k + k / 256 * 4 + k / 16 * 2);  // qs | d | bsums
+        return round64(k + k / 256 * 4 + k / 16 * 2 + k / 32);  // qs | d | bsums | sh
     default: return 0;
     }
 }
@@ -59,6 +59,50 @@ static float quantize_block(const float *x, int8_t *q, int n) {
     return d;
 }
 
+float ps__amax(const float *x, int n) {
+    float amax = 0.0f;
+    for (int i = 0; i < n; i++) {
+        const float a = fabsf(x[i]);
+        amax = a > amax ? a : amax;
+    }
+    return amax;
+}
+
+int ps__act_exponent(float sub_amax, float amax) {
+    // The largest e <= PS_ACT_SHIFT_MAX with sub_amax * 2^e <= amax, from the exponent and
+    // mantissa bits of two normal numbers (sub_amax <= amax); anything else by the definition.
+    uint32_t s, a;
+    memcpy(&s, &sub_amax, 4);
+    memcpy(&a, &amax, 4);
+    const int es = (int)(s >> 23) & 0xFF, ea = (int)(a >> 23) & 0xFF;
+    if (es > 0 && es < 255 && ea < 255 && (s >> 31) == 0 && (a >> 31) == 0 && sub_amax <= amax) {
+        const int e = ea - es - ((s & 0x7FFFFF) > (a & 0x7FFFFF));
+        return e < PS_ACT_SHIFT_MAX ? e : PS_ACT_SHIFT_MAX;
+    }
+    int e = 0;
+    while (e < PS_ACT_SHIFT_MAX && ldexpf(sub_amax, e + 1) <= amax) e++;
+    return e;
+}
+
+// One K-type super-block of 256 (layout in ps_quant.h): qs, the stored scale, 8 shifts; bsums
+// are left to the caller.
+static float quantize_block256(const float *x, int8_t *q, uint8_t sh[8]) {
+    const float amax = ps__amax(x, 256);
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int s = 0; s < 8; s++) {
+        const int e = ps__act_exponent(ps__amax(x + 32 * s, 32), amax);
+        const float ide = id * (float)(1 << e);   // exact: a power of two
+        sh[s] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
+        for (int i = 32 * s; i < 32 * s + 32; i++) {
+            long v = lrintf(x[i] * ide);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            q[i] = (int8_t)v;
+        }
+    }
+    return d * (1.0f / (1 << PS_ACT_SHIFT_MAX));
+}
+
 void ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k,
                              void *out) {
     const int64_t rb = ps_act_row_bytes(type, k);
@@ -77,18 +121,17 @@ void ps_quantize_activations(int type, const float *x, int64_t x_stride, int64_t
             int32_t *corr = (int32_t *)(row + k);
             float *d = (float *)(row + 2 * k);
             const int off = act_offset(type);
-            for (int64_t i = 0; i < k / 32; i++) {
-                d[i] = quantize_block(xr + 32 * i, qs + 32 * i, 32);
-                for (int j = 0; j < 8; j++) {
-                    const int8_t *q = qs + 32 * i + 4 * j;
-                    corr[8 * i + j] = -off * (q[0] + q[1] + q[2] + q[3]);
-                }
+            for (int64_t g = 0; g < k / 8; g++) d[g] = quantize_block(xr + 8 * g, qs + 8 * g, 8);
+            for (int64_t j = 0; j < k / 4; j++) {
+                const int8_t *q = qs + 4 * j;
+                corr[j] = -off * (q[0] + q[1] + q[2] + q[3]);
             }
         } else {
             float *d = (float *)(row + k);
             int16_t *bs = (int16_t *)(row + k + k / 256 * 4);
+            uint8_t *sh = row + k + k / 256 * 4 + k / 16 * 2;
             for (int64_t i = 0; i < k / 256; i++) {
-                d[i] = quantize_block(xr + 256 * i, qs + 256 * i, 256);
+                d[i] = quantize_block256(xr + 256 * i, qs + 256 * i, sh + 8 * i);
                 for (int j = 0; j < 16; j++) {
                     int s = 0;
                     for (int l = 0; l < 16; l++) s += qs[256 * i + 16 * j + l];
@@ -169,11 +212,11 @@ static float dot32(int type, const uint8_t *w, size_t bb, int64_t nblk, const ui
     for (int64_t i = 0; i < nblk; i++, w += bb) {
         int8_t q[32];
         weights32(type, w, q);
-        const float s = ps_f16_to_f32(ps__rd16(w)) * xd[i];
+        const float dw = ps_f16_to_f32(ps__rd16(w));
         for (int j = 0; j < 8; j++) {
             int p = 0;
             for (int t = 0; t < 4; t++) p += q[4 * j + t] * xq[32 * i + 4 * j + t];
-            acc[i & 1][j] = fmaf(s, (float)p, acc[i & 1][j]);
+            acc[i & 1][j] = fmaf(dw * xd[4 * i + j / 2], (float)p, acc[i & 1][j]);
         }
     }
     float v[8];
@@ -214,8 +257,9 @@ static float dot256(int type, const uint8_t *w, size_t bb, int64_t nblk, const u
     const int8_t *xq = (const int8_t *)xr;
     const float *xd = (const float *)(xr + k);
     const int16_t *bs = (const int16_t *)(xr + k + k / 256 * 4);
+    const uint8_t *sh = xr + k + k / 256 * 4 + k / 16 * 2;
     float acc[16] = {0}, macc[8] = {0};
-    for (int64_t i = 0; i < nblk; i++, w += bb, xq += 256, bs += 16) {
+    for (int64_t i = 0; i < nblk; i++, w += bb, xq += 256, bs += 16, sh += 8) {
         uint8_t u[256];
         int16_t sc[256], mins[8];
         weights256(type, w, u, sc, mins);
@@ -224,17 +268,22 @@ static float dot256(int type, const uint8_t *w, size_t bb, int64_t nblk, const u
             for (int L = 0; L < 16; L++)
                 for (int t = 0; t < 4; t++) {
                     const int e = 64 * c + 4 * L + t;
-                    sumi[L] += sc[e] * u[e] * xq[e];
+                    sumi[L] += sc[e] * (1 << sh[e / 32]) * u[e] * xq[e];
                 }
         const float d = ps_f16_to_f32(ps__rd16(type == PS_TYPE_Q6_K ? w + 208 : w));
         const float dd = d * xd[i];
         if (type == PS_TYPE_Q6_K) {
             const int8_t *s = (const int8_t *)(w + 192);
-            for (int j = 0; j < 8; j++) sumi[j] -= 32 * (s[2 * j] * bs[2 * j] + s[2 * j + 1] * bs[2 * j + 1]);
+            for (int j = 0; j < 8; j++) {
+                const int m = 1 << sh[j];
+                sumi[j] -= 32 * (s[2 * j] * m * bs[2 * j] + s[2 * j + 1] * m * bs[2 * j + 1]);
+            }
         } else {
             const float ndm = -(ps_f16_to_f32(ps__rd16(w + 2)) * xd[i]);
-            for (int j = 0; j < 8; j++)
-                macc[j] = fmaf(ndm, (float)(mins[j] * bs[2 * j] + mins[j] * bs[2 * j + 1]), macc[j]);
+            for (int j = 0; j < 8; j++) {
+                const int m = mins[j] * (1 << sh[j]);
+                macc[j] = fmaf(ndm, (float)(m * bs[2 * j] + m * bs[2 * j + 1]), macc[j]);
+            }
         }
         for (int L = 0; L < 16; L++) acc[L] = fmaf(dd, (float)sumi[L], acc[L]);
     }

@@ -78,7 +78,8 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const __m256i x = _mm256_loadu_si256((const __m256i *)(xr + 32 * i));
-            const __m256 dx = _mm256_set1_ps(((const float *)(xr + 2 * k))[i]);
+            const __m256 dx = _mm256_permutevar8x32_ps(      // lane l: scale l / 2
+                _mm256_castps128_ps256(_mm_loadu_ps((const float *)(xr + 2 * k) + 4 * i)), _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
             for (int r = 0; r < nr; r++) {
                 const __m256 v = _mm256_cvtepi32_ps(dot_blk(type, wv[r], aw[r], x, xr + k + 32 * i));
                 if (p) acc[1][r][b] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), v, acc[1][r][b]);
@@ -172,6 +173,14 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
                 dmw[r] = h2f(w + 2);
             }
         }
+        // The activation rows' sub-block shifts (ps_quant.h): 16-bit scales of sub-block 2c and
+        // 2c + 1 shifted per chunk, the 32-bit lanes j of the mins and Q6_K correction by sh[j].
+        const uint8_t *shb[BT];
+        __m256i sh32[BT];
+        for (int b = 0; b < nbt; b++) {
+            shb[b] = xq + b * rb + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+            sh32[b] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)shb[b]));
+        }
         __m256i sumi[2][NR][BT];
         for (int r = 0; r < nr; r++)
             for (int b = 0; b < nbt; b++) sumi[0][r][b] = sumi[1][r][b] = _mm256_setzero_si256();
@@ -191,11 +200,12 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
                 const uint8_t *xp = xq + b * rb + 256 * i + 64 * c;
                 const __m256i x0 = _mm256_loadu_si256((const __m256i *)xp);
                 const __m256i x1 = _mm256_loadu_si256((const __m256i *)(xp + 32));
+                const __m128i n0 = _mm_cvtsi32_si128(shb[b][2 * c]), n1 = _mm_cvtsi32_si128(shb[b][2 * c + 1]);
                 for (int r = 0; r < nr; r++) {
-                    sumi[0][r][b] = _mm256_add_epi32(sumi[0][r][b],
-                                                     _mm256_madd_epi16(_mm256_maddubs_epi16(ulo[r], x0), slo[r]));
-                    sumi[1][r][b] = _mm256_add_epi32(sumi[1][r][b],
-                                                     _mm256_madd_epi16(_mm256_maddubs_epi16(uhi[r], x1), shi[r]));
+                    sumi[0][r][b] = _mm256_add_epi32(sumi[0][r][b], _mm256_madd_epi16(_mm256_maddubs_epi16(ulo[r], x0),
+                                                                                      _mm256_sll_epi16(slo[r], n0)));
+                    sumi[1][r][b] = _mm256_add_epi32(sumi[1][r][b], _mm256_madd_epi16(_mm256_maddubs_epi16(uhi[r], x1),
+                                                                                      _mm256_sll_epi16(shi[r], n1)));
                 }
             }
         }
@@ -206,9 +216,10 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
             for (int r = 0; r < nr; r++) {
                 __m256i s0 = sumi[0][r][b];
                 if (q6) {
-                    s0 = _mm256_sub_epi32(s0, _mm256_slli_epi32(_mm256_madd_epi16(bs, scv[r]), 5));
+                    const __m256i corr = _mm256_sllv_epi32(_mm256_madd_epi16(bs, scv[r]), sh32[b]);
+                    s0 = _mm256_sub_epi32(s0, _mm256_slli_epi32(corr, 5));
                 } else {
-                    const __m256 ml = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, minv[r]));
+                    const __m256 ml = _mm256_cvtepi32_ps(_mm256_sllv_epi32(_mm256_madd_epi16(bs, minv[r]), sh32[b]));
                     macc[r][b] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmw[r] * dx)), ml, macc[r][b]);
                 }
                 const __m256 dd = _mm256_set1_ps(dw[r] * dx);

@@ -17,6 +17,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -91,14 +92,13 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
     __m512 acc[TR][TB];
     for (int r = 0; r < nr; r++)
         for (int b = 0; b < nbt; b++) acc[r][b] = _mm512_setzero_ps();
-    // Lane l of the scale vector is block i + l / 8's dw * dx. One activation row: the two
-    // products are formed in an xmm and spread by one vpermps; several: dw and dx are spread
-    // once each and multiplied per pair (the same products).
+    // Lane l of the scale vector is block i + l / 8's dw times activation group 4i + l / 2's dx:
+    // dw spread once per weight row, the 8 dx of the two blocks spread to pairs of lanes.
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i pairs = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     int64_t i = 0;
     for (; i + 2 <= nblk; i += 2) {
         __m512i u[TR];
-        __m128 dw[TR];
         __m512 dws[TR];
         for (int r = 0; r < nr; r++) {
             const uint8_t *a = rows[r] + i * bb;
@@ -107,20 +107,18 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
                 _mm_prefetch((const char *)a + pf + 2 * bb - 1, PF_HINT);
             }
             u[r] = u2(type, a, a + bb);
-            dw[r] = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(ps__rd16(a)), ps__rd16(a + bb), 1));
-            if (nbt > 1) dws[r] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw[r]));
+            const __m128 dw = _mm_cvtph_ps(_mm_insert_epi16(_mm_cvtsi32_si128(ps__rd16(a)), ps__rd16(a + bb), 1));
+            dws[r] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dw));
         }
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_loadu_si512(xr + 32 * i);
             const __m512i c = _mm512_loadu_si512(xr + k + 32 * i);
-            const __m128 dx = _mm_castpd_ps(_mm_load_sd((const double *)((const float *)(xr + 2 * k) + i)));
-            const __m512 dxs = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(dx));
+            const __m512 dx = _mm512_permutexvar_ps(pairs, _mm512_castps256_ps512(
+                                                        _mm256_loadu_ps((const float *)(xr + 2 * k) + 4 * i)));
             for (int r = 0; r < nr; r++) {
-                const __m512 sc = nbt > 1 ? _mm512_mul_ps(dws[r], dxs)
-                                          : _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_mul_ps(dw[r], dx)));
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
-                acc[r][b] = _mm512_fmadd_ps(sc, p, acc[r][b]);
+                acc[r][b] = _mm512_fmadd_ps(_mm512_mul_ps(dws[r], dx), p, acc[r][b]);
             }
         }
     }
@@ -136,7 +134,7 @@ INL void tile32(const int type, const int nr, const int nbt, const uint8_t *cons
             const uint8_t *xr = xq + b * rb;
             const __m512i x = _mm512_maskz_loadu_epi32(0x00FF, xr + 32 * i);
             const __m512i c = _mm512_maskz_loadu_epi32(0x00FF, xr + k + 32 * i);
-            const __m512 dx = _mm512_set1_ps(((const float *)(xr + 2 * k))[i]);
+            const __m512 dx = _mm512_permutexvar_ps(pairs, _mm512_maskz_loadu_ps(0x000F, (const float *)(xr + 2 * k) + 4 * i));
             for (int r = 0; r < nr; r++) {
                 const __m512 p = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(c, u[r], x));
                 acc[r][b] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(dw[r], dx), p, acc[r][b], 0x00FF);
@@ -231,30 +229,35 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
                 dmw[r] = h2f(w + 2);
             }
         }
+        // The activation rows' sub-block shifts applied to the 16-bit scales (and mins): lane m
+        // of a Q4_K/Q5_K row's scales-and-mins vector is sub-block m % 8's, of a Q6_K row's
+        // scales sub-block m / 2's.
+        __m512i smb[NR][BT];
+        for (int b = 0; b < nbt; b++) {
+            const uint8_t *shp = xq + b * rb + k + k / 256 * 4 + k / 16 * 2 + 8 * i;
+            const __m128i s8 = _mm_loadl_epi64((const __m128i *)shp);
+            const __m128i s16 = q6 ? _mm_unpacklo_epi8(s8, s8) : _mm_unpacklo_epi64(s8, s8);
+            const __m512i shv = _mm512_castsi256_si512(_mm256_cvtepu8_epi16(s16));
+            for (int r = 0; r < nr; r++) smb[r][b] = _mm512_sllv_epi16(sm[r], shv);
+        }
         __m512i sumi[NR][BT];
         for (int r = 0; r < nr; r++)
             for (int b = 0; b < nbt; b++) sumi[r][b] = _mm512_setzero_si512();
         for (int c = 0; c < 4; c++) {
-            __m512i u[NR], sc[NR];
+            __m512i u[NR];
             const __m512i idx = q6 ? idx_k6(c) : idx_k4(c);
-            for (int r = 0; r < nr; r++) {
-                u[r] = uk(type, rows[r] + i * bb, c);
-                sc[r] = _mm512_permutexvar_epi16(idx, sm[r]);
-            }
+            for (int r = 0; r < nr; r++) u[r] = uk(type, rows[r] + i * bb, c);
             for (int b = 0; b < nbt; b++) {
                 const __m512i x = _mm512_loadu_si512(xq + b * rb + 256 * i + 64 * c);
                 for (int r = 0; r < nr; r++)
-                    sumi[r][b] = _mm512_dpwssd_epi32(sumi[r][b], _mm512_maddubs_epi16(u[r], x), sc[r]);
+                    sumi[r][b] = _mm512_dpwssd_epi32(sumi[r][b], _mm512_maddubs_epi16(u[r], x),
+                                                     _mm512_permutexvar_epi16(idx, smb[r][b]));
             }
         }
-        __m256i mins16[NR];
-        if (!q6) {
-            const __m512i idx = _mm512_add_epi16(_mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
-                                                                    21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
-                                                                    7, 6, 5, 4, 3, 2, 1, 0), 1),
-                                                 _mm512_set1_epi16(8));
-            for (int r = 0; r < nr; r++) mins16[r] = _mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, sm[r]));
-        }
+        const __m512i midx = _mm512_add_epi16(_mm512_srli_epi16(_mm512_set_epi16(31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
+                                                                 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8,
+                                                                 7, 6, 5, 4, 3, 2, 1, 0), 1),
+                                              _mm512_set1_epi16(8));
         for (int b = 0; b < nbt; b++) {
             const uint8_t *xr = xq + b * rb;
             const float dx = ((const float *)(xr + k))[i];
@@ -262,10 +265,11 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
             for (int r = 0; r < nr; r++) {
                 __m512i s = sumi[r][b];
                 if (q6) {
-                    const __m256i cl = _mm256_slli_epi32(_mm256_madd_epi16(bs, _mm512_castsi512_si256(sm[r])), 5);
+                    const __m256i cl = _mm256_slli_epi32(_mm256_madd_epi16(bs, _mm512_castsi512_si256(smb[r][b])), 5);
                     s = _mm512_sub_epi32(s, _mm512_zextsi256_si512(cl));
                 } else {
-                    const __m256 ml = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16[r]));
+                    const __m256i mins16 = _mm512_castsi512_si256(_mm512_permutexvar_epi16(midx, smb[r][b]));
+                    const __m256 ml = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16));
                     macc[r][b] = _mm256_fmadd_ps(_mm256_set1_ps(-(dmw[r] * dx)), ml, macc[r][b]);
                 }
                 acc[r][b] = _mm512_fmadd_ps(_mm512_set1_ps(dw[r] * dx), _mm512_cvtepi32_ps(s), acc[r][b]);
@@ -283,7 +287,7 @@ INL void tile256(const int type, const int nr, const int nbt, const uint8_t *con
 // The values of quant_q8.c's portable loop: the same amax, d = amax / 127, id = 1 / d, and x * id
 // rounded to nearest even (vcvtps2dq in the default rounding mode, as lrintf).
 
-INL __m128i quantize16(const float *x, __m512 id) {
+INL __m128i quantize16(const float *x, __m512 id) {   // id: one factor per lane
     __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x), id));
     q = _mm512_max_epi32(_mm512_min_epi32(q, _mm512_set1_epi32(127)), _mm512_set1_epi32(-127));
     return _mm512_cvtepi32_epi8(q);
@@ -295,6 +299,17 @@ INL float amax_of(const float *x, int n) {
     return _mm512_reduce_max_ps(m);
 }
 
+// Sixteen values in groups of 8 (the blocks of 32's activation groups): each lane gets its
+// group's scale amax / 127 in d and 1 / that (0 for an all-zero group) in id, as quant_q8.c.
+INL void group8_scales(__m512 v, __m512 *d, __m512 *id) {
+    __m512 m = _mm512_abs_ps(v);
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0xB1));        // swap neighbours
+    m = _mm512_max_ps(m, _mm512_permute_ps(m, 0x4E));        // swap pairs
+    m = _mm512_max_ps(m, _mm512_shuffle_f32x4(m, m, 0xB1));  // swap the 128-bit quarters of each half
+    *d = _mm512_div_ps(m, _mm512_set1_ps(127.0f));
+    *id = _mm512_maskz_div_ps(_mm512_cmpneq_ps_mask(*d, _mm512_setzero_ps()), _mm512_set1_ps(1.0f), *d);
+}
+
 TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int64_t nb, int64_t k, void *out) {
     const int64_t rb = ps_act_row_bytes(type, k);
     const int off = type == PS_TYPE_Q4_0 ? 8 : type == PS_TYPE_Q5_0 ? 16 : 128;
@@ -303,21 +318,37 @@ TGT void ps__quantize_act_avx512(int type, const float *x, int64_t x_stride, int
         const float *xr = x + b * x_stride;
         uint8_t *row = (uint8_t *)out + b * rb;
         int8_t *qs = (int8_t *)row;
-        const int n = ps__act_kind(type) == PS_ACT_Q8_32 ? 32 : 256;
-        float *d = (float *)(row + (n == 32 ? 2 * k : k));
-        for (int64_t i = 0; i < k / n; i++) {
-            const float amax = amax_of(xr + n * i, n);
-            const float di = amax / 127.0f;
-            const __m512 id = _mm512_set1_ps(di != 0.0f ? 1.0f / di : 0.0f);
-            d[i] = di;
-            for (int j = 0; j < n; j += 16) {
-                const __m128i q = quantize16(xr + n * i + j, id);
-                _mm_storeu_si128((__m128i *)(qs + n * i + j), q);
+        if (ps__act_kind(type) == PS_ACT_Q8_32) {
+            int32_t *corr = (int32_t *)(row + k);
+            float *d = (float *)(row + 2 * k);
+            for (int64_t j = 0; j < k; j += 16) {
+                const __m512 v = _mm512_loadu_ps(xr + j);
+                __m512 dv, id;
+                group8_scales(v, &dv, &id);
+                d[j / 8] = _mm512_cvtss_f32(dv);
+                d[j / 8 + 1] = _mm512_cvtss_f32(_mm512_shuffle_f32x4(dv, dv, 0xEE));   // lane 8
+                const __m128i q = quantize16(xr + j, id);
+                _mm_storeu_si128((__m128i *)(qs + j), q);
                 const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
-                if (n == 32) {
-                    int32_t *corr = (int32_t *)(row + k) + (32 * i + j) / 4;
-                    _mm_storeu_si128((__m128i *)corr, _mm_mullo_epi32(s4, _mm_set1_epi32(-off)));
-                } else {
+                _mm_storeu_si128((__m128i *)(corr + j / 4), _mm_mullo_epi32(s4, _mm_set1_epi32(-off)));
+            }
+            continue;
+        }
+        float *d = (float *)(row + k);
+        uint8_t *sh = row + k + k / 256 * 4 + k / 16 * 2;
+        for (int64_t i = 0; i < k / 256; i++) {
+            const float amax = amax_of(xr + 256 * i, 256);
+            const float di = amax / 127.0f;
+            const float id = di != 0.0f ? 1.0f / di : 0.0f;
+            d[i] = di * (1.0f / (1 << PS_ACT_SHIFT_MAX));
+            for (int s = 0; s < 8; s++) {
+                const int e = ps__act_exponent(amax_of(xr + 256 * i + 32 * s, 32), amax);
+                sh[8 * i + s] = (uint8_t)(PS_ACT_SHIFT_MAX - e);
+                const __m512 ide = _mm512_set1_ps(id * (float)(1 << e));
+                for (int j = 32 * s; j < 32 * s + 32; j += 16) {
+                    const __m128i q = quantize16(xr + 256 * i + j, ide);
+                    _mm_storeu_si128((__m128i *)(qs + 256 * i + j), q);
+                    const __m128i s4 = _mm_madd_epi16(_mm_maddubs_epi16(ones8, q), ones16);   // sums of 4
                     int16_t *bs = (int16_t *)(row + k + k / 256 * 4) + (256 * i + j) / 16;
                     const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
                     *bs = (int16_t)_mm_cvtsi128_si32(_mm_add_epi32(s2, _mm_shuffle_epi32(s2, 1)));

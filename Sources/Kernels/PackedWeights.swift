@@ -49,8 +49,8 @@ public struct PackedWeights: @unchecked Sendable {
     public static func preferred(_ format: WeightFormat, k: Int) -> Bool { ps_packed_preferred(format.rawValue, Int64(k)) != 0 }
 
     /// Whether a product with `batch` activation rows is faster on these rows than on the GGUF
-    /// rows (`ps_packed_batch_preferred`: one row always; batches for Q5_0, Q8_0 and most Q4_K
-    /// shapes). Both give the same bits.
+    /// rows (`ps_packed_batch_preferred`: one row always; batches for every packed format). Both
+    /// give the same bits.
     public func preferred(batch: Int) -> Bool { ps_packed_batch_preferred(format.rawValue, Int64(k), Int64(batch)) != 0 }
 
     /// Turns packing off (`false`) for models loaded on the calling thread, or back to the

@@ -116,7 +116,7 @@ private struct MatmulJob {
         // scale spreading of the row-major tiles; for a batch, the packed kernel unpacks each
         // 16-row group once (bytes, f32 scales) and runs every activation row over it, which
         // leaves only the contract's vpdpbusd, conversion and fma per 16 lanes (Q5_0 1.6-1.7x
-        // the row-major tiles; Q6_K batches stay row-major: `PackedWeights.preferred(batch:)`).
+        // the row-major tiles; `PackedWeights.preferred(batch:)`).
         if let xq = part.xq, let packed = w.packed, packed.preferred(batch: nb) {
             packed.multiplyQuantizedUnchecked(xq: xq, batch: nb, y: part.y, yStride: part.yStride, rows: r0..<r1)
         } else if let xq = part.xq {

@@ -31,20 +31,41 @@ func quantize(_ format: WeightFormat, _ x: [Float], xStride: Int, batch: Int, k:
     return out
 }
 
-/// Activation quantization written independently in Swift: per block of 32 (Q*_0) or 256
-/// (K types), d = amax / 127, q = round-half-even(x / d) — ggml's Q8_0 / Q8_K values.
-func referenceQuantize(_ x: ArraySlice<Float>, block: Int) -> (q: [Int8], d: [Float]) {
-    var q: [Int8] = [], d: [Float] = []
+/// Activation quantization written independently in Swift. Blocks of 32 (Q*_0): per group of 8
+/// elements d = amax / 127, q = round-half-even(x / d) (ggml's Q8_0 values with groups of 8). Blocks of 256 (K types): d = amax / 127, and
+/// each sub-block of 32 the finest scale d / 2^e (e <= 6) with its own amax · 2^e <= amax; stored
+/// d / 2^6 and the shifts 6 - e. `scale[i]` is what element i's q stands for.
+func referenceQuantize(_ x: ArraySlice<Float>, block: Int) -> (q: [Int8], d: [Float], shifts: [UInt8], scale: [Double]) {
+    var q: [Int8] = [], d: [Float] = [], shifts: [UInt8] = [], scale: [Double] = []
     let xs = Array(x)
     for start in stride(from: 0, to: xs.count, by: block) {
         let b = xs[start..<(start + block)]
         let amax = b.map { abs($0) }.max()!
-        let scale = amax / 127
-        let inverse: Float = scale != 0 ? 1 / scale : 0
-        d.append(scale)
-        q += b.map { Int8(max(-127, min(127, ($0 * inverse).rounded(.toNearestOrEven)))) }
+        let blockScale = amax / 127
+        let inverse: Float = blockScale != 0 ? 1 / blockScale : 0
+        if block == 32 {   // a scale per group of 8
+            for g in stride(from: start, to: start + 32, by: 8) {
+                let gAmax = xs[g..<(g + 8)].map { abs($0) }.max()!
+                let gScale = gAmax / 127
+                let gInverse: Float = gScale != 0 ? 1 / gScale : 0
+                d.append(gScale)
+                q += xs[g..<(g + 8)].map { Int8(max(-127, min(127, ($0 * gInverse).rounded(.toNearestOrEven)))) }
+                scale += Array(repeating: Double(gScale), count: 8)
+            }
+            continue
+        }
+        d.append(blockScale / 64)
+        for s in stride(from: start, to: start + block, by: 32) {
+            let subAmax = xs[s..<(s + 32)].map { abs($0) }.max()!
+            var e = 0
+            while e < 6 && subAmax * Float(1 << (e + 1)) <= amax { e += 1 }
+            shifts.append(UInt8(6 - e))
+            let ie = inverse * Float(1 << e)
+            q += xs[s..<(s + 32)].map { Int8(max(-127, min(127, ($0 * ie).rounded(.toNearestOrEven)))) }
+            scale += Array(repeating: Double(blockScale) / Double(1 << e), count: 32)
+        }
     }
-    return (q, d)
+    return (q, d, shifts, scale)
 }
 
 extension KernelISASuites {
@@ -71,7 +92,7 @@ extension KernelISASuites {
                 let dOffset = format.blockElements == 32 ? 2 * k : k
                 var dequantizedX: [[Double]] = []
                 for b in 0..<batch {
-                    let (q, d) = referenceQuantize(x[(b * xStride)..<(b * xStride + k)], block: format.blockElements)
+                    let (q, d, shifts, scale) = referenceQuantize(x[(b * xStride)..<(b * xStride + k)], block: format.blockElements)
                     let gotQ = xq[(b * qRow)..<(b * qRow + k)].map { Int8(bitPattern: $0) }
                     #expect(gotQ == q, "\(format) k=\(k) b=\(b): quantized activations differ")
                     let gotD: [Float] = (0..<d.count).map { i in
@@ -79,7 +100,11 @@ extension KernelISASuites {
                         return Float(bitPattern: UInt32(xq[o]) | UInt32(xq[o + 1]) << 8 | UInt32(xq[o + 2]) << 16 | UInt32(xq[o + 3]) << 24)
                     }
                     #expect(gotD == d, "\(format) k=\(k) b=\(b): activation scales differ")
-                    dequantizedX.append((0..<k).map { Double(q[$0]) * Double(d[$0 / format.blockElements]) })
+                    if format.blockElements == 256 {
+                        let o = b * qRow + k + k / 256 * 4 + k / 16 * 2
+                        #expect(Array(xq[o..<(o + k / 32)]) == shifts, "\(format) k=\(k) b=\(b): sub-block shifts differ")
+                    }
+                    dequantizedX.append((0..<k).map { Double(q[$0]) * scale[$0] })
                 }
                 var reference: [[(sum: Double, magnitude: Double)]] = []
                 try w.withUnsafeBytes { wb in

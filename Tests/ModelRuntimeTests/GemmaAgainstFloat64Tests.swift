@@ -72,13 +72,14 @@ struct GemmaAgainstFloat64Tests {
         }
     }
 
-    /// 8-bit activations (the default) against llama.cpp, which quantizes activations the same way.
-    /// The error of this scheme is chaotic: scripts/analysis/q8_noise_band.py reruns the float64
-    /// forward with ggml's activation quantization, perturbing the activations by 1e-6 (f32
-    /// rounding) before each quantization, and over 21 such equally faithful draws json-start's
-    /// worst top-10 error ranges 0.65–3.75 and the aggregates below spread as much as they differ
-    /// between us and llama.cpp. The bars therefore compare aggregates with llama.cpp's, allowing
-    /// the draw-to-draw spread (`Q8Bars`); llama.cpp's own numbers must pass the absolute ones too.
+    /// 8-bit activations (the default) against llama.cpp, which quantizes activations too, more
+    /// coarsely (ggml's blocks of 32 and 256 against our groups of 8 and power-of-two sub-blocks of
+    /// 32: ps_quant.h) and with f16 K/V. Our error must not exceed llama.cpp's: the mean over the
+    /// prompts and the worst prompt, raw and shift-free. The error of any 8-bit scheme is chaotic
+    /// (scripts/analysis/q8_noise_band.py: perturbing ggml's scheme by f32 rounding moves its mean
+    /// |Δ| over 0.18-0.45), so this holds by a margin of scheme, not of luck: measured 0.163 against
+    /// 0.245 mean, 0.929 against 1.246 worst, 0.153 against 0.282 shift-free (error_budget.py:
+    /// hidden-state error after the last layer about half of ggml's).
     @Test func quantizedActivationsAreAsAccurateAsLlamaCpp() throws {
         let (f, l) = try fixtures()
         let q8 = try ourErrors(f, .q8)
@@ -102,17 +103,11 @@ struct GemmaAgainstFloat64Tests {
     }
 }
 
-/// What an implementation of 8-bit activations must achieve against float64, derived from the
-/// distribution of 21 draws of ggml's scheme (scripts/analysis/q8_noise_band.py; in brackets
-/// min–max, mean ± sd over the draws).
+/// What an implementation of 8-bit activations must achieve against float64: llama.cpp's error
+/// (`violations`), and absolute bars derived from the distribution of 21 draws of ggml's scheme
+/// (scripts/analysis/q8_noise_band.py; in brackets min–max, mean ± sd over the draws) that
+/// llama.cpp's result must meet as well.
 enum Q8Bars {
-    /// Mean |Δlogit| over the 14 × 10 (prompt, id) pairs [0.18–0.45, 0.30 ± 0.078]: at most
-    /// llama.cpp's plus 2.5 × the sd of the difference of two draws (√2 × 0.078).
-    static let meanErrorMargin = 0.28
-    /// Mean over prompts of the shift-free max |Δlogit − mean Δlogit| [0.18–0.32, 0.25 ± 0.034]:
-    /// at most llama.cpp's plus 2.5 × √2 × 0.034. The tight bar, since a common shift changes no
-    /// probability: 7-bit activations (d = amax / 63, tried once) give 0.49 and fail it.
-    static let shiftFreeMargin = 0.12
     /// Any prompt's shift-free max error [worst per draw 0.30–1.36]: a catastrophe cap.
     static let worstShiftFree = 2.0
     /// Top-1 flips where float64's top-2 margin exceeds 0.25: at most one [0 in 16 draws, 1 in 5
@@ -130,15 +125,18 @@ enum Q8Bars {
     static let meanErrorSpread = 0.18...0.45
     static let shiftFreeSpread = 0.18...0.32
 
-    /// The bars `s` misses, described; empty when it meets them all. Each bar is written as
+    /// The bars `s` misses, described; empty when it meets them all: the absolute ones, and
+    /// llama.cpp's own mean and worst error, raw and shift-free. Each bar is written as
     /// "not (value <= bar)" so that a NaN misses it.
     static func violations(_ s: ErrorSummary, llamaCpp: ErrorSummary, fixture f: Float64Fixture) -> [String] {
         var out = absoluteViolations(s, fixture: f)
-        if !(s.meanOfMean <= llamaCpp.meanOfMean + meanErrorMargin) {
-            out.append("mean |Δ| \(s.meanOfMean) > llama.cpp's \(llamaCpp.meanOfMean) + \(meanErrorMargin)")
+        if !(s.meanOfMean <= llamaCpp.meanOfMean) { out.append("mean |Δ| \(s.meanOfMean) > llama.cpp's \(llamaCpp.meanOfMean)") }
+        if !(s.worst <= llamaCpp.worst) { out.append("worst |Δ| \(s.worst) > llama.cpp's \(llamaCpp.worst)") }
+        if !(s.meanOfCentered <= llamaCpp.meanOfCentered) {
+            out.append("mean shift-free max \(s.meanOfCentered) > llama.cpp's \(llamaCpp.meanOfCentered)")
         }
-        if !(s.meanOfCentered <= llamaCpp.meanOfCentered + shiftFreeMargin) {
-            out.append("mean shift-free max \(s.meanOfCentered) > llama.cpp's \(llamaCpp.meanOfCentered) + \(shiftFreeMargin)")
+        if !(s.worstCentered <= llamaCpp.worstCentered) {
+            out.append("worst shift-free max \(s.worstCentered) > llama.cpp's \(llamaCpp.worstCentered)")
         }
         return out
     }

@@ -52,27 +52,47 @@ void    ps_matmul(int type, const void *w, size_t w_row_bytes, int64_t k,
 
 // ---- 8-bit activations ------------------------------------------------------------------------
 //
-// As in ggml, activations are quantized per block, q = nearest(x * 127 / amax) in [-127, 127],
-// scale d = amax / 127 (f32), and each weight block is dotted with them in integers. One
-// activation row of k elements is ps_act_row_bytes apart from the next (a multiple of 64):
+// As in ggml, activations are quantized per group, q = nearest(x * 127 / amax) in [-127, 127],
+// scale d = amax / 127 (f32), and each weight block is dotted with them in integers; the groups
+// are finer than ggml's (which measured against float64 has about twice the error on Gemma 3:
+// scripts/analysis/error_budget.py). One activation row of k elements is ps_act_row_bytes apart
+// from the next (a multiple of 64):
 //
-//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/32]
+//   Q4_0 Q5_0 Q8_0 (blocks of 32):  i8 qs[k] | i32 corr[k/4] | f32 d[k/8]
+//       A scale per 8 elements (ggml: per 32): the kernels multiply each 4-element integer sum
+//       by a float anyway, so a finer scale costs one multiply per scale in the packed kernels
+//       (per 4 elements measured 0.91x on the Q5_0 batch kernel; per 8 halves that for 10 % more
+//       error than per 4, scripts/analysis/error_budget.py).
 //       corr[j] = -off * (qs[4j] + ... + qs[4j+3]), off = 8, 16, 128: the correction that lets a
 //       kernel multiply the unsigned form of the weights (u = w + off) instead of w.
-//   Q4_K Q5_K Q6_K (blocks of 256): i8 qs[k] | f32 d[k/256] | i16 bsums[k/16] (sums of 16 qs)
+//   Q4_K Q5_K Q6_K (blocks of 256):  i8 qs[k] | f32 d[k/256] | i16 bsums[k/16] | u8 sh[k/32]
+//       Unlike ggml's Q8_K (one scale per 256), each sub-block s of 32 takes the finest scale
+//       d * 2^-e_s (e_s <= PS_ACT_SHIFT_MAX) that its own amax allows: q = nearest(x * 2^e_s / d)
+//       (d = amax of the 256 / 127), stored d is d / 2^PS_ACT_SHIFT_MAX and sh[s] =
+//       PS_ACT_SHIFT_MAX - e_s, so element e stands for q(e) * d * 2^sh[e/32]. The power of two
+//       folds into the weights' integer sub-block scales (scale << sh), so the products stay in
+//       integers; a sub-block far below the block's outlier keeps up to 6 more bits (Gemma 3's
+//       ffn_down inputs: error against float64 about half of ggml's, scripts/analysis/error_budget.py).
+//       bsums are the plain sums of 16 qs.
 //
 // The arithmetic, identical on every ISA level (integer sums are exact; the float operations
 // and their order are fixed, fused multiply-adds included), so results are bitwise the same on
 // portable, AVX2 and AVX-512 and whatever nb, r0/r1 and the position in the batch:
 //   blocks of 32: block i of the row gives p[j] = sum of w*q over elements 4j..4j+3 (j < 8),
-//     acc[i % 2][j] = fma(dw_i * dx_i, p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
+//     acc[i % 2][j] = fma(dw_i * dx[4i + j/2], p[j], acc[i % 2][j]); y = tree8(acc[0] + acc[1]).
 //   K types: super-block i gives, for lanes L < 16, sumi[L] = sum over c < 4, t < 4 of
-//     scale(e) * u(e) * q(e), e = 64c + 4L + t (u the unsigned quant: 0..15, 0..31, 0..63);
-//     Q6_K: sumi[j] -= 32 * (sc[2j] * bsums[2j] + sc[2j+1] * bsums[2j+1]) for j < 8;
+//     (scale(e) << sh(e)) * u(e) * q(e), e = 64c + 4L + t (u the unsigned quant: 0..15, 0..31,
+//     0..63; sh(e) = sh[i*8 + e/32]); Q6_K: sumi[j] -= 32 * ((sc[2j] << sh_j) * bsums[2j] +
+//     (sc[2j+1] << sh_j) * bsums[2j+1]) for j < 8;
 //     acc[L] = fma(d_i * dx_i, sumi[L], acc[L]);
-//     Q4_K/Q5_K: macc[j] = fma(-(dmin_i * dx_i), min_j * bsums[2j] + min_j * bsums[2j+1], macc[j]);
-//     y = tree16(acc) (+ tree8(macc)).
+//     Q4_K/Q5_K: macc[j] = fma(-(dmin_i * dx_i), (min_j << sh_j) * bsums[2j] + (min_j << sh_j) * bsums[2j+1], macc[j]);
+//     y = tree16(acc) (+ tree8(macc)). ("<<" is a multiplication by 2^sh; every sum fits in 32 bits:
+//     |scale << sh| <= 8192, lanes <= 2^30.)
 //   tree8(v) = ((v0+v4)+(v2+v6)) + ((v1+v5)+(v3+v7)); tree16(v) = tree8(v[0:8] + v[8:16]).
+
+/// The largest sub-block shift of K-type activations (see above): 6 keeps every integer sum of
+/// the contract inside 32 bits for Q6_K's signed scales.
+enum { PS_ACT_SHIFT_MAX = 6 };
 
 /// Activation modes: 0 = f32 (ps_matmul), 1 = 8-bit (ps_matmul_q8 where the type has it).
 enum { PS_ACTIVATIONS_F32 = 0, PS_ACTIVATIONS_Q8 = 1 };
@@ -137,7 +157,7 @@ int     ps_arena_preferred(void);
 int     ps_packed_preferred(int type, int64_t k);
 /// 1 if a matmul of `nb` activation rows on packed weights of `type` with rows of `k` elements is
 /// faster than on the GGUF rows (always for nb = 1; for batches, where the packed kernel unpacks
-/// each 16-row group once: Q5_0, Q8_0, and Q4_K with k <= 1024 or nb >= 8). Either gives the same bits.
+/// each 16-row group once: Q5_0, Q8_0, Q4_K and Q6_K). Either gives the same bits.
 int     ps_packed_batch_preferred(int type, int64_t k, int64_t nb);
 /// Packing on the calling thread only: 0 = never (ps_arena_preferred and ps_packed_preferred are
 /// 0), 1 = as the process decides, -1 = back to the process's decision. Tests load a model both ways. Returns `mode`.
@@ -207,6 +227,8 @@ enum { PS_ACT_Q8_32 = 1, PS_ACT_Q8_256 = 2 };
 int ps__act_kind(int type);   // PS_ACT_Q8_32, PS_ACT_Q8_256 or 0
 float ps__tree8(const float v[8]);
 float ps__tree16(const float v[16]);
+float ps__amax(const float *x, int n);                 // largest |x[i]| (0 for none)
+int ps__act_exponent(float sub_amax, float amax);      // e_s of a K-type sub-block (ps_quant.h)
 void ps__matmul_q8_portable(int type, const void *w, size_t w_row_bytes, int64_t k, const void *xq,
                             int64_t nb, float *y, int64_t y_stride, int64_t r0, int64_t r1);
 int ps__isa_process_level(void);   // the level of threads that did not call ps_isa_set
