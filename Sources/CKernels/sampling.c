@@ -1,7 +1,8 @@
 // The sampler's passes over the vocabulary (ModelRuntime/RankedCandidates): which tokens are
 // kept is a coin flip on a flat distribution, so these loops must not branch on it — Swift's
 // optimiser turned every mask written there back into a branch (2 ms a pass in mispredictions on
-// 262k tokens); here __builtin_unpredictable asks for selects. Sums run in index order.
+// 262k tokens); here __builtin_unpredictable asks for selects. Bucket sums add each table's
+// tokens in index order and the tables in a fixed order: the same result on every machine.
 #include "ps_ops.h"
 #include <string.h>
 

@@ -38,7 +38,8 @@ public enum SamplingPasses {
                                                Int64(bucket), $0.baseAddress, Int64($0.count)))
             }
         }
-        var ids = [Int32](repeating: 0, count: 256)
+        // A bucket of a flat 262k distribution holds several hundred tokens: room for most in one pass.
+        var ids = [Int32](repeating: 0, count: 4096)
         let found = run(&ids)
         if found > ids.count {
             ids = [Int32](repeating: 0, count: found)

@@ -14,7 +14,7 @@ import Kernels
 /// is the weights plus the last candidate kept. Linear time, a few passes over the vocabulary
 /// (`Kernels/SamplingPasses`, branch-free), and deterministic: results depend only on the weights.
 struct RankedCandidates {
-    struct Candidate: Equatable {
+    struct Candidate {
         var id: Int32
         var weight: Float
     }
@@ -87,14 +87,10 @@ struct RankedCandidates {
     }
 
     /// Buckets cover weights from 2^-41 to 2^0 (candidates have weights in (1e-12, 1]); weights
-    /// outside fall into the first or last bucket, which keeps the order monotone.
+    /// outside fall into the first or last bucket, which keeps the order monotone. The bucket of a
+    /// weight is computed in C (`SamplingPasses`).
     static let lowestExponent = 127 - 41
     static let bucketCount = 42 << SamplingPasses.mantissaBits
-
-    static func bucket(_ w: Float) -> Int {
-        let m = SamplingPasses.mantissaBits
-        return min(bucketCount - 1, max(0, Int(w.bitPattern >> UInt32(23 - m)) - (lowestExponent << m)))
-    }
 
     /// The first candidate in rank order at which the running sum of `measure` passes `target`
     /// (`>=` when `inclusive`, else `>`); the last-ranked one when rounding lets none pass; token 0
