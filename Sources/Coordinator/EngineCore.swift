@@ -107,8 +107,9 @@ struct EngineCore {
 
     /// A batch's sampled tokens came back: per sequence a `.token` (with its logprob), the text it
     /// makes safe, and the end when a stop token, stop string, max_tokens or the context says so.
-    /// Returns nil for a batch that is not in flight (stale after a restart).
-    mutating func sampled(_ t: WireSampledTokens) -> (actions: [Action], returned: Returned)? {
+    /// Returns nil for a batch that is not in flight (stale after a restart). `now` is when it
+    /// came back (monotonic ns): the stall guard paces prompt chunks by it.
+    mutating func sampled(_ t: WireSampledTokens, at now: UInt64) -> (actions: [Action], returned: Returned)? {
         guard let (planned, sentAt) = inFlight.removeValue(forKey: t.batch.rawValue) else { return nil }
         let bySequence = Dictionary(uniqueKeysWithValues: planned.entries.map { ($0.sequence, $0) })
         var actions: [Action] = []
@@ -131,7 +132,7 @@ struct EngineCore {
             sequences[entry.sequence] = live
             samples.append(SampledToken(sequence: s.sequence, token: s.token))
         }
-        scheduler.recordCompute(of: planned, computeNanoseconds: t.timings.reduce(0) { $0 + $1.computeNanoseconds })
+        scheduler.recordReturn(of: planned, atNanoseconds: now)
         actions += apply(scheduler.complete(batch: planned.id, samples: samples))
         // A stop string in the text (or a dead constraint) ends the sequence (if max_tokens or
         // its stop token did not already).

@@ -64,9 +64,10 @@ extension PipelineEngine {
     func handleRing(_ m: WireMessage) {
         switch m {
         case let .sampledTokens(t):
-            guard let (actions, returned) = core.sampled(t) else { return }
+            let receivedAt = now()
+            guard let (actions, returned) = core.sampled(t, at: receivedAt) else { return }
             record(timings: t.timings, planned: returned.batch, sampledTokens: returned.sampledTokens, sentAt: returned.sentAt,
-                   receivedAt: now())
+                   receivedAt: receivedAt)
             perform(actions)
         case let .error(report):
             // A stage that rejects one batch (the report names it) fails that batch's requests; the
@@ -111,7 +112,14 @@ extension PipelineEngine {
             }
             // Prefix cache: positions this batch's sequences took from cached blocks, per request.
             let restored = planned.entries.filter { !$0.restoreBlocks.isEmpty }
-            var extra: [(String, TraceRecorder.Argument)] = []
+            // What the batch carried: decodes, prompt tokens and how deep in its prompt the deepest
+            // chunk started (attention over a long context makes a chunk dearer).
+            let chunks = planned.entries.filter(\.isPrefill)
+            var extra: [(String, TraceRecorder.Argument)] = [
+                ("decodes", .int(Int64(planned.entries.count - chunks.count))),
+                ("prompt_tokens", .int(Int64(chunks.reduce(0) { $0 + $1.tokens.count }))),
+            ]
+            if let deepest = chunks.map(\.startPosition).max() { extra.append(("chunk_start", .int(Int64(deepest)))) }
             if !restored.isEmpty {
                 extra.append(("cached_tokens", .int(Int64(restored.reduce(0) { $0 + $1.startPosition }))))
                 extra.append(("cached_by_request", .string(restored.map {

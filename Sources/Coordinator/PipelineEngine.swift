@@ -89,6 +89,12 @@ public final class PipelineEngine: @unchecked Sendable {
         /// Prompt positions looked up in the prefix cache, and those found there (not computed).
         public var prefixQueryTokens = 0
         public var prefixHitTokens = 0
+        /// Stall-free mixing: prompt tokens the ring may carry per rotation while streams decode
+        /// (nil until a solo rotation was seen, or with the limit off), and the rotations with
+        /// prompt work seen, of which above the limit.
+        public var decodingChunkTokens: Int?
+        public var mixedRotations = 0
+        public var stalledRotations = 0
         public var stageBusy: [Double?] = []
         public var bubbleRatio: Double?
         public var stageComputeNanoseconds: [UInt64] = []
@@ -419,6 +425,9 @@ public final class PipelineEngine: @unchecked Sendable {
         snapshotValue.prefixCacheBlocks = s.prefixCache?.count ?? 0
         snapshotValue.prefixQueryTokens = s.counters.prefixQueryTokens
         snapshotValue.prefixHitTokens = s.counters.prefixHitTokens
+        snapshotValue.decodingChunkTokens = s.decodingChunkTokens
+        snapshotValue.mixedRotations = Int(s.stallGuard?.mixedRotations ?? 0)
+        snapshotValue.stalledRotations = Int(s.stallGuard?.stalledRotations ?? 0)
         snapshotValue.stageBusy = busy
         snapshotValue.bubbleRatio = bubble
         snapshotValue.microBatches = s.configuration.microBatches

@@ -116,8 +116,12 @@ extension Scheduler {
         // micro-batches even (chunked pipeline prefill, as in SGLang), instead of making its
         // home slot's batch the one everybody waits for.
         var chunkRoom = configuration.effectivePrefillChunkTokens
-        // Stall-free mixing: while any sequence decodes, a chunk no longer than fits beside it.
-        if let limit = decodingChunkTokens, hasDecodingSequences { chunkRoom = min(chunkRoom, limit) }
+        // Stall-free mixing: while any sequence decodes, one micro-batch with prompt work in the
+        // ring at a time, carrying what the stall guard allows (every stream's rotation then
+        // carries one chunk; see StallGuard).
+        if let allowed = decodingChunkTokens, hasDecodingSequences {
+            chunkRoom = promptInFlight ? 0 : allowed
+        }
         for id in prefillCandidates(for: slot) {
             guard budget > 0 else { break }
             guard var s = sequences[id], s.prefillRemaining > 0 else { continue }
@@ -169,6 +173,11 @@ extension Scheduler {
             }
         }
         return false
+    }
+
+    /// Whether a batch in the ring carries prompt tokens.
+    var promptInFlight: Bool {
+        inFlight.contains { $0?.entries.contains(where: \.isPrefill) ?? false }
     }
 
     /// Whether any running sequence has finished its prefill (its stream is waiting for tokens).

@@ -14,8 +14,8 @@ extension Scheduler {
                                                        requirement: "can change only while nothing runs (call failAll first)")
         }
         configuration = c
-        // A new partition computes at a new speed: learn the costs again.
-        stallGuard = c.decodeStallLimit.map { StallGuard(limit: $0) }
+        // A new partition computes at a new speed: learn the latencies again.
+        stallGuard = Self.stallGuard(for: c)
         emptySlots(microBatches)
     }
 

@@ -83,6 +83,13 @@ public struct Scheduler: Sendable {
     /// The costs behind stall-free mixing (nil when `decodeStallLimit` is nil).
     public internal(set) var stallGuard: StallGuard?
 
+    /// A stall guard for `c` (nil when it sets no `decodeStallLimit`).
+    static func stallGuard(for c: SchedulerConfiguration) -> StallGuard? {
+        c.decodeStallLimit.map {
+            StallGuard(limit: $0, slots: c.microBatches, initial: c.effectivePrefillChunkTokens, ceiling: c.maxBatchTokens)
+        }
+    }
+
     /// Prompt tokens a micro-batch may carry while sequences decode (nil = only the configured chunk).
     public var decodingChunkTokens: Int? { stallGuard?.chunkTokens }
 
@@ -107,18 +114,23 @@ public struct Scheduler: Sendable {
     public init(configuration: SchedulerConfiguration) throws {
         try configuration.validate()
         self.configuration = configuration
-        self.stallGuard = configuration.decodeStallLimit.map { StallGuard(limit: $0) }
+        self.stallGuard = Self.stallGuard(for: configuration)
         self.prefixCache = configuration.prefixCacheBlockTokens.map { PrefixCache(blockSize: $0) }
         emptySlots(configuration.microBatches)
     }
 
-    /// Teaches the stall guard what a returned batch cost: `computeNanoseconds` summed over the
-    /// stages it crossed.
-    public mutating func recordCompute(of batch: PlannedBatch, computeNanoseconds: UInt64) {
+    /// Tells the stall guard that `batch` came back at `nanoseconds` (a monotonic clock): the
+    /// time between two returns of a slot whose streams decode is their inter-token latency.
+    public mutating func recordReturn(of batch: PlannedBatch, atNanoseconds nanoseconds: UInt64) {
         guard stallGuard != nil else { return }
         let prompt = batch.entries.reduce(0) { $0 + ($1.isPrefill ? $1.tokens.count : 0) }
         let decodes = batch.entries.reduce(0) { $0 + ($1.isPrefill ? 0 : 1) }
-        stallGuard?.record(promptTokens: prompt, decodeTokens: decodes, computeNanoseconds: computeNanoseconds)
+        let others = inFlight.contains { b in
+            guard let b, b.id != batch.id else { return false }
+            return b.entries.contains(where: \.isPrefill)
+        }
+        stallGuard?.recordReturn(slot: batch.slot.rawValue, decodes: decodes, promptTokens: prompt, promptInFlight: others,
+                                 atNanoseconds: nanoseconds)
     }
 
     /// Queues a sequence, or says why not.

@@ -31,9 +31,10 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     /// drain cost (stages − 1) × one chunk's stage time: smaller chunks shrink that bubble, at
     /// the price of reading the weights once per smaller chunk.
     public var prefillChunkTokens: Int?
-    /// While any sequence decodes, an iteration with a prompt chunk may take at most this many
-    /// decode-only iterations' time (`StallGuard`, learned from returned batches); nil = no such
-    /// limit (chunks as large as `prefillChunkTokens` whatever decodes).
+    /// While any sequence decodes, its inter-token latency (one rotation of the ring) may be at
+    /// most this many times what it is without prompt work (`StallGuard`, measured from returned
+    /// batches; one micro-batch with prompt tokens in the ring at a time); nil = no such limit
+    /// (chunks as large as `prefillChunkTokens` whatever decodes).
     public var decodeStallLimit: Double?
     /// Positions per prefix-cache block (nil: no prefix cache). Computed KV is kept in blocks of
     /// this many positions, named by their prefix, so a later sequence with the same prefix

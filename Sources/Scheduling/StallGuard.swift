@@ -1,47 +1,113 @@
-/// Stall-free mixing (Sarathi-Serve's idea): how many prompt tokens a micro-batch may carry while
-/// other sequences decode, so that an iteration with a prompt chunk takes at most `limit` times a
-/// decode-only iteration — running streams keep their pace while new prompts are prefilled.
+/// Stall-free mixing (Sarathi-Serve's idea): how many prompt tokens the ring may carry while
+/// other sequences decode, so that the decoding streams' inter-token latency stays within `limit`
+/// times what it is without prompt work — running streams keep their pace while new prompts are
+/// prefilled.
 ///
-/// It learns both costs from the batches that come back: a decode-only iteration's compute (the
-/// weights read once, whatever the few rows) and the extra compute per prompt token of an
-/// iteration that carries a chunk. Then (limit − 1) × decode step / cost per prompt token is the
-/// chunk that fits, never below `floor` (a prompt must still make progress). Until both costs are
-/// known it sets no limit. Exponentially weighted, so it follows the machine's speed.
+/// Measured, not modelled. What a stream waits between two tokens is the time between two
+/// returns of its slot's micro-batch: one rotation of the ring, whatever the stages, threads,
+/// cores and neighbours do in it. A cost model of the iteration missed that: in a pipeline the
+/// slowest stage sets the pace (on a small model the last stage's output head), a prompt chunk
+/// in a micro-batch holds the ones behind it at its stage, a few prompt rows cost the batch
+/// kernels far more per row than many do, and attention deep in a long prompt costs more per
+/// token than at its start. So the guard watches the rotations. Those without prompt work teach
+/// the solo latency (exponentially weighted). Each rotation that carried prompt tokens is
+/// compared with it (additive increase, multiplicative decrease, as TCP paces a link it cannot
+/// model): above `limit` × solo the allowance shrinks by `cut`; below `aim` × solo (a little
+/// under the limit) it grows by `step` tokens; in between it holds. It settles where a small
+/// share of rotations touch the limit — the inter-token p90 of the streams stays within it.
+///
+/// The scheduler lets one micro-batch with prompt work be in the ring at a time while streams
+/// decode, carrying the whole allowance: every stream's rotation then carries exactly one chunk,
+/// and a few larger chunks use the weights better than one small chunk in every micro-batch.
+/// Until the solo latency is known it sets no limit; the allowance starts at `initial`.
 public struct StallGuard: Sendable, Equatable {
-    /// Most a mixed iteration may take, in decode-only iterations (> 1).
+    /// Most a rotation with prompt work may take, in solo rotations (> 1).
     public let limit: Double
-    /// Fewest prompt tokens a limited micro-batch still carries.
+    /// Fewest prompt tokens the allowance keeps (a prompt must still make progress).
     public let floor: Int
-    /// Weight of the newest observation.
+    /// Most prompt tokens the allowance reaches.
+    public let ceiling: Int
+    /// Weight of the newest solo rotation in the solo latency.
     public let smoothing: Double
-    /// Compute of a decode-only iteration (ns, summed over stages), once seen.
-    public private(set) var decodeStepNanoseconds: Double?
-    /// Extra compute per prompt token in an iteration with a chunk (ns), once seen.
-    public private(set) var promptTokenNanoseconds: Double?
+    /// Factor of the allowance after a rotation above the limit.
+    public let cut: Double
+    /// Tokens the allowance gains after a rotation below the aim.
+    public let step: Double
+    /// Latency of a rotation without prompt work (ns), once seen.
+    public private(set) var soloNanoseconds: Double?
+    /// Prompt tokens the ring may carry per rotation while streams decode.
+    public private(set) var allowance: Double
+    /// Rotations with prompt work observed, and of those above `limit` × solo (for metrics).
+    public private(set) var mixedRotations: UInt64 = 0
+    public private(set) var stalledRotations: UInt64 = 0
 
-    public init(limit: Double, floor: Int = 8, smoothing: Double = 0.2) {
+    /// Per slot: when its last batch came back, whether that batch decoded, and the prompt tokens
+    /// returned (by any slot) up to then.
+    private var lastReturn: [UInt64?]
+    private var lastDecoded: [Bool]
+    private var promptMark: [Int]
+    /// Prompt tokens returned so far, by all slots.
+    private var promptReturned = 0
+
+    public init(limit: Double, slots: Int, initial: Int, ceiling: Int, floor: Int = 4, smoothing: Double = 0.25,
+                cut: Double = 0.85, step: Double = 0.5) {
         self.limit = limit
         self.floor = max(1, floor)
+        self.ceiling = max(self.floor, ceiling)
         self.smoothing = min(1, max(0.01, smoothing))
+        self.cut = min(0.99, max(0.1, cut))
+        self.step = max(0, step)
+        self.allowance = Double(min(max(initial, self.floor), self.ceiling))
+        let n = max(0, slots)
+        lastReturn = Array(repeating: nil, count: n)
+        lastDecoded = Array(repeating: false, count: n)
+        promptMark = Array(repeating: 0, count: n)
     }
 
-    /// Learns from a returned iteration: its prompt and decode tokens and its compute.
-    public mutating func record(promptTokens: Int, decodeTokens: Int, computeNanoseconds: UInt64) {
-        let t = Double(computeNanoseconds)
-        guard t > 0 else { return }
-        if promptTokens == 0 {
-            guard decodeTokens > 0 else { return }
-            decodeStepNanoseconds = decodeStepNanoseconds.map { $0 + smoothing * (t - $0) } ?? t
-        } else if let base = decodeStepNanoseconds {
-            let perToken = max(0, t - base) / Double(promptTokens)
-            promptTokenNanoseconds = promptTokenNanoseconds.map { $0 + smoothing * (perToken - $0) } ?? perToken
-        }
-    }
+    /// Below this ratio to solo a rotation lets the allowance grow: 70 % of the way to `limit`,
+    /// so that the rotations settle below it and their spread stays within it.
+    public var aim: Double { 1 + 0.7 * (limit - 1) }
 
-    /// Prompt tokens a micro-batch may carry while sequences decode; nil until both costs are known.
+    /// Prompt tokens a micro-batch may carry while sequences decode; nil until the solo latency is known.
     public var chunkTokens: Int? {
-        guard let step = decodeStepNanoseconds, let perToken = promptTokenNanoseconds else { return nil }
-        guard perToken > 0 else { return nil }
-        return max(floor, Int(min((limit - 1) * step / perToken, 1e9)))
+        soloNanoseconds == nil ? nil : Int(allowance.rounded(.down))
+    }
+
+    /// A batch of `slot` came back at `nanoseconds` (monotonic) with `decodes` decode entries and
+    /// `promptTokens` prompt tokens; `promptInFlight` says whether a batch still in the ring
+    /// carries prompt tokens. When this and the slot's previous batch both decoded, the time
+    /// between them is one rotation as its streams saw it: with prompt work when prompt tokens
+    /// came back in it, solo when none did and none is in the ring (a chunk on its way slows the
+    /// rotation before it returns: such a rotation teaches nothing).
+    public mutating func recordReturn(slot: Int, decodes: Int, promptTokens: Int, promptInFlight: Bool,
+                                      atNanoseconds nanoseconds: UInt64) {
+        guard slot >= 0, slot < lastReturn.count else { return }
+        promptReturned += max(0, promptTokens)
+        defer {
+            lastReturn[slot] = nanoseconds
+            lastDecoded[slot] = decodes > 0
+            promptMark[slot] = promptReturned
+        }
+        guard decodes > 0, lastDecoded[slot], let previous = lastReturn[slot], nanoseconds > previous else { return }
+        let prompt = promptReturned - promptMark[slot]
+        guard prompt > 0 || !promptInFlight else { return }
+        observe(rotationNanoseconds: Double(nanoseconds - previous), promptTokens: prompt)
+    }
+
+    /// One rotation of `rotationNanoseconds` during which `promptTokens` prompt tokens came back.
+    mutating func observe(rotationNanoseconds t: Double, promptTokens: Int) {
+        guard promptTokens > 0 else {
+            soloNanoseconds = soloNanoseconds.map { $0 + smoothing * (t - $0) } ?? t
+            return
+        }
+        guard let solo = soloNanoseconds, solo > 0 else { return }
+        let r = t / solo
+        mixedRotations += 1
+        if r > limit {
+            stalledRotations += 1
+            allowance = max(Double(floor), allowance * cut)
+        } else if r < aim, Double(promptTokens) >= allowance / 2 {  // grows only when it was used
+            allowance = min(Double(ceiling), allowance + step)
+        }
     }
 }

@@ -72,8 +72,8 @@ public struct ServeConfiguration: Sendable, Equatable {
         /// KV cache budget per stage, in tokens.
         public var kvCacheTokens = 32768
         public var maxQueue = 256
-        /// While sequences decode, an iteration carrying a prompt chunk may take at most this many
-        /// decode-only iterations' time (stall-free mixing); nil = off.
+        /// While sequences decode, their inter-token latency stays within this many times what it
+        /// is without prompt work (stall-free mixing, measured per rotation); nil = off.
         public var decodeStallLimit: Double? = 2.0
         /// Keep computed KV in blocks named by their prefix and start later sequences with the
         /// same prefix from copies (shared system prompts, chat turns, n > 1, recompute).

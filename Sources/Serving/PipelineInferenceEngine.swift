@@ -173,13 +173,19 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
         Gauge(label: "pipeserve:pipeline_bubble_ratio").record(s.bubbleRatio ?? 0)
         // Totals that only grow are counters (Prometheus: rate() and increase() work on them).
         lock.lock()
-        let deltas = exported.advance(to: [s.restarts, s.reconfigurations, s.recomputedSequences, s.prefixQueryTokens, s.prefixHitTokens])
+        let deltas = exported.advance(to: [s.restarts, s.reconfigurations, s.recomputedSequences, s.prefixQueryTokens, s.prefixHitTokens,
+                                           s.mixedRotations, s.stalledRotations])
         lock.unlock()
         Counter(label: "pipeserve:stage_restarts_total").increment(by: deltas[0])
         Counter(label: "pipeserve:pipeline_reconfigurations_total").increment(by: deltas[1])
         Counter(label: "pipeserve:recomputed_sequences_total").increment(by: deltas[2])
         Counter(label: "pipeserve:prefix_cache_queries_total").increment(by: deltas[3])
         Counter(label: "pipeserve:prefix_cache_hits_total").increment(by: deltas[4])
+        // Stall-free mixing: rotations of decoding streams that carried prompt work, and of those
+        // above decode_stall_limit; the prompt tokens allowed per rotation now (-1: no limit yet).
+        Counter(label: "pipeserve:mixed_rotations_total").increment(by: deltas[5])
+        Counter(label: "pipeserve:stalled_rotations_total").increment(by: deltas[6])
+        Gauge(label: "pipeserve:decoding_prompt_allowance_tokens").record(s.decodingChunkTokens ?? -1)
         Gauge(label: "pipeserve:pipeline_stages").record(s.stageLayers.count)
         Gauge(label: "pipeserve:micro_batches").record(s.microBatches)
         let healthy: Int = { if case .ready = engine.status { return 1 } else { return 0 } }()

@@ -50,7 +50,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Prompt tokens per micro-batch: a number, or auto = --max-batch-tokens / micro-batches (as serve).")
     var prefillChunkTokens: String = "auto"
     @Option(help: "KV cache budget in tokens per stage.") var kvCacheTokens: Int = 65536
-    @Option(help: "While sequences decode, a prompt chunk's iteration may take at most this many decode-only iterations' time, or off (as scheduler.decode_stall_limit).")
+    @Option(help: "While sequences decode, their inter-token latency stays within this many times what it is without prompt work (prompt chunks paced by measured rotations), or off (as scheduler.decode_stall_limit).")
     var decodeStallLimit: String = "2.0"
 
     @Option(help: "Stage placement: off, auto, or node ids.") var numa: String = "off"

@@ -192,6 +192,8 @@ struct ServeGemmaTests {
         let hits = metricValue(metrics, "pipeserve:prefix_cache_hits_total")
         #expect(hits >= 2 * 32 && hits < queries, "hits \(hits) of \(queries)")
         #expect(metricValue(metrics, "pipeserve:prefix_cache_blocks") > 0)
+        // Stall-free mixing says what it allows (-1 until a solo rotation was measured).
+        #expect(metrics.contains("pipeserve:decoding_prompt_allowance_tokens "), "\(metrics)")
         #expect(withCache.count == 4 && withCache[0] == withCache[1] && withCache[1] == withCache[2], "\(withCache)")
         // usage.prompt_tokens_details.cached_tokens: none the first time, the system prompt's blocks after.
         #expect(cachedReported[0] == 0 && cachedReported[1] >= 32 && cachedReported[2] >= 32, "\(cachedReported)")

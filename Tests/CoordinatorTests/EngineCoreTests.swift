@@ -63,7 +63,7 @@ import WireProtocol
             out += heard(sent)
             guard let b = batches(sent).first else { break }
             let reply = answer(b) { _ in defer { i += 1 }; return i < tokens.count ? tokens[i] : Self.id("z") }
-            out += heard(c.sampled(reply)?.actions ?? [])
+            out += heard(c.sampled(reply, at: 0)?.actions ?? [])
         }
         #expect(c.sequences.isEmpty && c.inFlight.isEmpty && c.scheduler.isIdle)
         return out
@@ -80,7 +80,7 @@ import WireProtocol
         #expect(c.inFlight[b.batch.rawValue]?.sentAt == 5)
         // The first chunk names the API request for the stages' log lines; later batches do not.
         #expect(e.requestLabel == "cmpl-7")
-        _ = c.sampled(answer(b) { _ in Self.id("a") })
+        _ = c.sampled(answer(b) { _ in Self.id("a") }, at: 0)
         let next = try #require(batches(c.nextBatches(at: 6)).first)
         #expect(next.entries[0].startPosition == 2 && next.entries[0].requestLabel.isEmpty)
     }
@@ -149,12 +149,12 @@ import WireProtocol
         var c = try core()
         _ = c.submit(request(1))
         let b1 = try #require(batches(c.nextBatches(at: 0)).first)
-        _ = c.sampled(answer(b1) { _ in Self.id("a") })
+        _ = c.sampled(answer(b1) { _ in Self.id("a") }, at: 0)
         #expect(c.requeueRunning() == 1 && c.inFlight.isEmpty)
         let b2 = try #require(batches(c.nextBatches(at: 0)).first)
         #expect(b2.entries[0].tokens == [Self.id("h"), Self.id("i"), Self.id("a")] && b2.entries[0].tokenIndex == 1)
         // A late answer for the lost batch is ignored.
-        let late = c.sampled(answer(b1) { _ in Self.id("b") })
+        let late = c.sampled(answer(b1) { _ in Self.id("b") }, at: 0)
         #expect(late == nil)
     }
 
@@ -185,13 +185,13 @@ import WireProtocol
         let b1 = try #require(batches(c.nextBatches(at: 0)).first)
         let expected = WireConstraint(constraint: .jsonSchema(schema: #"{"type":"boolean"}"#, strict: true), promptLength: 2, ignoresEOS: true)
         #expect(b1.entries[0].constraint == expected)
-        _ = c.sampled(answer(b1) { _ in Self.id("a") })
+        _ = c.sampled(answer(b1) { _ in Self.id("a") }, at: 0)
         let b2 = try #require(batches(c.nextBatches(at: 0)).first)
         #expect(b2.entries[0].constraint == nil && b2.entries[0].startPosition == 2)
         #expect(c.requeueRunning() == 1)
         let b3 = try #require(batches(c.nextBatches(at: 0)).first)
         #expect(b3.entries[0].constraint == expected && b3.entries[0].startPosition == 0 && b3.entries[0].tokenIndex == 1)
-        let end = heard(c.sampled(answer(b3) { _ in Self.eos })?.actions ?? [])
+        let end = heard(c.sampled(answer(b3) { _ in Self.eos }, at: 0)?.actions ?? [])
         #expect(end == ["1:tok", "1:finished:stop:2"], "\(end)")
         #expect(c.sequences.isEmpty)
     }
@@ -207,7 +207,7 @@ import WireProtocol
             let b = try #require(batches(c.nextBatches(at: 0)).first)
             let reply = WireSampledTokens(batch: b.batch, slot: b.slot,
                                           tokens: [WireSampledToken(sequence: SequenceID(1), token: standIn, constraintDead: true)])
-            #expect(heard(c.sampled(reply)?.actions ?? []) == ["1:tok", "1:finished:length:1"])
+            #expect(heard(c.sampled(reply, at: 0)?.actions ?? []) == ["1:tok", "1:finished:length:1"])
             #expect(c.sequences.isEmpty && c.scheduler.isIdle)
         }
     }
