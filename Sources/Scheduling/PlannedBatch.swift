@@ -17,6 +17,8 @@ public struct PlannedBatch: Sendable, Equatable {
     /// Prefix-cache blocks every stage must drop before this batch (evicted from the index, or
     /// lost by a failed batch); stages ignore names they do not hold.
     public var dropBefore: [PrefixCache.BlockName]
+    /// Prompt tokens of long prompts paced by the stall guard (see ``StallGuard``).
+    public var pacedPromptTokens = 0
 
     public init(id: BatchID, slot: SlotIndex, entries: [BatchEntry], freeBefore: [SequenceID] = [],
                 dropBefore: [PrefixCache.BlockName] = []) {

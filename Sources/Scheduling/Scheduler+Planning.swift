@@ -116,20 +116,31 @@ extension Scheduler {
         // micro-batches even (chunked pipeline prefill, as in SGLang), instead of making its
         // home slot's batch the one everybody waits for.
         var chunkRoom = configuration.effectivePrefillChunkTokens
-        // Stall-free mixing: while any sequence decodes, one micro-batch with prompt work in the
-        // ring at a time, carrying what the stall guard allows (every stream's rotation then
-        // carries one chunk; see StallGuard).
+        // Stall-free mixing: while any sequence decodes, a long prompt (more than maxBatchTokens
+        // left: seconds of prefill) is paced — one micro-batch with its chunks in the ring at a
+        // time, carrying what the stall guard allows, so every stream's rotation carries one
+        // chunk (see StallGuard). A short prompt is a one-off cost of a rotation or two and goes
+        // in chunks as configured: pacing it too would starve a busy server's new requests.
+        var pacedRoom: Int?
         if let allowed = decodingChunkTokens, hasDecodingSequences {
-            chunkRoom = promptInFlight ? 0 : allowed
+            pacedRoom = pacedPromptInFlight ? 0 : allowed
         }
+        var paced = 0
         for id in prefillCandidates(for: slot) {
             guard budget > 0 else { break }
             guard var s = sequences[id], s.prefillRemaining > 0 else { continue }
             let n: Int
             if configuration.chunkedPrefill {
-                guard chunkRoom > 0 else { break }
-                n = min(s.prefillRemaining, budget, chunkRoom)
-                chunkRoom -= n
+                if let room = pacedRoom, s.prefillRemaining > configuration.maxBatchTokens {
+                    guard room > 0 else { continue }
+                    n = min(s.prefillRemaining, budget, room)
+                    pacedRoom = room - n
+                    paced += n
+                } else {
+                    guard chunkRoom > 0 else { continue }
+                    n = min(s.prefillRemaining, budget, chunkRoom)
+                    chunkRoom -= n
+                }
             } else {
                 guard s.prefillRemaining <= budget else { break }  // whole prompts only, in FIFO order
                 n = s.prefillRemaining
@@ -149,8 +160,9 @@ extension Scheduler {
         }
 
         guard !entries.isEmpty else { return nil }
-        let batch = PlannedBatch(id: BatchID(nextBatchNumber), slot: slot, entries: entries, freeBefore: pendingFrees,
+        var batch = PlannedBatch(id: BatchID(nextBatchNumber), slot: slot, entries: entries, freeBefore: pendingFrees,
                                  dropBefore: dropsBefore)
+        batch.pacedPromptTokens = paced
         nextBatchNumber += 1
         pendingFrees.removeAll()
         inFlight[k] = batch
@@ -175,9 +187,9 @@ extension Scheduler {
         return false
     }
 
-    /// Whether a batch in the ring carries prompt tokens.
-    var promptInFlight: Bool {
-        inFlight.contains { $0?.entries.contains(where: \.isPrefill) ?? false }
+    /// Whether a batch in the ring carries paced prompt tokens (of a long prompt).
+    var pacedPromptInFlight: Bool {
+        inFlight.contains { ($0?.pacedPromptTokens ?? 0) > 0 }
     }
 
     /// Whether any running sequence has finished its prefill (its stream is waiting for tokens).

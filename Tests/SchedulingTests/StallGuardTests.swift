@@ -105,8 +105,21 @@ import ServingTypes
         back(heavy, after: 60)
         back(light, after: 0)
         #expect(s.decodingChunkTokens == Int(64 * 0.85))
-        let nextPrompt = s.nextBatches().flatMap(\.entries).filter(\.isPrefill).reduce(0) { $0 + $1.tokens.count }
-        #expect(nextPrompt == Int(64 * 0.85))
+        // The long prompt's next chunk follows the allowance; a short prompt arriving now is not
+        // paced (a one-off cost): it goes in a configured chunk beside it.
+        submitOK(&s, request(3, prompt: 50, maxTokens: 4))
+        let entries = s.nextBatches().flatMap(\.entries).filter(\.isPrefill)
+        #expect(entries.filter { $0.sequence == SequenceID(2) }.map(\.tokens.count) == [Int(64 * 0.85)])
+        #expect(entries.filter { $0.sequence == SequenceID(3) }.map(\.tokens.count) == [50])
+    }
+
+    /// Without decoding sequences nothing is paced: a long prompt fills every micro-batch.
+    @Test func aLongPromptAloneIsNotPaced() {
+        var c = config(m: 2, batchTokens: 64, kv: 4096, context: 1024, chunk: 64)
+        c.decodeStallLimit = 2
+        var s = makeScheduler(c)
+        submitOK(&s, request(1, prompt: 300, maxTokens: 4))
+        #expect(s.nextBatches().map(\.pacedPromptTokens) == [0, 0])
     }
 
     /// A guard that has seen solo rotations of 40 ms on slots 0 and 1, and a clock: `back`
