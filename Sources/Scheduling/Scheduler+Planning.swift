@@ -116,8 +116,8 @@ extension Scheduler {
         // micro-batches even (chunked pipeline prefill, as in SGLang), instead of making its
         // home slot's batch the one everybody waits for.
         var chunkRoom = configuration.effectivePrefillChunkTokens
-        // Stall-free mixing: while any sequence decodes, a long prompt (more than maxBatchTokens
-        // left: seconds of prefill) is paced — one micro-batch with its chunks in the ring at a
+        // Stall-free mixing: while any sequence decodes, a long prompt (more than maxBatchTokens:
+        // seconds of prefill) is paced to its end — one micro-batch with its chunks in the ring at a
         // time, carrying what the stall guard allows, so every stream's rotation carries one
         // chunk (see StallGuard). A short prompt is a one-off cost of a rotation or two and goes
         // in chunks as configured: pacing it too would starve a busy server's new requests.
@@ -131,7 +131,7 @@ extension Scheduler {
             guard var s = sequences[id], s.prefillRemaining > 0 else { continue }
             let n: Int
             if configuration.chunkedPrefill {
-                if let room = pacedRoom, s.prefillRemaining > configuration.maxBatchTokens {
+                if let room = pacedRoom, s.prefillLength > configuration.maxBatchTokens {
                     guard room > 0 else { continue }
                     n = min(s.prefillRemaining, budget, room)
                     pacedRoom = room - n

@@ -16,10 +16,13 @@
 /// under the limit) it grows by `step` tokens; in between it holds. It settles where a small
 /// share of rotations touch the limit — the inter-token p90 of the streams stays within it.
 ///
-/// The scheduler lets one micro-batch with prompt work be in the ring at a time while streams
-/// decode, carrying the whole allowance: every stream's rotation then carries exactly one chunk,
-/// and a few larger chunks use the weights better than one small chunk in every micro-batch.
-/// Until the solo latency is known it sets no limit; the allowance starts at `initial`.
+/// The scheduler paces long prompts (more than a micro-batch's token budget: seconds of
+/// prefill) by it, to their last token: while streams decode, one micro-batch with their tokens is in the ring at a
+/// time, carrying the whole allowance, so every stream's rotation carries one chunk, and a few
+/// larger chunks use the weights better than one small chunk in every micro-batch. A short
+/// prompt costs a rotation or two once and is not paced (pacing it starved a busy server's new
+/// requests). Until the solo latency is known the guard sets no limit; the allowance starts at
+/// `initial`.
 public struct StallGuard: Sendable, Equatable {
     /// Most a rotation with prompt work may take, in solo rotations (> 1).
     public let limit: Double
