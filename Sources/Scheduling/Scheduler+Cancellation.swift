@@ -38,6 +38,7 @@ extension Scheduler {
         let admissions = inFlightAdmissions[slot.rawValue]
         inFlight[slot.rawValue] = nil
         inFlightAdmissions[slot.rawValue] = [:]
+        stallGuard?.forgetReturn(of: slot.rawValue)  // its next return ends no rotation its streams saw
         var frees = pendingFrees
         pendingFrees.removeAll()
         forgetBlocks(of: lost)
@@ -57,6 +58,7 @@ extension Scheduler {
         for k in inFlight.indices {
             inFlight[k] = nil
             inFlightAdmissions[k] = [:]
+            stallGuard?.forgetReturn(of: k)  // a restart's gap is no rotation
         }
         var frees = pendingFrees
         pendingFrees.removeAll()

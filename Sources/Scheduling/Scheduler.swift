@@ -129,7 +129,8 @@ public struct Scheduler: Sendable {
             guard let b, b.id != batch.id else { return false }
             return b.entries.contains(where: \.isPrefill)
         }
-        stallGuard?.recordReturn(slot: batch.slot.rawValue, decodes: decodes, promptTokens: prompt, promptInFlight: others,
+        stallGuard?.recordReturn(slot: batch.slot.rawValue, decodes: decodes, pacedTokens: batch.pacedPromptTokens,
+                                 otherPromptTokens: prompt - batch.pacedPromptTokens, promptInFlight: others,
                                  atNanoseconds: nanoseconds)
     }
 

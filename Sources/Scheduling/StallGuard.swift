@@ -44,12 +44,14 @@ public struct StallGuard: Sendable, Equatable {
     public private(set) var mixedRotations: UInt64 = 0
     public private(set) var stalledRotations: UInt64 = 0
 
-    /// Per slot: when its last batch came back, whether that batch decoded, and the prompt tokens
-    /// returned (by any slot) up to then.
+    /// Per slot: when its last batch came back, whether that batch decoded, and the paced and all
+    /// prompt tokens returned (by any slot) up to then.
     private var lastReturn: [UInt64?]
     private var lastDecoded: [Bool]
+    private var pacedMark: [Int]
     private var promptMark: [Int]
-    /// Prompt tokens returned so far, by all slots.
+    /// Paced and all prompt tokens returned so far, by all slots.
+    private var pacedReturned = 0
     private var promptReturned = 0
 
     public init(limit: Double, slots: Int, initial: Int, ceiling: Int, floor: Int = 4, smoothing: Double = 0.25,
@@ -64,6 +66,7 @@ public struct StallGuard: Sendable, Equatable {
         let n = max(0, slots)
         lastReturn = Array(repeating: nil, count: n)
         lastDecoded = Array(repeating: false, count: n)
+        pacedMark = Array(repeating: 0, count: n)
         promptMark = Array(repeating: 0, count: n)
     }
 
@@ -76,30 +79,42 @@ public struct StallGuard: Sendable, Equatable {
         soloNanoseconds == nil ? nil : Int(allowance.rounded(.down))
     }
 
-    /// A batch of `slot` came back at `nanoseconds` (monotonic) with `decodes` decode entries and
-    /// `promptTokens` prompt tokens; `promptInFlight` says whether a batch still in the ring
-    /// carries prompt tokens. When this and the slot's previous batch both decoded, the time
-    /// between them is one rotation as its streams saw it: with prompt work when prompt tokens
-    /// came back in it, solo when none did and none is in the ring (a chunk on its way slows the
-    /// rotation before it returns: such a rotation teaches nothing).
-    public mutating func recordReturn(slot: Int, decodes: Int, promptTokens: Int, promptInFlight: Bool,
-                                      atNanoseconds nanoseconds: UInt64) {
+    /// A batch of `slot` came back at `nanoseconds` (monotonic) with `decodes` decode entries,
+    /// `pacedTokens` prompt tokens of paced (long) prompts and `otherPromptTokens` of others;
+    /// `promptInFlight` says whether a batch still in the ring carries prompt tokens. When this
+    /// and the slot's previous batch both decoded, the time between them is one rotation as its
+    /// streams saw it: paced when paced tokens came back in it, solo when no prompt tokens did and
+    /// none are in the ring. Other rotations teach nothing: a short prompt's chunk is not paced,
+    /// and a chunk on its way slows the rotations that end before it returns.
+    public mutating func recordReturn(slot: Int, decodes: Int, pacedTokens: Int, otherPromptTokens: Int,
+                                      promptInFlight: Bool, atNanoseconds nanoseconds: UInt64) {
         guard slot >= 0, slot < lastReturn.count else { return }
-        promptReturned += max(0, promptTokens)
+        pacedReturned += max(0, pacedTokens)
+        promptReturned += max(0, pacedTokens) + max(0, otherPromptTokens)
         defer {
             lastReturn[slot] = nanoseconds
             lastDecoded[slot] = decodes > 0
+            pacedMark[slot] = pacedReturned
             promptMark[slot] = promptReturned
         }
         guard decodes > 0, lastDecoded[slot], let previous = lastReturn[slot], nanoseconds > previous else { return }
-        let prompt = promptReturned - promptMark[slot]
-        guard prompt > 0 || !promptInFlight else { return }
-        observe(rotationNanoseconds: Double(nanoseconds - previous), promptTokens: prompt)
+        let paced = pacedReturned - pacedMark[slot]
+        guard paced > 0 || (promptReturned == promptMark[slot] && !promptInFlight) else { return }
+        observe(rotationNanoseconds: Double(nanoseconds - previous), pacedTokens: paced)
     }
 
-    /// One rotation of `rotationNanoseconds` during which `promptTokens` prompt tokens came back.
-    mutating func observe(rotationNanoseconds t: Double, promptTokens: Int) {
-        guard promptTokens > 0 else {
+    /// Forgets when `slot`'s last batch came back (it failed, or the ring restarted): the gap to
+    /// its next return is no rotation its streams saw.
+    public mutating func forgetReturn(of slot: Int) {
+        guard slot >= 0, slot < lastReturn.count else { return }
+        lastReturn[slot] = nil
+        lastDecoded[slot] = false
+    }
+
+    /// One rotation of `rotationNanoseconds` during which `pacedTokens` paced prompt tokens came
+    /// back (0: a solo rotation).
+    mutating func observe(rotationNanoseconds t: Double, pacedTokens: Int) {
+        guard pacedTokens > 0 else {
             soloNanoseconds = soloNanoseconds.map { $0 + smoothing * (t - $0) } ?? t
             return
         }
@@ -109,7 +124,7 @@ public struct StallGuard: Sendable, Equatable {
         if r > limit {
             stalledRotations += 1
             allowance = max(Double(floor), allowance * cut)
-        } else if r < aim, Double(promptTokens) >= allowance / 2 {  // grows only when it was used
+        } else if r < aim, Double(pacedTokens) >= allowance / 2 {  // grows only when it was used
             allowance = min(Double(ceiling), allowance + step)
         }
     }

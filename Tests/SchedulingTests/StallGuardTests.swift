@@ -10,12 +10,12 @@ import ServingTypes
     @Test func noLimitUntilASoloRotationIsSeen() {
         var g = StallGuard(limit: 2, slots: 2, initial: 32, ceiling: 256)
         #expect(g.chunkTokens == nil)
-        g.recordReturn(slot: 0, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: 100 * ms)
+        g.recordReturn(slot: 0, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 100 * ms)
         #expect(g.chunkTokens == nil)  // one return is no rotation
-        g.recordReturn(slot: 1, decodes: 0, promptTokens: 0, promptInFlight: false, atNanoseconds: 110 * ms)
-        g.recordReturn(slot: 1, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: 150 * ms)
+        g.recordReturn(slot: 1, decodes: 0, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 110 * ms)
+        g.recordReturn(slot: 1, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 150 * ms)
         #expect(g.chunkTokens == nil)  // slot 1's previous batch did not decode: its streams waited for nothing
-        g.recordReturn(slot: 0, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: 140 * ms)
+        g.recordReturn(slot: 0, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 140 * ms)
         #expect(g.soloNanoseconds == 40e6 && g.chunkTokens == 32)
     }
 
@@ -53,11 +53,30 @@ import ServingTypes
         #expect(d.g.mixedRotations == 2 && d.g.allowance == 34.5 && d.g.soloNanoseconds == 40e6)
     }
 
+    /// A short prompt's chunk is not paced: a rotation that carried one (and no paced tokens)
+    /// neither cuts the allowance nor counts as solo.
+    @Test func aShortPromptsRotationTeachesNothing() {
+        var d = Driver(limit: 2, initial: 40)
+        d.back(slot: 0, after: 400, tokens: 0, other: 64)
+        #expect(d.g.allowance == 40 && d.g.mixedRotations == 0 && d.g.soloNanoseconds == 40e6)
+    }
+
+    /// After a failed batch or a ring restart, the gap to a slot's next return is no rotation.
+    @Test func aFailureIsNoRotation() {
+        var d = Driver(limit: 2, initial: 40)
+        d.g.forgetReturn(of: 0)
+        d.back(slot: 0, after: 5_000, tokens: 0)
+        #expect(d.g.soloNanoseconds == 40e6)
+        d.back(slot: 0, after: 60, tokens: 0)  // the next one is measured again
+        #expect(d.g.soloNanoseconds == 60e6)
+        d.g.forgetReturn(of: 7)  // no such slot: ignored
+    }
+
     @Test func soloFollowsTheMachineSmoothly() {
         var g = StallGuard(limit: 2, slots: 1, initial: 8, ceiling: 64, smoothing: 0.5)
-        g.recordReturn(slot: 0, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: 0)
-        g.recordReturn(slot: 0, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: 10 * ms)
-        g.recordReturn(slot: 0, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: 30 * ms)
+        g.recordReturn(slot: 0, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 0)
+        g.recordReturn(slot: 0, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 10 * ms)
+        g.recordReturn(slot: 0, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: 30 * ms)
         #expect(g.soloNanoseconds == 15e6)
     }
 
@@ -131,13 +150,13 @@ import ServingTypes
         init(limit: Double, initial: Int, ceiling: Int = 256, floor: Int = 4) {
             g = StallGuard(limit: limit, slots: 2, initial: initial, ceiling: ceiling, floor: floor, smoothing: 1)
             for t: UInt64 in [1_000_000_000, 1_040_000_000] {
-                for slot in 0 ..< 2 { g.recordReturn(slot: slot, decodes: 1, promptTokens: 0, promptInFlight: false, atNanoseconds: t) }
+                for slot in 0 ..< 2 { g.recordReturn(slot: slot, decodes: 1, pacedTokens: 0, otherPromptTokens: 0, promptInFlight: false, atNanoseconds: t) }
             }
         }
 
-        mutating func back(slot: Int, after ms: UInt64, tokens: Int, promptInFlight: Bool = false) {
+        mutating func back(slot: Int, after ms: UInt64, tokens: Int, other: Int = 0, promptInFlight: Bool = false) {
             now += ms * 1_000_000
-            g.recordReturn(slot: slot, decodes: 1, promptTokens: tokens, promptInFlight: promptInFlight, atNanoseconds: now)
+            g.recordReturn(slot: slot, decodes: 1, pacedTokens: tokens, otherPromptTokens: other, promptInFlight: promptInFlight, atNanoseconds: now)
         }
     }
 }
