@@ -80,7 +80,7 @@ public struct Scheduler: Sendable {
     /// Lifetime counters, for metrics.
     public internal(set) var counters = Counters()
 
-    /// The costs behind stall-free mixing (nil when `decodeStallLimit` is nil).
+    /// The measured rotations behind stall-free mixing (nil when `decodeStallLimit` is nil).
     public internal(set) var stallGuard: StallGuard?
 
     /// A stall guard for `c` (nil when it sets no `decodeStallLimit`).
@@ -90,7 +90,8 @@ public struct Scheduler: Sendable {
         }
     }
 
-    /// Prompt tokens a micro-batch may carry while sequences decode (nil = only the configured chunk).
+    /// Prompt tokens of long prompts the ring may carry per rotation while sequences decode (nil =
+    /// no solo rotation measured yet, or no limit: only the configured chunk).
     public var decodingChunkTokens: Int? { stallGuard?.chunkTokens }
 
     /// Monotonic counts since the scheduler was made.

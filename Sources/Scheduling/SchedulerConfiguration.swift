@@ -33,8 +33,9 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     public var prefillChunkTokens: Int?
     /// While any sequence decodes, its inter-token latency (one rotation of the ring) may be at
     /// most this many times what it is without prompt work (`StallGuard`, measured from returned
-    /// batches; one micro-batch with prompt tokens in the ring at a time); nil = no such limit
-    /// (chunks as large as `prefillChunkTokens` whatever decodes).
+    /// batches; a prompt longer than `maxBatchTokens` is paced, one micro-batch with its tokens in
+    /// the ring at a time); nil = no such limit (chunks as large as `prefillChunkTokens` whatever
+    /// decodes).
     public var decodeStallLimit: Double?
     /// Positions per prefix-cache block (nil: no prefix cache). Computed KV is kept in blocks of
     /// this many positions, named by their prefix, so a later sequence with the same prefix

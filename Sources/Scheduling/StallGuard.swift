@@ -10,19 +10,19 @@
 /// in a micro-batch holds the ones behind it at its stage, a few prompt rows cost the batch
 /// kernels far more per row than many do, and attention deep in a long prompt costs more per
 /// token than at its start. So the guard watches the rotations. Those without prompt work teach
-/// the solo latency (exponentially weighted). Each rotation that carried prompt tokens is
-/// compared with it (additive increase, multiplicative decrease, as TCP paces a link it cannot
+/// the solo latency (exponentially weighted). Each rotation that carried paced prompt tokens
+/// is compared with it (additive increase, multiplicative decrease, as TCP paces a link it cannot
 /// model): above `limit` × solo the allowance shrinks by `cut`; below `aim` × solo (a little
 /// under the limit) it grows by `step` tokens; in between it holds. It settles where a small
 /// share of rotations touch the limit — the inter-token p90 of the streams stays within it.
 ///
 /// The scheduler paces long prompts (more than a micro-batch's token budget: seconds of
-/// prefill) by it, to their last token: while streams decode, one micro-batch with their tokens is in the ring at a
-/// time, carrying the whole allowance, so every stream's rotation carries one chunk, and a few
-/// larger chunks use the weights better than one small chunk in every micro-batch. A short
-/// prompt costs a rotation or two once and is not paced (pacing it starved a busy server's new
-/// requests). Until the solo latency is known the guard sets no limit; the allowance starts at
-/// `initial`.
+/// prefill) by it, to their last token: while streams decode, one micro-batch with their tokens
+/// is in the ring at a time, carrying the whole allowance, so every stream's rotation carries one
+/// chunk, and a few larger chunks use the weights better than one small chunk in every
+/// micro-batch. A short prompt costs a rotation or two once and is not paced (pacing it starved a
+/// busy server's new requests). Until the solo latency is known the guard sets no limit; the
+/// allowance starts at `initial`.
 public struct StallGuard: Sendable, Equatable {
     /// Most a rotation with prompt work may take, in solo rotations (> 1).
     public let limit: Double
