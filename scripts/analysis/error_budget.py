@@ -116,7 +116,8 @@ def q8_k(x):
 
 
 def q8_blocks(x, n):
-    """8-bit activations with an f32 scale per n elements (n < 32: the finer scales tried for the fix)."""
+    """8-bit activations with an f32 scale per n elements: ggml's Q8_0 at 32 (q8_noise_band.py takes 32 and 256,
+    ggml's scheme without Q8_K's signed-max detail); n < 32 are the finer scales tried for the fix."""
     xb = f32(x).reshape(x.shape[0], -1, n)
     d = (np.abs(xb).max(axis=2, keepdims=True) / np.float32(127)).astype(np.float32)
     inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)

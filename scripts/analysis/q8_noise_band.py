@@ -20,8 +20,9 @@ import argparse, importlib.util, json, os, statistics, sys
 import numpy as np
 from gguf import GGUFReader
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../Tests/ModelRuntimeTests/Fixtures")
-BLOCK32 = ("Q4_0", "Q5_0", "Q8_0")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import error_budget  # noqa: E402  (the switchable float64 forward and ggml's 8-bit blocks)
+from error_budget import BLOCK32, FIXTURES  # noqa: E402
 
 
 def quantize(x, block, rng, noise):
@@ -29,59 +30,19 @@ def quantize(x, block, rng, noise):
     x = np.asarray(x, dtype=np.float64)
     if noise:
         x = x * (1 + noise * rng.standard_normal(x.shape))
-    xb = x.astype(np.float32).reshape(x.shape[0], -1, block)
-    d = (np.abs(xb).max(axis=2, keepdims=True) / np.float32(127)).astype(np.float32)
-    inv = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
-    q = np.clip(np.rint(xb * inv), -127, 127)
-    return (q.astype(np.float64) * d.astype(np.float64)).reshape(x.shape)
+    return error_budget.q8_blocks(x, block)
 
 
 def quantized_model(ref, types):
-    class Q8Model(ref.Model):
-        """gemma3_reference.Model.forward, line for line, with every weight product through mm()."""
+    class Q8Model(error_budget.budget_model(ref, types)):
+        """error_budget's forward (gemma3_reference.Model.forward line for line, no other error source
+        switched on) with every weight product's input through quantize()."""
         quantize_inputs, rng, noise = True, None, 0.0  # not "eps": the reference uses it for RMSNorm
 
-        def mm(self, h, name):
+        def mm(self, h, name, op):
             if self.quantize_inputs:
                 h = quantize(h, 32 if types[name] in BLOCK32 else 256, self.rng, self.noise)
             return h @ self.W[name].T
-
-        def forward(self, toks, cache, trace=None):
-            n, W, hd = len(toks), self.W, self.hd
-            pos = np.arange(cache["n"], cache["n"] + n)
-            x = self.E[toks] * np.sqrt(np.float64(self.n_embd))
-            group = self.n_head // self.n_kv
-            for il in range(self.n_layer):
-                p = f"blk.{il}."
-                h = self.rms(x, W[p + "attn_norm.weight"])
-                q = self.mm(h, p + "attn_q.weight").reshape(n, self.n_head, hd)
-                k = self.mm(h, p + "attn_k.weight").reshape(n, self.n_kv, hd)
-                v = self.mm(h, p + "attn_v.weight").reshape(n, self.n_kv, hd)
-                q, k = self.rms(q, W[p + "attn_q_norm.weight"]), self.rms(k, W[p + "attn_k_norm.weight"])
-                base = 10000.0 if self.is_local[il] else self.global_base
-                q, k = self.rope(q, pos, base) / np.sqrt(hd), self.rope(k, pos, base)
-                cache["k"][il] = np.concatenate([cache["k"][il], k])
-                cache["v"][il] = np.concatenate([cache["v"][il], v])
-                K, V = cache["k"][il], cache["v"][il]
-                kpos = np.arange(K.shape[0])
-                mask = kpos[None, :] <= pos[:, None]
-                if self.is_local[il]:
-                    mask &= (pos[:, None] - kpos[None, :]) < self.window
-                out = np.empty((n, self.n_head, hd))
-                for hh in range(self.n_head):
-                    s = q[:, hh, :] @ K[:, hh // group, :].T
-                    s = np.where(mask, s, -np.inf)
-                    s -= s.max(axis=1, keepdims=True)
-                    pr = np.exp(s)
-                    pr /= pr.sum(axis=1, keepdims=True)
-                    out[:, hh, :] = pr @ V[:, hh // group, :]
-                o = self.mm(out.reshape(n, self.n_head * hd), p + "attn_output.weight")
-                x = x + self.rms(o, W[p + "post_attention_norm.weight"])
-                h = self.rms(x, W[p + "ffn_norm.weight"])
-                a = self.gelu(self.mm(h, p + "ffn_gate.weight")) * self.mm(h, p + "ffn_up.weight")
-                x = x + self.rms(self.mm(a, p + "ffn_down.weight"), W[p + "post_ffw_norm.weight"])
-            cache["n"] += n
-            return self.mm(self.rms(x[-1:], W["output_norm.weight"]), "token_embd.weight")[0]  # tied output embedding
 
     return Q8Model
 
@@ -122,12 +83,12 @@ def main():
     types = {t.name: t.tensor_type.name for t in GGUFReader(args.model).tensors}
     m = quantized_model(ref, types)(*ref.load(args.model))
 
-    # The copied forward must be the reference's: without quantization it reproduces the fixture.
+    # The forward must be the reference's: without quantization it reproduces the fixture.
     m.quantize_inputs = False
     p0 = fixture["prompts"][0]
     lg = m.forward(np.array(p0["prompt_tokens"]), m.new_cache())
     if max(abs(lg[int(t)] - v) for t, v in p0["top20"]) > 1e-4:
-        sys.exit("q8_noise_band: the copied forward no longer matches gemma3_reference.py")
+        sys.exit("q8_noise_band: error_budget's forward no longer matches gemma3_reference.py")
     m.quantize_inputs = True
 
     results = []
