@@ -80,14 +80,20 @@ import Testing
 
     /// auto: the ring holds at most max_batch_tokens prompt tokens, whatever the micro-batch count.
     @Test func prefillChunkTokensFollowTheMicroBatches() throws {
-        #expect(ServeConfiguration().effectivePrefillChunkTokens == 64)  // 256 over 2 × 2 micro-batches
+        // Micro-batches auto: one per stage, at least two.
+        #expect([1, 2, 3, 5].map { stages -> Int in
+            var c = ServeConfiguration()
+            c.pipeline.stages = stages
+            return c.pipeline.effectiveMicroBatches
+        } == [2, 2, 3, 5])
+        #expect(ServeConfiguration().effectivePrefillChunkTokens == 128)  // 256 over 2 micro-batches (auto for 2 stages)
         let one = try ConfigLoader.parse("pipeline:\n  stages: 1\n  micro_batches: 1\nscheduler:\n  prefill_chunk_tokens: auto\n")
         #expect(one.scheduler.prefillChunkTokens == nil && one.effectivePrefillChunkTokens == 256)
         let many = try ConfigLoader.parse("pipeline:\n  micro_batches: 256\nscheduler:\n  max_batch_tokens: 100\n")
         #expect(many.effectivePrefillChunkTokens == 1)
         let capped = try ConfigLoader.parse("scheduler:\n  max_batch_tokens: 100\n  prefill_chunk_tokens: 500\n")
         #expect(capped.effectivePrefillChunkTokens == 100)
-        #expect(ServeConfiguration().renderedYAML().contains("prefill_chunk_tokens: 64"))
+        #expect(ServeConfiguration().renderedYAML().contains("prefill_chunk_tokens: 128"))
     }
 
     @Test func emptyFileMeansDefaults() throws {
