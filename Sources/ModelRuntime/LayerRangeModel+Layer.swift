@@ -14,41 +14,42 @@ extension LayerRangeModel {
         let att = scratch.buffer(.att, rows * qd)
         let o = scratch.buffer(.o, rows * e)
 
-        w.attnNorm.withUnsafeBufferPointer {
-            VectorMath.rmsNorm(x, stride: e, weight: $0.baseAddress!, into: hn, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
-        }
+        // Row-wise steps (norms, biases, rotations, cache stores, residual adds) run on the pool
+        // in shares of rows: each row's values are those of the serial loop.
+        normRows(w.attnNorm, x, into: hn, width: e, rows: rows)
         WeightMatrix.multiply([MatmulProduct(matrix: w.wq, y: q, yStride: qd), MatmulProduct(matrix: w.wk, y: k, yStride: kvd),
                                MatmulProduct(matrix: w.wv, y: v, yStride: kvd)], x: hn, batch: rows, pool: pool, scratch: scratch)
-        if let bq = w.bq, let bk = w.bk, let bv = w.bv {
-            for r in 0..<rows {
-                bq.withUnsafeBufferPointer { VectorMath.add($0.baseAddress!, to: q + r * qd, count: qd) }
-                bk.withUnsafeBufferPointer { VectorMath.add($0.baseAddress!, to: k + r * kvd, count: kvd) }
-                bv.withUnsafeBufferPointer { VectorMath.add($0.baseAddress!, to: v + r * kvd, count: kvd) }
-            }
-        }
-        if let qn = w.qNorm, let kn = w.kNorm {
-            qn.withUnsafeBufferPointer {
-                VectorMath.rmsNorm(q, stride: hd, weight: $0.baseAddress!, into: q, stride: hd, rows: rows * h.headCount, count: hd,
-                                   epsilon: h.rmsEpsilon)
-            }
-            kn.withUnsafeBufferPointer {
-                VectorMath.rmsNorm(k, stride: hd, weight: $0.baseAddress!, into: k, stride: hd, rows: rows * h.kvHeadCount, count: hd,
-                                   epsilon: h.rmsEpsilon)
-            }
-        }
         let angles = rotary.table(layer: li), stride = rotary.rowFloats
-        for r in 0..<rows {
-            RotaryTables.rotate(q + r * qd, heads: h.headCount, headDim: hd, rotated: h.ropeDimensions, angles: angles + r * stride,
-                                neox: h.ropeNeox)
-            RotaryTables.rotate(k + r * kvd, heads: h.kvHeadCount, headDim: hd, rotated: h.ropeDimensions, angles: angles + r * stride,
-                                neox: h.ropeNeox)
-        }
-        // Store K and V at their positions, then attend (every row sees the whole chunk's keys
-        // up to its own position, so prefill and decode compute each row identically).
-        for r in 0..<rows {
-            let row = caches[r].rows(layer: li, position: positions[r])
-            row.key.update(from: k + r * kvd, count: kvd)
-            row.value.update(from: v + r * kvd, count: kvd)
+        withPointers(w.bq, w.bk, w.bv) { bq, bk, bv in
+            withPointers(w.qNorm, w.kNorm, nil) { qn, kn, _ in
+                pool.forEachShare(of: rows) { r0, r1 in
+                    if let bq, let bk, let bv {
+                        for r in r0..<r1 {
+                            VectorMath.add(bq, to: q + r * qd, count: qd)
+                            VectorMath.add(bk, to: k + r * kvd, count: kvd)
+                            VectorMath.add(bv, to: v + r * kvd, count: kvd)
+                        }
+                    }
+                    if let qn, let kn {
+                        VectorMath.rmsNorm(q + r0 * qd, stride: hd, weight: qn, into: q + r0 * qd, stride: hd,
+                                           rows: (r1 - r0) * h.headCount, count: hd, epsilon: h.rmsEpsilon)
+                        VectorMath.rmsNorm(k + r0 * kvd, stride: hd, weight: kn, into: k + r0 * kvd, stride: hd,
+                                           rows: (r1 - r0) * h.kvHeadCount, count: hd, epsilon: h.rmsEpsilon)
+                    }
+                    for r in r0..<r1 {
+                        RotaryTables.rotate(q + r * qd, heads: h.headCount, headDim: hd, rotated: h.ropeDimensions,
+                                            angles: angles + r * stride, neox: h.ropeNeox)
+                        RotaryTables.rotate(k + r * kvd, heads: h.kvHeadCount, headDim: hd, rotated: h.ropeDimensions,
+                                            angles: angles + r * stride, neox: h.ropeNeox)
+                        // Store K and V at their positions before anyone attends (every row sees the
+                        // whole chunk's keys up to its own position, so prefill and decode compute
+                        // each row identically).
+                        let row = caches[r].rows(layer: li, position: positions[r])
+                        row.key.update(from: k + r * kvd, count: kvd)
+                        row.value.update(from: v + r * kvd, count: kvd)
+                    }
+                }
+            }
         }
         let chunks = LayerRangeModel.attentionChunks(rows: rows, heads: h.headCount, kvHeads: h.kvHeadCount, threads: pool.count)
         var job = AttentionJob(q: q, out: att, rows: rows, positions: positions, caches: caches, layer: li,
@@ -58,19 +59,12 @@ extension LayerRangeModel {
                      chunks: chunks)
         }
         w.wo.multiply(att, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
-        if let pn = w.postAttnNorm {
-            pn.withUnsafeBufferPointer {
-                VectorMath.rmsNorm(o, stride: e, weight: $0.baseAddress!, into: o, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
-            }
-        }
-        VectorMath.add(o, to: x, count: rows * e)
+        addResidual(o, normedBy: w.postAttnNorm, to: x, width: e, rows: rows)
 
         // Feed-forward.
         let g = scratch.buffer(.gate, rows * f)
         let u = scratch.buffer(.up, rows * f)
-        w.ffnNorm.withUnsafeBufferPointer {
-            VectorMath.rmsNorm(x, stride: e, weight: $0.baseAddress!, into: hn, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
-        }
+        normRows(w.ffnNorm, x, into: hn, width: e, rows: rows)
         WeightMatrix.multiply([MatmulProduct(matrix: w.gate, y: g, yStride: f), MatmulProduct(matrix: w.up, y: u, yStride: f)],
                               x: hn, batch: rows, pool: pool, scratch: scratch)
         if pool.count == 1 || rows < 8 {
@@ -84,13 +78,44 @@ extension LayerRangeModel {
             }
         }
         w.down.multiply(g, batch: rows, into: o, yStride: e, pool: pool, scratch: scratch)
-        if let pn = w.postFfnNorm {
-            pn.withUnsafeBufferPointer {
-                VectorMath.rmsNorm(o, stride: e, weight: $0.baseAddress!, into: o, stride: e, rows: rows, count: e, epsilon: h.rmsEpsilon)
+        addResidual(o, normedBy: w.postFfnNorm, to: x, width: e, rows: rows)
+    }
+
+    /// y = rmsNorm(x) · weight, row by row, on the pool.
+    private func normRows(_ weight: [Float], _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, width e: Int, rows: Int) {
+        let eps = hyperparameters.rmsEpsilon
+        weight.withUnsafeBufferPointer { w in
+            pool.forEachShare(of: rows) { r0, r1 in
+                VectorMath.rmsNorm(x + r0 * e, stride: e, weight: w.baseAddress!, into: y + r0 * e, stride: e, rows: r1 - r0,
+                                   count: e, epsilon: eps)
             }
         }
-        VectorMath.add(o, to: x, count: rows * e)
     }
+
+    /// x += o, o first normalized in place when the architecture has a post-norm; on the pool.
+    private func addResidual(_ o: UnsafeMutablePointer<Float>, normedBy norm: [Float]?, to x: UnsafeMutablePointer<Float>,
+                             width e: Int, rows: Int) {
+        let eps = hyperparameters.rmsEpsilon
+        withPointers(norm, nil, nil) { pn, _, _ in
+            pool.forEachShare(of: rows) { r0, r1 in
+                if let pn {
+                    VectorMath.rmsNorm(o + r0 * e, stride: e, weight: pn, into: o + r0 * e, stride: e, rows: r1 - r0, count: e,
+                                       epsilon: eps)
+                }
+                VectorMath.add(o + r0 * e, to: x + r0 * e, count: (r1 - r0) * e)
+            }
+        }
+    }
+}
+
+/// Calls `body` with the base addresses of up to three optional vectors (nil for nil).
+private func withPointers<R>(_ a: [Float]?, _ b: [Float]?, _ c: [Float]?,
+                             _ body: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafePointer<Float>?) -> R) -> R {
+    func with(_ v: [Float]?, _ f: (UnsafePointer<Float>?) -> R) -> R {
+        guard let v else { return f(nil) }
+        return v.withUnsafeBufferPointer { f($0.baseAddress) }
+    }
+    return with(a) { pa in with(b) { pb in with(c) { pc in body(pa, pb, pc) } } }
 }
 
 /// The gated FFN's activation, g = act(g) * u, over a share of the token rows.

@@ -27,6 +27,30 @@ import Testing
             if round % 50 == 0 { usleep(20_000) }  // workers asleep: the next run must wake them
         }
     }
+
+    /// forEachShare covers every row exactly once in disjoint, ordered shares, on the pool when
+    /// there are enough rows and in one piece on the caller otherwise.
+    @Test(arguments: [1, 2, 3])
+    func sharesCoverEveryRowOnce(threads: Int) {
+        let pool = ThreadPool(threads: threads)
+        for rows in [0, 1, 7, 8, 9, 31, 64, 513] {
+            let hits = Sums(rows)
+            let shares = Sums(0)
+            let lock = NSLock()
+            pool.forEachShare(of: rows) { lo, hi in
+                #expect(lo < hi && hi <= rows)
+                for r in lo..<hi { hits.values[r] += 1 }
+                lock.lock()
+                shares.values.append(lo)
+                lock.unlock()
+            }
+            #expect(hits.values.allSatisfy { $0 == 1 }, "\(threads) threads, \(rows) rows")
+            let pieces = shares.values.count
+            if rows == 0 { #expect(pieces == 0) }
+            else if threads == 1 || rows < 8 { #expect(pieces == 1, "\(threads) threads, \(rows) rows: in one piece") }
+            else { #expect(pieces > 1, "\(threads) threads, \(rows) rows: split") }
+        }
+    }
 }
 
 /// The pool under churn: back-to-back runs of tiny jobs whose chunk counts change from run to run
