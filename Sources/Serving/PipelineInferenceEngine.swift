@@ -44,7 +44,10 @@ public final class PipelineInferenceEngine: InferenceEngine, @unchecked Sendable
     public func setState(_ s: State) {
         lock.lock(); state = s; lock.unlock()
         if case let .ready(engine) = s {
-            engine.onStatusChange { [weak self] _ in self.map { $0.changesContinuation.yield($0.health) } }
+            engine.onStatusChange { [weak self] _ in
+                guard let self else { return }
+                self.changesContinuation.yield(self.health)
+            }
         }
         changesContinuation.yield(health)
     }
