@@ -98,6 +98,31 @@ GATE_LOOPS(avx2, __attribute__((target("avx2"))))
 GATE_LOOPS(avx512, __attribute__((target("avx512f"))))
 #endif
 
+// Attention's softmax weights of one tile, in place: s[j] = exp(s[j] - m) (a NaN score stays NaN,
+// so a broken row still shows). Vectorised per ISA level with ps__exp's bits; expf called per
+// score had kept the running sum in memory across the calls (~5 % of prefill at 512 tokens).
+#define SOFTMAX_LOOPS(SUFFIX, ATTR)                                                               \
+    ATTR static void softmax_exp_##SUFFIX(float *s, int64_t n, float m) {                        \
+        for (int64_t j = 0; j < n; j++) {                                                         \
+            const float a = s[j] - m;                                                             \
+            s[j] = a == a ? ps__exp(a) : a;                                                       \
+        }                                                                                         \
+    }
+SOFTMAX_LOOPS(portable, )
+#if defined(__x86_64__)
+SOFTMAX_LOOPS(avx2, __attribute__((target("avx2"))))
+SOFTMAX_LOOPS(avx512, __attribute__((target("avx512f"))))
+#endif
+
+static void softmax_exp(float *s, int64_t n, float m) {
+#if defined(__x86_64__)
+    const int isa = ps_isa_current();
+    if (isa >= PS_ISA_AVX512) { softmax_exp_avx512(s, n, m); return; }
+    if (isa >= PS_ISA_AVX2) { softmax_exp_avx2(s, n, m); return; }
+#endif
+    softmax_exp_portable(s, n, m);
+}
+
 void ps_sampling_weights(const float *x, int64_t n, float max, float inv_t, float *w) {
 #if defined(__x86_64__)
     const int isa = ps_isa_current();
@@ -519,18 +544,15 @@ void ps_attention_query(const float *q, int64_t q_stride, int64_t n_q, int64_t p
                     for (int64_t j = 0; j < n; j++)
                         if (s[j] > m) m = s[j];
                     if (m != mx[i][h - h0]) {
-                        const float c = mx[i][h - h0] == -INFINITY ? 0.0f : expf(mx[i][h - h0] - m);
+                        const float c = mx[i][h - h0] == -INFINITY ? 0.0f : ps__exp(mx[i][h - h0] - m);
                         sum[i][h - h0] *= c;
                         float *oh = oi + h * hd;
                         for (int64_t d = 0; d < hd; d++) oh[d] *= c;
                         mx[i][h - h0] = m;
                     }
+                    softmax_exp(s, n, m);
                     double ts = 0;
-                    for (int64_t j = 0; j < n; j++) {
-                        const float e = expf(s[j] - m);
-                        s[j] = e;
-                        ts += e;
-                    }
+                    for (int64_t j = 0; j < n; j++) ts += s[j];
                     sum[i][h - h0] += ts;
                 }
                 tile_values(vrow + (qa - t0), n, h0, h1, group, hd, wide, sc, oi);
