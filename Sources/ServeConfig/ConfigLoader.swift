@@ -69,6 +69,14 @@ public enum ConfigLoader {
         return []
     }
 
+    /// Settings that work but cost speed, as warnings: fewer micro-batches than stages leave
+    /// stages idle (each waits for the one micro-batch to come round).
+    public static func pipelineAdvice(_ c: ServeConfiguration) -> [String] {
+        let m = c.pipeline.effectiveMicroBatches, p = c.pipeline.stages
+        guard m < p else { return [] }
+        return ["pipeline: \(m) micro-batch\(m == 1 ? "" : "es") for \(p) stages: at most \(m) of the stages compute at a time; micro_batches: auto gives one per stage"]
+    }
+
     /// Compute threads per usable CPU beyond which `cpuCheck` refuses a configuration.
     public static let oversubscriptionLimit = 4
 

@@ -20,7 +20,7 @@ struct ConfigCommand: ParsableCommand {
                 c = try ConfigLoader.load(path: file)
                 if let keyFile = c.http.apiKeyFile { _ = try APIKeyFile.read(path: keyFile) }
                 // On this machine: compute threads against the CPUs this process may use.
-                for warning in try ConfigLoader.cpuCheck(c, usableCPUs: Machine.usableCPUCount(), file: file) {
+                for warning in try ConfigLoader.cpuCheck(c, usableCPUs: Machine.usableCPUCount(), file: file) + ConfigLoader.pipelineAdvice(c) {
                     FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
                 }
             } catch let e as ConfigError { throw CLIError(e.description) }

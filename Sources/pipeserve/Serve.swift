@@ -82,11 +82,11 @@ struct Serve: AsyncParsableCommand {
         let c = try effectiveConfiguration()
         let logger = makeLogger(level: c.logging.level)
         for warning in ConfigLoader.permissionWarnings(configPath: config, configuration: c) { logger.warning("\(warning)") }
-        for warning in try checkCPUs(c) { logger.warning("\(warning)") }
+        for warning in try checkCPUs(c) + ConfigLoader.pipelineAdvice(c) { logger.warning("\(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let command = self
-        let app = ServingApp(configuration: c, read: { let c = try command.effectiveConfiguration(); return (c, try command.checkCPUs(c)) },
+        let app = ServingApp(configuration: c, read: { let c = try command.effectiveConfiguration(); return (c, try command.checkCPUs(c) + ConfigLoader.pipelineAdvice(c)) },
                              registry: registry, logger: logger) { host, port in
             FileHandle.standardError.write(Data("pipeserve: listening on http://\(host):\(port)\n".utf8))
         }

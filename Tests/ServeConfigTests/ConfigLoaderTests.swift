@@ -80,6 +80,12 @@ import Testing
 
     /// auto: the ring holds at most max_batch_tokens prompt tokens, whatever the micro-batch count.
     @Test func prefillChunkTokensFollowTheMicroBatches() throws {
+        // Fewer micro-batches than stages is allowed, with a warning; auto never warns.
+        var few = ServeConfiguration()
+        few.pipeline.stages = 3
+        #expect(ConfigLoader.pipelineAdvice(few).isEmpty)
+        few.pipeline.microBatches = 2
+        #expect(ConfigLoader.pipelineAdvice(few).first?.contains("2 micro-batches for 3 stages") == true)
         // Micro-batches auto: one per stage, at least two.
         #expect([1, 2, 3, 5].map { stages -> Int in
             var c = ServeConfiguration()
