@@ -169,7 +169,10 @@ private struct AttentionJob {
     static func body(_ p: UnsafeMutablePointer<AttentionJob>, _ i: Int, _ n: Int) {
         let j = p.pointee
         let heads = j.hp.headCount, hd = j.hp.headDim
-        let (lo, hi) = ThreadPool.share(j.rows * heads, i, n)
+        // The pool hands chunks out in index order, and in a prompt later rows attend to more
+        // keys: chunk i takes share n - 1 - i, so the heaviest go first and the last one taken
+        // (the one the other threads may wait for) is the lightest.
+        let (lo, hi) = ThreadPool.share(j.rows * heads, n - 1 - i, n)
         var pair = lo
         while pair < hi {
             let r = pair / heads
