@@ -69,10 +69,12 @@ struct Serve: AsyncParsableCommand {
         return c
     }
 
-    /// Compute threads against the CPUs this process may use: a warning past one per CPU, an
-    /// error far beyond.
-    func checkCPUs(_ c: ServeConfiguration) throws -> [String] {
-        do { return try ConfigLoader.cpuCheck(c, usableCPUs: Machine.usableCPUCount(), file: config) } catch let e as ConfigError {
+    /// Compute threads against the CPUs this process may use (a warning past one per CPU, an
+    /// error far beyond) and settings that cost speed (`ConfigLoader.pipelineAdvice`).
+    func configurationWarnings(_ c: ServeConfiguration) throws -> [String] {
+        do {
+            return try ConfigLoader.cpuCheck(c, usableCPUs: Machine.usableCPUCount(), file: config) + ConfigLoader.pipelineAdvice(c)
+        } catch let e as ConfigError {
             throw CLIError(e.description)
         }
     }
@@ -82,11 +84,11 @@ struct Serve: AsyncParsableCommand {
         let c = try effectiveConfiguration()
         let logger = makeLogger(level: c.logging.level)
         for warning in ConfigLoader.permissionWarnings(configPath: config, configuration: c) { logger.warning("\(warning)") }
-        for warning in try checkCPUs(c) + ConfigLoader.pipelineAdvice(c) { logger.warning("\(warning)") }
+        for warning in try configurationWarnings(c) { logger.warning("\(warning)") }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let command = self
-        let app = ServingApp(configuration: c, read: { let c = try command.effectiveConfiguration(); return (c, try command.checkCPUs(c) + ConfigLoader.pipelineAdvice(c)) },
+        let app = ServingApp(configuration: c, read: { let c = try command.effectiveConfiguration(); return (c, try command.configurationWarnings(c)) },
                              registry: registry, logger: logger) { host, port in
             FileHandle.standardError.write(Data("pipeserve: listening on http://\(host):\(port)\n".utf8))
         }

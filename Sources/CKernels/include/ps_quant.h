@@ -205,7 +205,28 @@ uint16_t ps_f32_to_bf16(float f);
 
 #if defined(PS_QUANT_INTERNAL)
 #include <string.h>
-// ---- Internal to the quant_*.c files (not API; invisible to Swift) -------------------------
+// ---- Internal to the kernel .c files (not API; invisible to Swift) -------------------------
+// exp(x) for the activations and attention's softmax: Cephes' single-precision range reduction and polynomial, written
+// with plain IEEE operations only (round-to-nearest by the 1.5 * 2^23 trick, 2^n built from its
+// bits), so every ISA level's vectorisation of it gives the same bits. Within 2 ulp of expf on
+// [-87, 88]; x is clamped to that range (exp(88) = 1.65e38 stays finite).
+static inline __attribute__((always_inline)) float ps__exp(float x) {
+#pragma clang fp contract(off)   // no fused multiply-adds: the same bits on every level (this header precedes the files' own pragma)
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    union { int32_t i; float f; } e = {.i = ((int32_t)n + 127) << 23};
+    return p * e.f;
+}
+// s[j] = ps__exp(s[j] - m) for j < n, in place (NaN stays NaN), on the current ISA level (ops.c).
+void ps__softmax_exp(float *s, int64_t n, float m);
 // Dequantizes nblocks whole blocks of `type` into dst (nblocks * block_elems floats).
 typedef void (*ps_dequant_blocks_fn)(const void *src, float *dst, int64_t nblocks);
 ps_dequant_blocks_fn ps__dequant_portable(int type);
